@@ -1,0 +1,52 @@
+/*
+ * Internal to libeinc_rt: the table of functions every backend fills, and helpers shared by the
+ * backends. The public entry points (einc_rt.h) check their arguments once, in gdn.c, and then
+ * call through this table, so a backend's functions may trust shapes, dtypes and strides.
+ */
+#ifndef EINC_RT_BACKEND_H
+#define EINC_RT_BACKEND_H
+
+#include "einc/einc_rt.h"
+
+typedef struct einc_rt_backend_vtable {
+  void (*destroy)(einc_rt_backend *self);
+  bool (*supports)(const einc_rt_backend *self, einc_rt_op op, einc_rt_dtype dt);
+  int (*synchronize)(einc_rt_backend *self);
+
+  /* y[T,H,d] (contiguous) = gated_rmsnorm(o, z) * w */
+  int (*gated_rmsnorm)(einc_rt_backend *self, const einc_rt_tensor *o, const einc_rt_tensor *z,
+                       const einc_rt_tensor *norm_weight, const einc_rt_gdn_params *params,
+                       einc_rt_tensor *y);
+  /* out[T,D] = x[T,K] · w[D,K]ᵀ; x and w have unit stride in their last dim */
+  int (*gemm_nt)(einc_rt_backend *self, const einc_rt_tensor *x, const einc_rt_tensor *w,
+                 einc_rt_tensor *out);
+
+  /* The bound projection: prepare once, run many times. `state` is the backend's own. */
+  int (*proj_new)(einc_rt_backend *self, const einc_rt_tensor *norm_weight,
+                  const einc_rt_tensor *proj_weight, const einc_rt_gdn_params *params,
+                  int64_t max_tokens, void **state);
+  int (*proj_run)(einc_rt_backend *self, void *state, const einc_rt_tensor *o,
+                  const einc_rt_tensor *z, einc_rt_tensor *out);
+  void (*proj_delete)(einc_rt_backend *self, void *state);
+} einc_rt_backend_vtable;
+
+struct einc_rt_backend {
+  einc_rt_backend_kind kind;
+  const einc_rt_backend_vtable *vt;
+  char name[160];
+  void *impl; /* the backend's own state */
+};
+
+/* Constructors, one per backend; each returns EINC_RT_ENOTAVAIL when not built in or no device. */
+int einc_rt__cpu_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
+int einc_rt__opencl_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
+int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
+
+/* Record a failure's detail for einc_rt_last_error() (thread-local) and return `status`. */
+int einc_rt__fail(int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif /* EINC_RT_BACKEND_H */
