@@ -228,7 +228,8 @@ int einc__conformance_via_c(einc__via_c_case *cases, int32_t n_cases, char *err,
   for (int32_t i = 0; i < n_cases; i++) {
     char name[32];
     snprintf(name, sizeof name, "einc_case_%d", i);
-    cases[i].status = einc__emit_c_plan(&h, &c, name, cases[i].plan, NULL, 0);
+    const einc_plan *ep = cases[i].emit_plan ? cases[i].emit_plan : cases[i].plan;
+    cases[i].status = einc__emit_c_plan(&h, &c, name, ep, NULL, 0);
   }
   if (h.failed || c.failed) {
     snprintf(err, err_len, "out of memory");
@@ -248,6 +249,8 @@ int einc__conformance_via_c(einc__via_c_case *cases, int32_t n_cases, char *err,
     einc__via_c_case *k = &cases[i];
     if (k->status != EINC_OK) continue;
     const einc_plan *p = k->plan;
+    const einc_plan *ep = k->emit_plan ? k->emit_plan : p;
+    const int64_t *in_shape = k->in_shape ? k->in_shape : p->inputs[0].dims;
     char name[48];
     snprintf(name, sizeof name, "einc_case_%d", i);
     gen__copy_fn fn = (gen__copy_fn)(uintptr_t)dlsym(lib, name);
@@ -257,12 +260,12 @@ int einc__conformance_via_c(einc__via_c_case *cases, int32_t n_cases, char *err,
     }
     int64_t numel = einc_plan_out_numel(p, 0);
     size_t esz = einc_dtype_size(p->out_dtype);
-    if (p->klass == EINC_PLAN_VIEW || p->klass == EINC_PLAN_BROADCAST) {
+    if (ep->klass == EINC_PLAN_VIEW || ep->klass == EINC_PLAN_BROADCAST) {
       /* The view function is what is tested; the copy must agree with it. */
       snprintf(name, sizeof name, "einc_case_%d_view", i);
       gen__view_fn vf = (gen__view_fn)(uintptr_t)dlsym(lib, name);
       gen__view v;
-      k->status = vf ? vf(k->in, p->inputs[0].dims, &v) : EINC_EUNSUPPORTED;
+      k->status = vf ? vf(k->in, in_shape, &v) : EINC_EUNSUPPORTED;
       if (k->status != EINC_OK) continue;
       gen__gather(&v, esz, k->out);
       void *copy = malloc(numel > 0 ? (size_t)numel * esz : 1);
@@ -270,12 +273,12 @@ int einc__conformance_via_c(einc__via_c_case *cases, int32_t n_cases, char *err,
         k->status = EINC_ENOMEM;
         continue;
       }
-      k->status = fn(k->in, p->inputs[0].dims, copy);
+      k->status = fn(k->in, in_shape, copy);
       if (k->status == EINC_OK && numel > 0 && memcmp(copy, k->out, (size_t)numel * esz) != 0)
         k->status = EINC_EINVAL; /* the view and the copy disagree */
       free(copy);
     } else {
-      k->status = fn(k->in, p->inputs[0].dims, k->out);
+      k->status = fn(k->in, in_shape, k->out);
     }
   }
   dlclose(lib);

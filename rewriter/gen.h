@@ -122,7 +122,9 @@ char *einc__read_file(const char *path, size_t *len);
  * batch could not be built at all (compiler missing or failing: the message is in `err`).
  */
 typedef struct einc__via_c_case {
-  const einc_plan *plan;
+  const einc_plan *plan;      /* bound: gives the output size and the view check */
+  const einc_plan *emit_plan; /* the plan to emit (may have run-time lengths); NULL: `plan` */
+  const int64_t *in_shape;    /* the shape passed to the generated code; NULL: plan's input */
   const void *in;
   void *out;
   int status;
