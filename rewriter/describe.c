@@ -89,7 +89,12 @@ static void einc__describe_transform(const einc_plan *p, einc_sbuf *sb) {
   for (int a = 0; a < p->n_axes; a++) {
     const einc_axis *ax = &p->axes[a];
     if (a) einc__sbuf_puts(sb, "            ");
-    einc__sbuf_printf(sb, "%-6s = ", ax->name);
+    /* pad by characters, not bytes: ellipsis names hold a 3-byte U+2026 */
+    size_t chars = 0;
+    for (const char *c = ax->name; *c; c++) chars += ((unsigned char)*c & 0xC0) != 0x80;
+    einc__sbuf_puts(sb, ax->name);
+    for (size_t k = chars; k < 6; k++) einc__sbuf_puts(sb, " ");
+    einc__sbuf_puts(sb, " = ");
     if (ax->length != EINC_UNKNOWN) einc__sbuf_printf(sb, "%-8lld", (long long)ax->length);
     else if (ax->from_kwarg) einc__sbuf_printf(sb, "%-8s", "(kwarg)");
     else if (ax->in_divisor > 1) {
