@@ -20,7 +20,7 @@
 #define EINC__TILE_BYTES 256
 
 typedef struct emit {
-  einc__gbuf *h, *c;
+  einc_sbuf *h, *c;
   const char *name;
   const einc_plan *p;
   int32_t rank;
@@ -91,8 +91,8 @@ static int64_t emit__loop_len(const emit *e, const einc_loop *l) {
  * Prelude: shared by every generated header / source.
  * ------------------------------------------------------------------------------------------- */
 
-void einc__emit_c_prelude_header(einc__gbuf *h) {
-  einc__gbuf_printf(
+void einc__emit_c_prelude_header(einc_sbuf *h) {
+  einc__sbuf_printf(
       h, "#include <stdint.h>\n\n"
          "#ifndef EINC_GEN_COMMON_DEFINED\n"
          "#define EINC_GEN_COMMON_DEFINED\n"
@@ -112,8 +112,8 @@ void einc__emit_c_prelude_header(einc__gbuf *h) {
          "#endif\n\n");
 }
 
-void einc__emit_c_prelude_source(einc__gbuf *c) {
-  einc__gbuf_printf(
+void einc__emit_c_prelude_source(einc_sbuf *c) {
+  einc__sbuf_printf(
       c,
       "#ifndef _POSIX_C_SOURCE\n"
       "#define _POSIX_C_SOURCE 200809L\n"
@@ -231,74 +231,103 @@ static const einc_kwarg *emit__runtime_kwarg(const emit *e, const char *name) {
  * a: axis lengths, s: contiguous input strides, o: contiguous output strides. */
 static void emit__bind(emit *e) {
   const einc_plan *p = e->p;
-  einc__gbuf *c = e->c;
-  einc__gbuf_printf(c,
+  einc_sbuf *c = e->c;
+  einc__sbuf_printf(c,
                     "static inline int %s__bind(const int64_t *in_shape, int64_t *a, int64_t *s, "
                     "int64_t *o%s) {\n",
                     e->name, e->params);
-  einc__gbuf_printf(c, "  (void)in_shape;\n  (void)a;\n  (void)s;\n  (void)o;\n");
+  einc__sbuf_printf(c, "  (void)in_shape;\n  (void)a;\n  (void)s;\n  (void)o;\n");
   for (int32_t k = 0; k < e->n_kwargs; k++)
     if (e->kwargs[k].value == EINC_UNKNOWN)
-      einc__gbuf_printf(c, "  if (size_%s <= 0) return EINC_GEN_EINVAL;\n", e->kwargs[k].name);
-  for (int32_t d = 0; d < e->rank; d++)
-    einc__gbuf_printf(c, "  if (in_shape[%d] < 0) return EINC_GEN_ESHAPE;\n", d);
+      einc__sbuf_printf(c, "  if (size_%s <= 0) return EINC_GEN_EINVAL;\n", e->kwargs[k].name);
   /* Known lengths and run-time sizes first, then the lengths inferred from the shape. */
   for (int32_t i = 0; i < p->n_axes; i++) {
     const einc_axis *ax = &p->axes[i];
     if (ax->length >= 0) {
-      einc__gbuf_printf(c, "  a[%d] = %" PRId64 ";\n", i, ax->length);
+      einc__sbuf_printf(c, "  a[%d] = %" PRId64 ";\n", i, ax->length);
     } else if (emit__runtime_kwarg(e, ax->name)) {
-      einc__gbuf_printf(c, "  a[%d] = size_%s;\n", i, ax->name);
+      einc__sbuf_printf(c, "  a[%d] = size_%s;\n", i, ax->name);
     }
+  }
+  for (int32_t d = 0; d < e->rank; d++) {
+    /* The axes of input dim d: known product, the one to infer, and how many there are. */
+    int32_t n_in_dim = 0, infer = -1;
+    int64_t known = 1;
+    for (int32_t i = 0; i < p->n_axes; i++) {
+      const einc_axis *ax = &p->axes[i];
+      if (ax->role == EINC_AXIS_NEW || ax->in_dim != d) continue;
+      n_in_dim++;
+      if (ax->length >= 0)
+        known = emit__mul(known, ax->length);
+      else if (emit__runtime_kwarg(e, ax->name))
+        known = EINC_UNKNOWN;
+      else
+        infer = i;
+    }
+    if (n_in_dim == 1 && infer >= 0) { /* the dim is one axis: it is the dim's length */
+      einc__sbuf_printf(c, "  if (in_shape[%d] < 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d];\n",
+                        d, infer, d);
+      continue;
+    }
+    if (infer < 0 && known >= 0) { /* every length known: the dim must be their product */
+      einc__sbuf_printf(c, "  if (in_shape[%d] != %" PRId64 ") return EINC_GEN_ESHAPE;\n", d, known);
+      continue;
+    }
+    if (infer >= 0) {
+      if (known >= 0) {
+        einc__sbuf_printf(c, "  if (in_shape[%d] < 0 || in_shape[%d] %% %" PRId64
+                             " != 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d] / %" PRId64 ";\n",
+                          d, d, known > 0 ? known : 1, infer, d, known > 0 ? known : 1);
+        if (known == 0) einc__sbuf_printf(c, "  return EINC_GEN_ESHAPE;\n");
+        continue;
+      }
+      einc__sbuf_printf(c, "  {\n    int64_t div = 1;\n");
+      for (int32_t j = 0; j < p->n_axes; j++)
+        if (j != infer && p->axes[j].role != EINC_AXIS_NEW && p->axes[j].in_dim == d)
+          einc__sbuf_printf(c, "    div *= a[%d];\n", j);
+      einc__sbuf_printf(c,
+                        "    if (in_shape[%d] < 0 || div <= 0 || in_shape[%d] %% div != 0) "
+                        "return EINC_GEN_ESHAPE;\n    a[%d] = in_shape[%d] / div;\n  }\n",
+                        d, d, infer, d);
+      continue;
+    }
+    /* run-time sizes only: their product must be the dim (overflow-checked) */
+    einc__sbuf_printf(c, "  {\n    int64_t n = 1;\n");
+    for (int32_t i = 0; i < p->n_axes; i++)
+      if (p->axes[i].role != EINC_AXIS_NEW && p->axes[i].in_dim == d)
+        einc__sbuf_printf(c, "    if (__builtin_mul_overflow(n, a[%d], &n)) return EINC_GEN_ESHAPE;\n",
+                          i);
+    einc__sbuf_printf(c, "    if (n != in_shape[%d]) return EINC_GEN_ESHAPE;\n  }\n", d);
   }
   for (int32_t i = 0; i < p->n_axes; i++) {
     const einc_axis *ax = &p->axes[i];
-    if (ax->length >= 0 || emit__runtime_kwarg(e, ax->name)) continue;
-    if (ax->role == EINC_AXIS_NEW || ax->in_dim < 0 || ax->in_dim >= e->rank) {
-      einc__gbuf_printf(c, "  return EINC_GEN_EINVAL; /* axis %s has no size */\n", ax->name);
-      continue;
-    }
-    einc__gbuf_printf(c, "  {\n    int64_t div = 1;\n");
-    for (int32_t j = 0; j < p->n_axes; j++)
-      if (j != i && p->axes[j].role != EINC_AXIS_NEW && p->axes[j].in_dim == ax->in_dim)
-        einc__gbuf_printf(c, "    div *= a[%d];\n", j);
-    einc__gbuf_printf(c,
-                      "    if (div <= 0 || in_shape[%d] %% div != 0) return EINC_GEN_ESHAPE;\n"
-                      "    a[%d] = in_shape[%d] / div;\n  }\n",
-                      ax->in_dim, i, ax->in_dim);
-  }
-  /* Each input dim must be the product of its axes (overflow-checked: sizes come from outside). */
-  for (int32_t d = 0; d < e->rank; d++) {
-    einc__gbuf_printf(c, "  {\n    int64_t n = 1;\n");
-    for (int32_t i = 0; i < p->n_axes; i++)
-      if (p->axes[i].role != EINC_AXIS_NEW && p->axes[i].in_dim == d)
-        einc__gbuf_printf(c, "    if (__builtin_mul_overflow(n, a[%d], &n)) return EINC_GEN_ESHAPE;\n",
-                          i);
-    einc__gbuf_printf(c, "    if (n != in_shape[%d]) return EINC_GEN_ESHAPE;\n  }\n", d);
+    if (ax->length < 0 && !emit__runtime_kwarg(e, ax->name) &&
+        (ax->role == EINC_AXIS_NEW || ax->in_dim < 0 || ax->in_dim >= e->rank))
+      einc__sbuf_printf(c, "  return EINC_GEN_EINVAL; /* axis %s has no size */\n", ax->name);
   }
   /* Strides of a contiguous input and output, and the output's size must fit in int64. */
-  einc__gbuf_printf(c, "  int64_t st = 1;\n");
+  einc__sbuf_printf(c, "  int64_t st = 1;\n");
   for (int32_t i = p->n_axes - 1; i >= 0; i--) {
     if (p->axes[i].role == EINC_AXIS_NEW) {
-      einc__gbuf_printf(c, "  s[%d] = 0;\n", i);
+      einc__sbuf_printf(c, "  s[%d] = 0;\n", i);
     } else {
-      einc__gbuf_printf(c, "  s[%d] = st;\n  st *= a[%d];\n", i, i);
+      einc__sbuf_printf(c, "  s[%d] = st;\n  st *= a[%d];\n", i, i);
     }
-    einc__gbuf_printf(c, "  o[%d] = 0;\n", i);
+    einc__sbuf_printf(c, "  o[%d] = 0;\n", i);
   }
-  einc__gbuf_printf(c, "  st = 1;\n");
+  einc__sbuf_printf(c, "  st = 1;\n");
   for (int32_t q = p->n_out_axes - 1; q >= 0; q--)
-    einc__gbuf_printf(c,
+    einc__sbuf_printf(c,
                       "  o[%d] = st;\n"
                       "  if (__builtin_mul_overflow(st, a[%d], &st)) return EINC_GEN_ESHAPE;\n",
                       p->out_axes[q], p->out_axes[q]);
-  einc__gbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
+  einc__sbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
 }
 
 /* Declare a[], s[], o[] and call the binder; `ret` is what to return on failure. */
 static void emit__call_bind(emit *e) {
   int32_t n = e->p->n_axes > 0 ? e->p->n_axes : 1;
-  einc__gbuf_printf(e->c,
+  einc__sbuf_printf(e->c,
                     "  int64_t a[%d], s[%d], o[%d];\n"
                     "  int status = %s__bind(in_shape, a, s, o%s);\n"
                     "  if (status != EINC_GEN_OK) return status;\n",
@@ -306,57 +335,71 @@ static void emit__call_bind(emit *e) {
 }
 
 /* "a[3] * a[4]" for the axes of output dim j (or "1"). */
-static void emit__group_len(emit *e, einc__gbuf *c, int32_t j) {
+static void emit__group_len(emit *e, einc_sbuf *c, int32_t j) {
   const einc_plan *p = e->p;
   int32_t b = p->out_group_start[j], end = p->out_group_start[j + 1];
   if (b == end) {
-    einc__gbuf_printf(c, "1");
+    einc__sbuf_printf(c, "1");
     return;
   }
-  for (int32_t q = b; q < end; q++) einc__gbuf_printf(c, "%sa[%d]", q > b ? " * " : "", p->out_axes[q]);
+  for (int32_t q = b; q < end; q++) einc__sbuf_printf(c, "%sa[%d]", q > b ? " * " : "", p->out_axes[q]);
 }
 
 static void emit__out_shape_fn(emit *e) {
-  einc__gbuf_printf(e->h,
+  einc__sbuf_printf(e->h,
                     "/* The output shape (%d dims) for input shape `in_shape`. */\n"
                     "int %s_out_shape(const int64_t *in_shape, int64_t *out_shape%s);\n",
                     e->p->out_rank, e->name, e->params);
-  einc__gbuf_printf(e->c, "int %s_out_shape(const int64_t *in_shape, int64_t *out_shape%s) {\n",
+  einc__sbuf_printf(e->c, "int %s_out_shape(const int64_t *in_shape, int64_t *out_shape%s) {\n",
                     e->name, e->params);
-  einc__gbuf_printf(e->c, "  if (!in_shape || !out_shape) return EINC_GEN_EINVAL;\n");
+  einc__sbuf_printf(e->c, "  if (!in_shape || !out_shape) return EINC_GEN_EINVAL;\n");
   emit__call_bind(e);
   for (int32_t j = 0; j < e->p->out_rank; j++) {
-    einc__gbuf_printf(e->c, "  out_shape[%d] = ", j);
+    einc__sbuf_printf(e->c, "  out_shape[%d] = ", j);
     emit__group_len(e, e->c, j);
-    einc__gbuf_printf(e->c, ";\n");
+    einc__sbuf_printf(e->c, ";\n");
   }
-  einc__gbuf_printf(e->c, "  return EINC_GEN_OK;\n}\n\n");
+  einc__sbuf_printf(e->c, "  return EINC_GEN_OK;\n}\n\n");
 }
 
 static void emit__view_fn(emit *e) {
   const einc_plan *p = e->p;
-  einc__gbuf_printf(e->h,
+  einc__sbuf_printf(e->h,
                     "/* The output as a view of `in` (no data moves). */\n"
                     "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s);\n",
                     e->name, e->params);
-  einc__gbuf_printf(e->c,
+  einc__sbuf_printf(e->c,
                     "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s) {\n"
                     "  if (!in_shape || !view) return EINC_GEN_EINVAL;\n",
                     e->name, e->params);
   emit__call_bind(e);
-  einc__gbuf_printf(e->c, "  view->data = (void *)(uintptr_t)in;\n  view->rank = %d;\n",
+  einc__sbuf_printf(e->c, "  view->data = (void *)(uintptr_t)in;\n  view->rank = %d;\n",
                     p->out_rank);
   for (int32_t j = 0; j < p->out_rank; j++) {
     int32_t b = p->out_group_start[j], end = p->out_group_start[j + 1];
-    einc__gbuf_printf(e->c, "  view->shape[%d] = ", j);
+    einc__sbuf_printf(e->c, "  view->shape[%d] = ", j);
     emit__group_len(e, e->c, j);
-    /* A view's group is contiguous in the input: its stride is that of its last axis. */
-    if (b == end)
-      einc__gbuf_printf(e->c, ";\n  view->strides[%d] = 1;\n", j);
-    else
-      einc__gbuf_printf(e->c, ";\n  view->strides[%d] = s[%d];\n", j, p->out_axes[end - 1]);
+    /* A view's group is contiguous in the input (length-1 axes aside): its stride is that of its
+     * last axis longer than 1. */
+    einc__sbuf_printf(e->c, ";\n  view->strides[%d] = ", j);
+    int32_t open = 0;
+    bool done = false;
+    for (int32_t q = end - 1; q >= b && !done; q--) {
+      int32_t i = p->out_axes[q];
+      if (e->len[i] == 1) continue;
+      if (e->len[i] >= 0) {
+        einc__sbuf_printf(e->c, "s[%d]", i);
+        done = true;
+      } else {
+        einc__sbuf_printf(e->c, "a[%d] != 1 ? s[%d] : (", i, i);
+        open++;
+      }
+    }
+    if (!done) einc__sbuf_printf(e->c, "1");
+    for (; open > 0; open--) einc__sbuf_printf(e->c, ")");
+    einc__sbuf_printf(e->c, ";\n");
   }
-  einc__gbuf_printf(e->c, "  return EINC_GEN_OK;\n}\n\n");
+  einc__sbuf_printf(e->c, "  return EINC_GEN_OK;\n}\n\n");
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -369,35 +412,35 @@ typedef struct item_dim {
 
 /* Items are walked like an odometer: decoded once at `begin`, then stepped. */
 static void emit__items_open(emit *e, const item_dim *dims, int32_t m) {
-  einc__gbuf *c = e->c;
-  for (int32_t k = 0; k < m; k++) einc__gbuf_printf(c, "  int64_t i%d;\n", k);
+  einc_sbuf *c = e->c;
+  for (int32_t k = 0; k < m; k++) einc__sbuf_printf(c, "  int64_t i%d;\n", k);
   if (m > 0) {
-    einc__gbuf_printf(c, "  {\n    int64_t r = begin;\n");
+    einc__sbuf_printf(c, "  {\n    int64_t r = begin;\n");
     for (int32_t k = m - 1; k > 0; k--)
-      einc__gbuf_printf(c, "    i%d = r %% %s;\n    r /= %s;\n", k, dims[k].count, dims[k].count);
-    einc__gbuf_printf(c, "    i0 = r;\n  }\n");
+      einc__sbuf_printf(c, "    i%d = r %% %s;\n    r /= %s;\n", k, dims[k].count, dims[k].count);
+    einc__sbuf_printf(c, "    i0 = r;\n  }\n");
   }
-  einc__gbuf_printf(c, "  for (int64_t it = begin; it < end; it++) {\n");
-  einc__gbuf_printf(c, "    const %s *src = in", e->p->klass == EINC_PLAN_REDUCE ? "T_IN" : "T");
-  for (int32_t k = 0; k < m; k++) einc__gbuf_printf(c, " + i%d * %s", k, dims[k].in_step);
-  einc__gbuf_printf(c, ";\n    %s *dst = out", e->p->klass == EINC_PLAN_REDUCE ? "T_OUT" : "T");
-  for (int32_t k = 0; k < m; k++) einc__gbuf_printf(c, " + i%d * %s", k, dims[k].out_step);
-  einc__gbuf_printf(c, ";\n");
+  einc__sbuf_printf(c, "  for (int64_t it = begin; it < end; it++) {\n");
+  einc__sbuf_printf(c, "    const %s *src = in", e->p->klass == EINC_PLAN_REDUCE ? "T_IN" : "T");
+  for (int32_t k = 0; k < m; k++) einc__sbuf_printf(c, " + i%d * %s", k, dims[k].in_step);
+  einc__sbuf_printf(c, ";\n    %s *dst = out", e->p->klass == EINC_PLAN_REDUCE ? "T_OUT" : "T");
+  for (int32_t k = 0; k < m; k++) einc__sbuf_printf(c, " + i%d * %s", k, dims[k].out_step);
+  einc__sbuf_printf(c, ";\n");
 }
 
 static void emit__items_close(emit *e, const item_dim *dims, int32_t m) {
-  einc__gbuf *c = e->c;
+  einc_sbuf *c = e->c;
   for (int32_t k = m - 1; k >= 0; k--) {
-    if (k == 0) {
-      einc__gbuf_printf(c, "    %*s++i0;\n", 2 * (m - 1 - k), "");
-    } else {
-      einc__gbuf_printf(c, "    %*sif (++i%d == %s) {\n    %*s  i%d = 0;\n", 2 * (m - 1 - k), "",
-                        k, dims[k].count, 2 * (m - 1 - k), "", k);
-    }
+    int ind = 4 + 2 * (m - 1 - k);
+    if (k == 0)
+      einc__sbuf_printf(c, "%*s++i0;\n", ind, "");
+    else
+      einc__sbuf_printf(c, "%*sif (++i%d == %s) {\n%*si%d = 0;\n", ind, "", k, dims[k].count,
+                        ind + 2, "", k);
   }
-  for (int32_t k = 1; k < m; k++) einc__gbuf_printf(c, "    %*s}\n", 2 * (k - 1), "");
-  for (int32_t k = 0; k < m; k++) einc__gbuf_printf(c, "    (void)i%d;\n", k);
-  einc__gbuf_printf(c, "  }\n");
+  for (int32_t k = 1; k < m; k++) einc__sbuf_printf(c, "%*s}\n", 4 + 2 * (k - 1), "");
+  for (int32_t k = 0; k < m; k++) einc__sbuf_printf(c, "    (void)i%d;\n", k);
+  einc__sbuf_printf(c, "  }\n");
 }
 
 typedef struct loopv {
@@ -425,10 +468,10 @@ static void emit__fill_loops(emit *e, const einc_loop *loops, int32_t n, const c
   for (int32_t j = 0; j < n; j++) {
     const einc_loop *l = &loops[j];
     int32_t last = l->axes[l->n_axes - 1];
-    einc__gbuf_printf(e->c, "  c->%sL[%d] = ", kind, j);
+    einc__sbuf_printf(e->c, "  c->%sL[%d] = ", kind, j);
     for (int32_t k = 0; k < l->n_axes; k++)
-      einc__gbuf_printf(e->c, "%sa[%d]", k ? " * " : "", l->axes[k]);
-    einc__gbuf_printf(e->c, ";\n  c->%sIS[%d] = s[%d];\n  c->%sOS[%d] = o[%d];\n", kind, j, last, kind,
+      einc__sbuf_printf(e->c, "%sa[%d]", k ? " * " : "", l->axes[k]);
+    einc__sbuf_printf(e->c, ";\n  c->%sIS[%d] = s[%d];\n  c->%sOS[%d] = o[%d];\n", kind, j, last, kind,
                       j, last);
   }
 }
@@ -436,18 +479,18 @@ static void emit__fill_loops(emit *e, const einc_loop *loops, int32_t n, const c
 static void emit__ctx_struct(emit *e, int32_t n, int32_t nr) {
   const einc_plan *p = e->p;
   bool reduce = p->klass == EINC_PLAN_REDUCE;
-  einc__gbuf_printf(e->c, "typedef struct %s__ctx {\n  const %s *in;\n  %s *out;\n", e->name,
+  einc__sbuf_printf(e->c, "typedef struct %s__ctx {\n  const %s *in;\n  %s *out;\n", e->name,
                     reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");
-  einc__gbuf_printf(e->c, "  int64_t L[%d], IS[%d], OS[%d];\n", n ? n : 1, n ? n : 1, n ? n : 1);
+  einc__sbuf_printf(e->c, "  int64_t L[%d], IS[%d], OS[%d];\n", n ? n : 1, n ? n : 1, n ? n : 1);
   if (reduce)
-    einc__gbuf_printf(e->c, "  int64_t RL[%d], RIS[%d], ROS[%d];\n", nr ? nr : 1, nr ? nr : 1,
+    einc__sbuf_printf(e->c, "  int64_t RL[%d], RIS[%d], ROS[%d];\n", nr ? nr : 1, nr ? nr : 1,
                       nr ? nr : 1);
-  einc__gbuf_printf(e->c, "} %s__ctx;\n\n", e->name);
+  einc__sbuf_printf(e->c, "} %s__ctx;\n\n", e->name);
 }
 
 static void emit__part_head(emit *e) {
   bool reduce = e->p->klass == EINC_PLAN_REDUCE;
-  einc__gbuf_printf(e->c,
+  einc__sbuf_printf(e->c,
                     "static void %s__part(const void *ctx, int64_t begin, int64_t end) {\n"
                     "  const %s__ctx *c = (const %s__ctx *)ctx;\n"
                     "  const %s *restrict in = c->in;\n"
@@ -460,7 +503,7 @@ static void emit__part_head(emit *e) {
  * count expression in `items`. */
 static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
   const einc_plan *p = e->p;
-  einc__gbuf *c = e->c;
+  einc_sbuf *c = e->c;
   int32_t n = p->n_loops;
   loopv v[EINC_MAX_AXES];
   for (int32_t j = 0; j < n; j++) emit__loopv(e, &p->loops[j], "", j, &v[j]);
@@ -509,26 +552,26 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
   emit__items_open(e, dims, m);
   switch (kind) {
   case SINGLE:
-    einc__gbuf_printf(c, "    dst[0] = src[0];\n");
+    einc__sbuf_printf(c, "    dst[0] = src[0];\n");
     break;
   case ROWS:
     if (v[last].len >= 0 && v[last].len < 8)
-      einc__gbuf_printf(c, "    for (int64_t x = 0; x < %s; x++) dst[x] = src[x];\n", v[last].elen);
+      einc__sbuf_printf(c, "    for (int64_t x = 0; x < %s; x++) dst[x] = src[x];\n", v[last].elen);
     else
-      einc__gbuf_printf(c, "    memcpy(dst, src, (size_t)%s * sizeof(T));\n", v[last].elen);
+      einc__sbuf_printf(c, "    memcpy(dst, src, (size_t)%s * sizeof(T));\n", v[last].elen);
     break;
   case STRIDED:
-    einc__gbuf_printf(c, "    for (int64_t x = 0; x < %s; x++) dst[x * %s] = src[x * %s];\n",
+    einc__sbuf_printf(c, "    for (int64_t x = 0; x < %s; x++) dst[x * %s] = src[x * %s];\n",
                       v[last].elen, v[last].eos, v[last].eis);
     break;
   case TILES:
     /* The tile's rows follow the output's unit stride, so stores stream; loads stay in cache. */
-    einc__gbuf_printf(c,
+    einc__sbuf_printf(c,
                       "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n"
                       "    const int64_t pn = pr < %" PRId64 " ? pr : %" PRId64
                       ", qn = qr < %" PRId64 " ? qr : %" PRId64 ";\n",
                       v[blk].elen, blk, tile, v[last].elen, last, tile, tile, tile, tile, tile);
-    einc__gbuf_printf(c,
+    einc__sbuf_printf(c,
                       "    if (pn == %" PRId64 " && qn == %" PRId64 ") {\n"
                       "      for (int64_t x = 0; x < %" PRId64 "; x++)\n"
                       "        for (int64_t y = 0; y < %" PRId64 "; y++)\n"
@@ -542,7 +585,7 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
     break;
   }
   emit__items_close(e, dims, m);
-  einc__gbuf_printf(c, "}\n\n");
+  einc__sbuf_printf(c, "}\n\n");
 
   /* The number of items, as an expression over the filled context `c`. */
   size_t off = (size_t)snprintf(items, items_len, "INT64_C(1)");
@@ -554,7 +597,7 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
 /* Reduce kernel: each item is a run of output elements along the last kept loop. */
 static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   const einc_plan *p = e->p;
-  einc__gbuf *c = e->c;
+  einc_sbuf *c = e->c;
   int32_t n = p->n_loops, nr = p->n_red_loops;
   loopv v[EINC_MAX_AXES], rv[EINC_MAX_AXES];
   for (int32_t j = 0; j < n; j++) emit__loopv(e, &p->loops[j], "", j, &v[j]);
@@ -586,8 +629,8 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   const char *tlen = n > 0 ? v[n - 1].elen : "1";
   const char *tis = n > 0 ? v[n - 1].eis : "0";
   const char *tos = n > 0 ? v[n - 1].eos : "0";
-  einc__gbuf_printf(c, "    for (int64_t t = 0; t < %s; t++) {\n", tlen);
-  einc__gbuf_printf(c, "      const T_IN *b = src + t * %s;\n", tis);
+  einc__sbuf_printf(c, "    for (int64_t t = 0; t < %s; t++) {\n", tlen);
+  einc__sbuf_printf(c, "      const T_IN *b = src + t * %s;\n", tis);
   const char *acc_t = int_acc ? "uint64_t" : bool_acc ? "int" : "double";
   const char *init = "0";
   switch (r) {
@@ -598,14 +641,14 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   default: break;
   }
   if (r == EINC_RED_NONE) init = "0";
-  einc__gbuf_printf(c, "      %s acc = %s;\n", acc_t, init);
+  einc__sbuf_printf(c, "      %s acc = %s;\n", acc_t, init);
   for (int32_t j = 0; j < nr; j++)
-    einc__gbuf_printf(c, "      %*sfor (int64_t r%d = 0; r%d < %s; r%d++)\n", 2 * j, "", j, j,
+    einc__sbuf_printf(c, "      %*sfor (int64_t r%d = 0; r%d < %s; r%d++)\n", 2 * j, "", j, j,
                       rv[j].elen, j);
-  einc__gbuf_printf(c, "      %*s{\n", 2 * nr, "");
-  einc__gbuf_printf(c, "        %*sconst T_IN *q = b", 2 * nr, "");
-  for (int32_t j = 0; j < nr; j++) einc__gbuf_printf(c, " + r%d * %s", j, rv[j].eis);
-  einc__gbuf_printf(c, ";\n");
+  einc__sbuf_printf(c, "      %*s{\n", 2 * nr, "");
+  einc__sbuf_printf(c, "        %*sconst T_IN *q = b", 2 * nr, "");
+  for (int32_t j = 0; j < nr; j++) einc__sbuf_printf(c, " + r%d * %s", j, rv[j].eis);
+  einc__sbuf_printf(c, ";\n");
   const char *load;
   switch (dt) {
   case EINC_BF16: load = "(double)einc_gen__bf16_to_f32(*q)"; break;
@@ -614,34 +657,34 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   default: load = int_acc ? "(uint64_t)*q" : bool_acc ? "(*q != 0)" : "(double)*q"; break;
   }
   const char *ind = "        ";
-  einc__gbuf_printf(c, "%s%*s", ind, 2 * nr, "");
+  einc__sbuf_printf(c, "%s%*s", ind, 2 * nr, "");
   switch (r) {
-  case EINC_RED_NONE: einc__gbuf_printf(c, "acc = %s;\n", load); break;
+  case EINC_RED_NONE: einc__sbuf_printf(c, "acc = %s;\n", load); break;
   case EINC_RED_SUM:
-  case EINC_RED_MEAN: einc__gbuf_printf(c, "acc += %s;\n", load); break;
-  case EINC_RED_PROD: einc__gbuf_printf(c, "acc *= %s;\n", load); break;
-  case EINC_RED_ANY: einc__gbuf_printf(c, "acc |= %s;\n", load); break;
-  case EINC_RED_ALL: einc__gbuf_printf(c, "acc &= %s;\n", load); break;
+  case EINC_RED_MEAN: einc__sbuf_printf(c, "acc += %s;\n", load); break;
+  case EINC_RED_PROD: einc__sbuf_printf(c, "acc *= %s;\n", load); break;
+  case EINC_RED_ANY: einc__sbuf_printf(c, "acc |= %s;\n", load); break;
+  case EINC_RED_ALL: einc__sbuf_printf(c, "acc &= %s;\n", load); break;
   case EINC_RED_MAX:
   case EINC_RED_MIN: {
     const char *cmp = r == EINC_RED_MAX ? ">" : "<";
     if (int_acc)
-      einc__gbuf_printf(c, "{ int64_t x = (int64_t)*q; if (x %s (int64_t)acc) acc = (uint64_t)x; }\n",
+      einc__sbuf_printf(c, "{ int64_t x = (int64_t)*q; if (x %s (int64_t)acc) acc = (uint64_t)x; }\n",
                         cmp);
     else if (bool_acc)
-      einc__gbuf_printf(c, "{ int x = %s; if (x %s acc) acc = x; }\n", load, cmp);
+      einc__sbuf_printf(c, "{ int x = %s; if (x %s acc) acc = x; }\n", load, cmp);
     else /* NaN propagates, as in numpy */
-      einc__gbuf_printf(c, "{ double x = %s; if (x %s acc || x != x) acc = x; }\n", load, cmp);
+      einc__sbuf_printf(c, "{ double x = %s; if (x %s acc || x != x) acc = x; }\n", load, cmp);
     break;
   }
   }
-  einc__gbuf_printf(c, "      %*s}\n", 2 * nr, "");
+  einc__sbuf_printf(c, "      %*s}\n", 2 * nr, "");
   /* The result, cast to the output dtype. */
   char val[160];
   if (r == EINC_RED_MEAN) {
-    einc__gbuf_printf(c, "      double count = 1.0");
-    for (int32_t j = 0; j < nr; j++) einc__gbuf_printf(c, " * (double)%s", rv[j].elen);
-    einc__gbuf_printf(c, ";\n");
+    einc__sbuf_printf(c, "      double count = 1.0");
+    for (int32_t j = 0; j < nr; j++) einc__sbuf_printf(c, " * (double)%s", rv[j].elen);
+    einc__sbuf_printf(c, ";\n");
     snprintf(val, sizeof val, "acc / count");
   } else {
     snprintf(val, sizeof val, "acc");
@@ -655,11 +698,11 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   case EINC_I64: store_fmt = "(int64_t)(%s)"; break;
   default: store_fmt = "(uint8_t)((%s) != 0)"; break;
   }
-  einc__gbuf_printf(c, "      dst[t * %s] = ", tos);
-  einc__gbuf_printf(c, store_fmt, val);
-  einc__gbuf_printf(c, ";\n    }\n");
+  einc__sbuf_printf(c, "      dst[t * %s] = ", tos);
+  einc__sbuf_printf(c, store_fmt, val);
+  einc__sbuf_printf(c, ";\n    }\n");
   emit__items_close(e, dims, m);
-  einc__gbuf_printf(c, "}\n\n");
+  einc__sbuf_printf(c, "}\n\n");
 
   size_t off = (size_t)snprintf(items, items_len, "INT64_C(1)");
   for (int32_t k = 0; k < m && off < items_len; k++) {
@@ -678,7 +721,7 @@ static const char *emit__value_type(einc_dtype dt) {
   }
 }
 
-int einc__emit_c_plan(einc__gbuf *h, einc__gbuf *c, const char *name, const einc_plan *plan,
+int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_plan *plan,
                       const einc_kwarg *kwargs, int32_t n_kwargs) {
   if (plan->op != EINC_OP_REARRANGE && plan->op != EINC_OP_REDUCE && plan->op != EINC_OP_REPEAT)
     return EINC_EUNSUPPORTED;
@@ -706,25 +749,25 @@ int einc__emit_c_plan(einc__gbuf *h, einc__gbuf *c, const char *name, const einc
     e.p = p;
   }
 
-  einc__gbuf_printf(h, "/* %s: %s \"", name, einc_op_name(plan->op));
+  einc__sbuf_printf(h, "/* %s: %s \"", name, einc_op_name(plan->op));
   for (const char *s = plan->pattern; *s; s++)
-    if (!(s[0] == '*' && s[1] == '/')) einc__gbuf_append(h, s, 1);
-  einc__gbuf_printf(h, "\"%s%s, %s, %s; input rank %d", plan->op == EINC_OP_REDUCE ? ", " : "",
+    if (!(s[0] == '*' && s[1] == '/')) einc__sbuf_append(h, s, 1);
+  einc__sbuf_printf(h, "\"%s%s, %s, %s; input rank %d", plan->op == EINC_OP_REDUCE ? ", " : "",
                     plan->op == EINC_OP_REDUCE ? einc_reduction_name(plan->reduction) : "",
                     einc_dtype_name(plan->in_dtype), einc_plan_class_name(plan->klass), e.rank);
   if (plan->in_dtype != plan->out_dtype)
-    einc__gbuf_printf(h, ", output %s", einc_dtype_name(plan->out_dtype));
-  einc__gbuf_printf(h, ".\n   Input and output are contiguous (C order); returns EINC_GEN_OK or a "
+    einc__sbuf_printf(h, ", output %s", einc_dtype_name(plan->out_dtype));
+  einc__sbuf_printf(h, ".\n   Input and output are contiguous (C order); returns EINC_GEN_OK or a "
                        "negative EINC_GEN_ status and then writes nothing. */\n");
-  einc__gbuf_printf(h, "#define %s_IN_RANK %d\n#define %s_OUT_RANK %d\n", name, e.rank, name,
+  einc__sbuf_printf(h, "#define %s_IN_RANK %d\n#define %s_OUT_RANK %d\n", name, e.rank, name,
                     plan->out_rank);
 
-  einc__gbuf_printf(c, "/* ---- %s (%s) ---- */\n", name, einc_plan_class_name(plan->klass));
+  einc__sbuf_printf(c, "/* ---- %s (%s) ---- */\n", name, einc_plan_class_name(plan->klass));
   if (reduce)
-    einc__gbuf_printf(c, "#define T_IN %s\n#define T_OUT %s\n", emit__value_type(plan->in_dtype),
+    einc__sbuf_printf(c, "#define T_IN %s\n#define T_OUT %s\n", emit__value_type(plan->in_dtype),
                       emit__value_type(plan->out_dtype));
   else
-    einc__gbuf_printf(c, "#define T %s\n", emit__raw_type(plan->in_dtype));
+    einc__sbuf_printf(c, "#define T %s\n", emit__raw_type(plan->in_dtype));
   emit__bind(&e);
   emit__ctx_struct(&e, p->n_loops, p->n_red_loops);
 
@@ -735,21 +778,21 @@ int einc__emit_c_plan(einc__gbuf *h, einc__gbuf *c, const char *name, const einc
     emit__copy_kernel(&e, items, sizeof items);
 
   /* The entry point. */
-  einc__gbuf_printf(h, "int %s(const void *in, const int64_t *in_shape, void *out%s);\n", name,
+  einc__sbuf_printf(h, "int %s(const void *in, const int64_t *in_shape, void *out%s);\n", name,
                     e.params);
-  einc__gbuf_printf(c, "int %s(const void *in, const int64_t *in_shape, void *out%s) {\n", name,
+  einc__sbuf_printf(c, "int %s(const void *in, const int64_t *in_shape, void *out%s) {\n", name,
                     e.params);
-  einc__gbuf_printf(c, "  if (!in_shape) return EINC_GEN_EINVAL;\n");
+  einc__sbuf_printf(c, "  if (!in_shape) return EINC_GEN_EINVAL;\n");
   emit__call_bind(&e);
-  einc__gbuf_printf(c, "  int64_t in_numel = 1, out_numel = 1;\n");
+  einc__sbuf_printf(c, "  int64_t in_numel = 1, out_numel = 1;\n");
   for (int32_t i = 0; i < p->n_axes; i++) {
-    if (p->axes[i].role != EINC_AXIS_NEW) einc__gbuf_printf(c, "  in_numel *= a[%d];\n", i);
-    if (p->axes[i].role != EINC_AXIS_REDUCED) einc__gbuf_printf(c, "  out_numel *= a[%d];\n", i);
+    if (p->axes[i].role != EINC_AXIS_NEW) einc__sbuf_printf(c, "  in_numel *= a[%d];\n", i);
+    if (p->axes[i].role != EINC_AXIS_REDUCED) einc__sbuf_printf(c, "  out_numel *= a[%d];\n", i);
   }
-  einc__gbuf_printf(c,
+  einc__sbuf_printf(c,
                     "  if (out_numel == 0) return EINC_GEN_OK;\n"
                     "  if (!out || (!in && in_numel > 0)) return EINC_GEN_EINVAL;\n");
-  einc__gbuf_printf(c,
+  einc__sbuf_printf(c,
                     "  %s__ctx cx, *c = &cx;\n  c->in = (const %s *)in;\n  c->out = (%s *)out;\n",
                     name, reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");
   emit__fill_loops(&e, p->loops, p->n_loops, "");
@@ -757,17 +800,17 @@ int einc__emit_c_plan(einc__gbuf *h, einc__gbuf *c, const char *name, const einc
   if (reduce && p->reduction != EINC_RED_SUM && p->reduction != EINC_RED_PROD &&
       p->reduction != EINC_RED_ANY && p->reduction != EINC_RED_ALL &&
       p->reduction != EINC_RED_NONE && p->reduction != EINC_RED_MEAN)
-    einc__gbuf_printf(c, "  if (in_numel == 0) return EINC_GEN_ESHAPE; /* empty max/min */\n");
-  einc__gbuf_printf(c, "  einc_gen__parallel(%s__part, c, %s, (in_numel + out_numel) * %d);\n",
+    einc__sbuf_printf(c, "  if (in_numel == 0) return EINC_GEN_ESHAPE; /* empty max/min */\n");
+  einc__sbuf_printf(c, "  einc_gen__parallel(%s__part, c, %s, (in_numel + out_numel) * %d);\n",
                     name, items, (int)einc_dtype_size(plan->in_dtype));
-  einc__gbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
+  einc__sbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
 
   emit__out_shape_fn(&e);
   if (plan->klass == EINC_PLAN_VIEW || plan->klass == EINC_PLAN_BROADCAST) emit__view_fn(&e);
-  einc__gbuf_printf(h, "\n");
+  einc__sbuf_printf(h, "\n");
   if (reduce)
-    einc__gbuf_printf(c, "#undef T_IN\n#undef T_OUT\n\n");
+    einc__sbuf_printf(c, "#undef T_IN\n#undef T_OUT\n\n");
   else
-    einc__gbuf_printf(c, "#undef T\n\n");
+    einc__sbuf_printf(c, "#undef T\n\n");
   return (h->failed || c->failed) ? EINC_ENOMEM : EINC_OK;
 }

@@ -13,25 +13,7 @@
 #include <stdint.h>
 
 #include "einc/einc.h"
-
-/* ---------------------------------------------------------------------------------------------
- * String builder with a sticky error: appends after a failure are no-ops; check `failed` once.
- * ------------------------------------------------------------------------------------------- */
-
-typedef struct einc__gbuf {
-  char *data; /* NUL-terminated when not failed */
-  size_t len, cap;
-  bool failed;
-} einc__gbuf;
-
-void einc__gbuf_printf(einc__gbuf *self, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-void einc__gbuf_vprintf(einc__gbuf *self, const char *fmt, va_list ap);
-void einc__gbuf_append(einc__gbuf *self, const char *s, size_t n);
-void einc__gbuf_free(einc__gbuf *self);
+#include "internal.h" /* einc_sbuf: emitters append to a string builder */
 
 /* ---------------------------------------------------------------------------------------------
  * Manifest entries (manifest.c)
@@ -71,7 +53,7 @@ int einc__manifest_parse(einc__manifest *self, const char *path, const char *tex
                          char *err, size_t err_len);
 void einc__manifest_free(einc__manifest *self);
 /* Append one entry in manifest syntax (used by `einc lint --fix` on C sources). */
-void einc__manifest_format_entry(einc__gbuf *out, const einc__gen_entry *entry);
+void einc__manifest_format_entry(einc_sbuf *out, const einc__gen_entry *entry);
 /* Build the einc_spec of an entry; `kwargs` must have room for EINC_GEN_MAX_KWARGS. */
 void einc__gen_entry_spec(const einc__gen_entry *self, einc_spec *spec, einc_kwarg *kwargs);
 
@@ -80,9 +62,9 @@ void einc__gen_entry_spec(const einc__gen_entry *self, einc_spec *spec, einc_kwa
  * ------------------------------------------------------------------------------------------- */
 
 /* The lines every generated C header starts with (the shared view type and status codes). */
-void einc__emit_c_prelude_header(einc__gbuf *h);
+void einc__emit_c_prelude_header(einc_sbuf *h);
 /* The lines every generated C source starts with (includes, conversions, the thread helper). */
-void einc__emit_c_prelude_source(einc__gbuf *c);
+void einc__emit_c_prelude_source(einc_sbuf *c);
 
 /*
  * Emit the functions of one plan (rearrange, reduce or repeat; its lengths may be unknown) into
@@ -93,7 +75,7 @@ void einc__emit_c_prelude_source(einc__gbuf *c);
  * (the last for VIEW and BROADCAST plans only). `kwargs` lists the run-time sizes' names in
  * argument order (those whose value is EINC_UNKNOWN). Returns EINC_EUNSUPPORTED for other ops.
  */
-int einc__emit_c_plan(einc__gbuf *h, einc__gbuf *c, const char *name, const einc_plan *plan,
+int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_plan *plan,
                       const einc_kwarg *kwargs, int32_t n_kwargs);
 
 /* ---------------------------------------------------------------------------------------------
@@ -102,7 +84,7 @@ int einc__emit_c_plan(einc__gbuf *h, einc__gbuf *c, const char *name, const einc
 
 /* Compile every entry of `m` and emit header + source text for target `target`. `header_name`
  * is what the source #includes. On failure `err` names the entry and the error. */
-int einc__gen_c(const einc__manifest *m, const char *header_name, einc__gbuf *h, einc__gbuf *c,
+int einc__gen_c(const einc__manifest *m, const char *header_name, einc_sbuf *h, einc_sbuf *c,
                 char *err, size_t err_len);
 
 /* Write `len` bytes to `path` atomically (temporary file in the same folder, then rename). */
@@ -111,7 +93,7 @@ int einc__write_file_atomic(const char *path, const char *data, size_t len);
 char *einc__read_file(const char *path, size_t *len);
 
 /*
- * `einc conformance --via c`: run bound plans through generated C.
+ * Run bound plans through generated C (`einc conformance --via c`, tests/emit).
  * Each case gives a bound rearrange/reduce/repeat plan, its one contiguous input and a buffer for
  * its contiguous output (einc_plan_out_numel(plan, 0) elements of plan->out_dtype). All cases are
  * emitted into one C file, compiled with the system C compiler ($CC, else cc) into a shared object
@@ -130,6 +112,10 @@ typedef struct einc__via_c_case {
   int status;
 } einc__via_c_case;
 
-int einc__conformance_via_c(einc__via_c_case *cases, int32_t n_cases, char *err, size_t err_len);
+int einc__gen_run_c(einc__via_c_case *cases, int32_t n_cases, char *err, size_t err_len);
+
+/* The conformance runner's executor (cli/conformance.h): one case through einc__gen_run_c. */
+int einc__conformance_via_c(const einc_plan *plan, const void *const *ins, void *const *outs,
+                            char *why, size_t why_size);
 
 #endif /* EINC_GEN_H */

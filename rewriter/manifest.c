@@ -225,34 +225,34 @@ void einc__manifest_free(einc__manifest *self) {
   memset(self, 0, sizeof *self);
 }
 
-void einc__manifest_format_entry(einc__gbuf *out, const einc__gen_entry *en) {
-  einc__gbuf_printf(out, "[%s]\nop = %s\npattern = %s\n", en->name, einc_op_name(en->op),
+void einc__manifest_format_entry(einc_sbuf *out, const einc__gen_entry *en) {
+  einc__sbuf_printf(out, "[%s]\nop = %s\npattern = %s\n", en->name, einc_op_name(en->op),
                     en->pattern);
-  if (en->op == EINC_OP_REDUCE) einc__gbuf_printf(out, "reduction = %s\n", en->reduction);
-  einc__gbuf_printf(out, "shape = ");
+  if (en->op == EINC_OP_REDUCE) einc__sbuf_printf(out, "reduction = %s\n", en->reduction);
+  einc__sbuf_printf(out, "shape = ");
   for (int32_t d = 0; d < en->shape.rank; d++) {
     if (en->shape.dims[d] == EINC_UNKNOWN)
-      einc__gbuf_printf(out, "%s?", d ? ", " : "");
+      einc__sbuf_printf(out, "%s?", d ? ", " : "");
     else
-      einc__gbuf_printf(out, "%s%" PRId64, d ? ", " : "", en->shape.dims[d]);
+      einc__sbuf_printf(out, "%s%" PRId64, d ? ", " : "", en->shape.dims[d]);
   }
-  einc__gbuf_printf(out, "\n");
+  einc__sbuf_printf(out, "\n");
   if (en->n_kwargs > 0) {
-    einc__gbuf_printf(out, "sizes = ");
+    einc__sbuf_printf(out, "sizes = ");
     for (int32_t k = 0; k < en->n_kwargs; k++) {
       if (en->kw_values[k] == EINC_UNKNOWN)
-        einc__gbuf_printf(out, "%s%s=?", k ? ", " : "", en->kw_names[k]);
+        einc__sbuf_printf(out, "%s%s=?", k ? ", " : "", en->kw_names[k]);
       else
-        einc__gbuf_printf(out, "%s%s=%" PRId64, k ? ", " : "", en->kw_names[k], en->kw_values[k]);
+        einc__sbuf_printf(out, "%s%s=%" PRId64, k ? ", " : "", en->kw_names[k], en->kw_values[k]);
     }
-    einc__gbuf_printf(out, "\n");
+    einc__sbuf_printf(out, "\n");
   }
-  einc__gbuf_printf(out, "dtype = %s\ntargets = ", einc_dtype_name(en->dtype));
+  einc__sbuf_printf(out, "dtype = %s\ntargets = ", einc_dtype_name(en->dtype));
   const char *sep = "";
-  if (en->targets & EINC_GEN_TARGET_C) einc__gbuf_printf(out, "%sc", sep), sep = ", ";
-  if (en->targets & EINC_GEN_TARGET_CUDA) einc__gbuf_printf(out, "%scuda", sep), sep = ", ";
-  if (en->targets & EINC_GEN_TARGET_OPENCL) einc__gbuf_printf(out, "%sopencl", sep);
-  einc__gbuf_printf(out, "\n\n");
+  if (en->targets & EINC_GEN_TARGET_C) einc__sbuf_printf(out, "%sc", sep), sep = ", ";
+  if (en->targets & EINC_GEN_TARGET_CUDA) einc__sbuf_printf(out, "%scuda", sep), sep = ", ";
+  if (en->targets & EINC_GEN_TARGET_OPENCL) einc__sbuf_printf(out, "%sopencl", sep);
+  einc__sbuf_printf(out, "\n\n");
 }
 
 void einc__gen_entry_spec(const einc__gen_entry *self, einc_spec *spec, einc_kwarg *kwargs) {

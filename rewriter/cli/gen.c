@@ -23,7 +23,7 @@ static void gen__usage(FILE *f) {
 }
 
 /* Write unless the file already holds exactly this text. */
-static int gen__write_if_changed(const char *path, const einc__gbuf *b) {
+static int gen__write_if_changed(const char *path, const einc_sbuf *b) {
   size_t len = 0;
   char *old = einc__read_file(path, &len);
   bool same = old && len == b->len && memcmp(old, b->data, len) == 0;
@@ -83,7 +83,7 @@ int einc_cli_gen(int argc, char **argv) {
 
   int rc = 2;
   einc__manifest m = {0};
-  einc__gbuf h = {0}, c = {0};
+  einc_sbuf h = {0}, c = {0};
   char err[1024];
   for (int i = 0; i < n_manifests; i++) {
     size_t len = 0;
@@ -119,8 +119,8 @@ int einc_cli_gen(int argc, char **argv) {
   }
   rc = 0;
 done:
-  einc__gbuf_free(&h);
-  einc__gbuf_free(&c);
+  einc__sbuf_free(&h);
+  einc__sbuf_free(&c);
   einc__manifest_free(&m);
   return rc;
 }

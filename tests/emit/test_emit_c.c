@@ -109,7 +109,7 @@ static void run_and_compare(tcase *cases, int32_t n, int *n_checked) {
                                    .out = cases[i].got_open};
   }
   char err[2048] = "";
-  int s = einc__conformance_via_c(vc, m, err, sizeof err);
+  int s = einc__gen_run_c(vc, m, err, sizeof err);
   if (s != EINC_OK) fail_msg("generated C did not build: %s", err);
   int bad = 0;
   m = 0;
@@ -236,22 +236,30 @@ static void test_random_patterns(void **state) {
   static const einc_dtype dts[] = {EINC_F32, EINC_F64, EINC_BF16, EINC_I64};
   static const char *reds[] = {"sum", "mean", "max", "min", "prod"};
   for (int iter = 0; iter < N; iter++) {
-    int n_axes = 1 + (int)rnd(5);
-    int64_t len[8];
     bool big = iter % 16 == 0;
-    for (int i = 0; i < n_axes; i++) len[i] = 1 + rnd(big ? 40 : 6);
-    if (big) {
+    int n_axes = big ? 2 + (int)rnd(2) : 1 + (int)rnd(5);
+    int64_t len[8];
+    for (int i = 0; i < n_axes; i++) len[i] = 1 + rnd(6);
+    if (big) { /* 1-2 M elements: threads and full and partial tiles */
       len[0] = 200 + rnd(300);
-      if (n_axes > 1) len[n_axes - 1] = 300 + rnd(200);
+      len[n_axes - 1] = 300 + rnd(200);
+      if (n_axes == 3) len[1] = 2 + rnd(8);
     }
     /* left: group consecutive axes into dims */
     char left[128] = "", right[128] = "";
+    einc_kwarg kw[8];
+    char kw_names[8][8];
+    int nk = 0;
     int i = 0;
     einc_shape shape = {0};
     while (i < n_axes) {
       int g = (i + 1 < n_axes && rnd(3) == 0) ? 2 : 1;
-      if (g == 2)
+      if (g == 2) { /* the first axis of a group is named as a keyword, so it is determined */
         snprintf(left + strlen(left), sizeof left - strlen(left), "(a%d a%d) ", i, i + 1);
+        snprintf(kw_names[nk], sizeof kw_names[nk], "a%d", i);
+        kw[nk] = (einc_kwarg){kw_names[nk], len[i]};
+        nk++;
+      }
       else
         snprintf(left + strlen(left), sizeof left - strlen(left), "a%d ", i);
       shape.dims[shape.rank++] = g == 2 ? len[i] * len[i + 1] : len[i];
@@ -267,8 +275,6 @@ static void test_random_patterns(void **state) {
     int kind = (int)rnd(3); /* 0 rearrange, 1 reduce, 2 repeat */
     einc_op op = kind == 0 ? EINC_OP_REARRANGE : kind == 1 ? EINC_OP_REDUCE : EINC_OP_REPEAT;
     int dropped = kind == 1 ? perm[rnd((uint32_t)n_axes)] : -1;
-    einc_kwarg kw[1];
-    int nk = 0;
     if (kind == 2) {
       kw[nk++] = (einc_kwarg){"r", 1 + rnd(3)};
       if (rnd(2)) { /* the new axis merged with the first output axis: a materialised repeat */
@@ -348,7 +354,7 @@ static void test_shape_mismatch_writes_nothing(void **state) {
       {.plan = bp, .emit_plan = op, .in_shape = neg_shape, .in = in, .out = out},
   };
   char err[1024] = "";
-  assert_int_equal(einc__conformance_via_c(vc, 2, err, sizeof err), EINC_OK);
+  assert_int_equal(einc__gen_run_c(vc, 2, err, sizeof err), EINC_OK);
   assert_int_equal(vc[0].status, EINC_ESHAPE);
   assert_int_equal(vc[1].status, EINC_ESHAPE);
   for (int i = 0; i < 64; i++) assert_true(out[i] == -7.0f);

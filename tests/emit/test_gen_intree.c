@@ -32,7 +32,7 @@ static void interp(const char *pattern, einc_op op, const char *red, einc_dtype 
 
 static void test_flatten_is_a_view(void **state) {
   (void)state;
-  float x[5 * 4 * 8];
+  float x[5 * 4 * 8] = {0};
   int64_t shape[3] = {5, 4, 8};
   einc_gen_view v;
   assert_int_equal(t_flatten_view(x, shape, &v), EINC_GEN_OK);

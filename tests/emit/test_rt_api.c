@@ -99,8 +99,7 @@ static void test_view_in_place_and_errors(void **state) {
 static void test_cache_hits_and_bound(void **state) {
   (void)state;
   einc_rt_pattern_cache_clear();
-  float x[64], out[64];
-  memset(x, 0, sizeof x);
+  static float x[2048], out[2048];
   int64_t shape[2] = {8, 8};
   for (int i = 0; i < 10; i++)
     assert_int_equal(einc_rt_rearrange("a b -> b a", EINC_RT_F32, x, 2, shape, out, NULL),
@@ -113,10 +112,7 @@ static void test_cache_hits_and_bound(void **state) {
   /* more distinct keys than the cache holds: it stays bounded */
   for (int64_t n = 1; n <= st.capacity + 200; n++) {
     int64_t s1[1] = {n};
-    assert_int_equal(einc_rt_rearrange("a -> a", EINC_RT_F32, x, 1, s1, out, NULL) ==
-                             EINC_RT_OK ||
-                         n > 64,
-                     1);
+    assert_int_equal(einc_rt_rearrange("a -> a", EINC_RT_F32, x, 1, s1, out, NULL), EINC_RT_OK);
   }
   einc_rt_pattern_cache_get_stats(&st);
   assert_true(st.size <= st.capacity);
