@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gen.h"
 
@@ -100,6 +101,7 @@ int einc_cli_gen(int argc, char **argv) {
     }
   }
 
+  mkdir(out_dir, 0777); /* the folder may exist; a real failure shows when writing */
   if (targets & EINC_GEN_TARGET_C) {
     char header_name[300], h_path[1400], c_path[1400];
     snprintf(header_name, sizeof header_name, "%s.h", base);
