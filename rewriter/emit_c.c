@@ -115,6 +115,10 @@ void einc__emit_c_prelude_header(einc_sbuf *h) {
 void einc__emit_c_prelude_source(einc_sbuf *c) {
   einc__sbuf_printf(
       c,
+      "#if defined(__GNUC__) && !defined(__clang__)\n"
+      "/* Loops over run-time tile edges look unbounded to gcc; they are bounded by the tile. */\n"
+      "#pragma GCC diagnostic ignored \"-Waggressive-loop-optimizations\"\n"
+      "#endif\n"
       "#ifndef _POSIX_C_SOURCE\n"
       "#define _POSIX_C_SOURCE 200809L\n"
       "#endif\n"
@@ -124,7 +128,11 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "#include <stdint.h>\n"
       "#include <stdlib.h>\n"
       "#include <string.h>\n"
-      "#include <unistd.h>\n\n"
+      "#include <unistd.h>\n"
+      "#if defined(__SSE2__)\n"
+      "#include <emmintrin.h>\n"
+      "#include <xmmintrin.h>\n"
+      "#endif\n\n"
       "/* Conversions with round-to-nearest-even, as the einc interpreter does. */\n"
       "static inline float einc_gen__bf16_to_f32(uint16_t h) {\n"
       "  uint32_t x = (uint32_t)h << 16;\n"
@@ -171,9 +179,124 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "  if (rem > 0x1000u || (rem == 0x1000u && (hv & 1u))) hv++;\n"
       "  return (uint16_t)(sign | hv);\n"
       "}\n\n"
+      "/* Outputs of at least this many bytes are written with non-temporal stores: they would not\n"
+      "   stay in cache anyway, and streaming them saves the read-for-ownership of every line. */\n"
+      "#ifndef EINC_GEN_STREAM_BYTES\n"
+      "#define EINC_GEN_STREAM_BYTES (INT64_C(16) << 20)\n"
+      "#endif\n"
+      "/* n bytes from src to dst. */\n"
+      "static inline void einc_gen__copy(void *restrict dst, const void *restrict src, size_t n,\n"
+      "                                  int stream) {\n"
+      "#if defined(__SSE2__)\n"
+      "  if (stream && n >= 64) {\n"
+      "    char *d = (char *)dst;\n"
+      "    const char *s = (const char *)src;\n"
+      "    size_t head = (16 - ((uintptr_t)d & 15)) & 15, i;\n"
+      "    memcpy(d, s, head);\n"
+      "    for (i = head; i + 64 <= n; i += 64) {\n"
+      "      __m128i a = _mm_loadu_si128((const __m128i *)(s + i));\n"
+      "      __m128i b = _mm_loadu_si128((const __m128i *)(s + i + 16));\n"
+      "      __m128i c = _mm_loadu_si128((const __m128i *)(s + i + 32));\n"
+      "      __m128i e = _mm_loadu_si128((const __m128i *)(s + i + 48));\n"
+      "      _mm_stream_si128((__m128i *)(d + i), a);\n"
+      "      _mm_stream_si128((__m128i *)(d + i + 16), b);\n"
+      "      _mm_stream_si128((__m128i *)(d + i + 32), c);\n"
+      "      _mm_stream_si128((__m128i *)(d + i + 48), e);\n"
+      "    }\n"
+      "    memcpy(d + i, s + i, n - i);\n"
+      "    return;\n"
+      "  }\n"
+      "#endif\n"
+      "  (void)stream;\n"
+      "  memcpy(dst, src, n);\n"
+      "}\n"
+      "/* Ask for the row `ahead` bytes past `row` (n bytes of it) to be loaded: a transpose reads\n"
+      "   short pieces of many rows, too short for the hardware prefetcher to follow. Past the end\n"
+      "   of a tile this is the next tile's row; a prefetch never faults. */\n"
+      "static inline void einc_gen__prefetch_row(const void *row, int64_t ahead, size_t n) {\n"
+      "#if defined(__SSE2__)\n"
+      "  const char *p = (const char *)((uintptr_t)row + (uintptr_t)ahead);\n"
+      "  for (size_t b = 0; b < n; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);\n"
+      "#else\n"
+      "  (void)row;\n"
+      "  (void)ahead;\n"
+      "  (void)n;\n"
+      "#endif\n"
+      "}\n"
+      "/* A transpose tile: dst[x * os + y] = src[x + y * is] for x < pn, y < qn (at most 64 by 64\n"
+      "   4-byte or 32 by 32 8-byte elements). The input rows are first copied into a contiguous\n"
+      "   buffer: rows of a power-of-two stride would otherwise share a few cache sets and evict\n"
+      "   each other. Then 4x4 (2x2) blocks are transposed in registers. Stores stay ordinary:\n"
+      "   measured, streaming a tile's short rows is slower than letting the cache merge them. */\n"
+      "static inline void einc_gen__tile4(uint32_t *restrict dst, int64_t os,\n"
+      "                                   const uint32_t *restrict src, int64_t is, int64_t pn,\n"
+      "                                   int64_t qn) {\n"
+      "  _Alignas(64) uint32_t buf[64 * 64];\n"
+      "  int64_t x = 0, y;\n"
+      "  for (y = 0; y < qn; y++) {\n"
+      "    einc_gen__prefetch_row(src + y * is, 8 * is * 4, (size_t)pn * 4);\n"
+      "    memcpy(buf + y * 64, src + y * is, (size_t)pn * 4);\n"
+      "  }\n"
+      "#if defined(__SSE2__)\n"
+
+      "  for (; x + 4 <= pn; x += 4) {\n"
+      "    for (y = 0; y + 4 <= qn; y += 4) {\n"
+      "      __m128 r0 = _mm_load_ps((const float *)(buf + (y + 0) * 64 + x));\n"
+      "      __m128 r1 = _mm_load_ps((const float *)(buf + (y + 1) * 64 + x));\n"
+      "      __m128 r2 = _mm_load_ps((const float *)(buf + (y + 2) * 64 + x));\n"
+      "      __m128 r3 = _mm_load_ps((const float *)(buf + (y + 3) * 64 + x));\n"
+      "      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);\n"
+      "      float *d0 = (float *)(dst + (x + 0) * os + y), *d1 = (float *)(dst + (x + 1) * os + y);\n"
+      "      float *d2 = (float *)(dst + (x + 2) * os + y), *d3 = (float *)(dst + (x + 3) * os + y);\n"
+      "      _mm_storeu_ps(d0, r0);\n"
+      "      _mm_storeu_ps(d1, r1);\n"
+      "      _mm_storeu_ps(d2, r2);\n"
+      "      _mm_storeu_ps(d3, r3);\n"
+      "    }\n"
+      "    for (; y < qn; y++)\n"
+      "      for (int64_t k = 0; k < 4; k++) dst[(x + k) * os + y] = buf[y * 64 + x + k];\n"
+      "  }\n"
+      "#endif\n"
+      "  for (; x < pn; x++)\n"
+      "    for (y = 0; y < qn; y++) dst[x * os + y] = buf[y * 64 + x];\n"
+      "}\n"
+      "static inline void einc_gen__tile8(uint64_t *restrict dst, int64_t os,\n"
+      "                                   const uint64_t *restrict src, int64_t is, int64_t pn,\n"
+      "                                   int64_t qn) {\n"
+      "  _Alignas(64) uint64_t buf[32 * 32];\n"
+      "  int64_t x = 0, y;\n"
+      "  for (y = 0; y < qn; y++) {\n"
+      "    einc_gen__prefetch_row(src + y * is, 8 * is * 8, (size_t)pn * 8);\n"
+      "    memcpy(buf + y * 32, src + y * is, (size_t)pn * 8);\n"
+      "  }\n"
+      "#if defined(__SSE2__)\n"
+
+      "  for (; x + 2 <= pn; x += 2) {\n"
+      "    for (y = 0; y + 2 <= qn; y += 2) {\n"
+      "      __m128d r0 = _mm_load_pd((const double *)(buf + y * 32 + x));\n"
+      "      __m128d r1 = _mm_load_pd((const double *)(buf + (y + 1) * 32 + x));\n"
+      "      __m128d t0 = _mm_unpacklo_pd(r0, r1), t1 = _mm_unpackhi_pd(r0, r1);\n"
+      "      double *d0 = (double *)(dst + x * os + y), *d1 = (double *)(dst + (x + 1) * os + y);\n"
+      "      _mm_storeu_pd(d0, t0);\n"
+      "      _mm_storeu_pd(d1, t1);\n"
+      "    }\n"
+      "    for (; y < qn; y++)\n"
+      "      for (int64_t k = 0; k < 2; k++) dst[(x + k) * os + y] = buf[y * 32 + x + k];\n"
+      "  }\n"
+      "#endif\n"
+      "  for (; x < pn; x++)\n"
+      "    for (y = 0; y < qn; y++) dst[x * os + y] = buf[y * 32 + x];\n"
+      "}\n"
+      "static inline void einc_gen__fence(void) {\n"
+      "#if defined(__SSE2__)\n"
+      "  _mm_sfence(); /* non-temporal stores are weakly ordered */\n"
+      "#endif\n"
+      "}\n\n"
       "/* Work of at least this many bytes is split over threads (EINC_NUM_THREADS, else one per\n"
       "   online core); below it a thread's start-up costs more than it saves. */\n"
+      "#ifndef EINC_GEN_PARALLEL_BYTES\n"
       "#define EINC_GEN_PARALLEL_BYTES (INT64_C(4) << 20)\n"
+      "#endif\n"
       "typedef void (*einc_gen__part_fn)(const void *ctx, int64_t begin, int64_t end);\n"
       "typedef struct einc_gen__job {\n"
       "  einc_gen__part_fn fn;\n"
@@ -481,7 +604,8 @@ static void emit__ctx_struct(emit *e, int32_t n, int32_t nr) {
   bool reduce = p->klass == EINC_PLAN_REDUCE;
   einc__sbuf_printf(e->c, "typedef struct %s__ctx {\n  const %s *in;\n  %s *out;\n", e->name,
                     reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");
-  einc__sbuf_printf(e->c, "  int64_t L[%d], IS[%d], OS[%d];\n", n ? n : 1, n ? n : 1, n ? n : 1);
+  einc__sbuf_printf(e->c, "  int64_t L[%d], IS[%d], OS[%d];\n  int stream;\n", n ? n : 1, n ? n : 1,
+                    n ? n : 1);
   if (reduce)
     einc__sbuf_printf(e->c, "  int64_t RL[%d], RIS[%d], ROS[%d];\n", nr ? nr : 1, nr ? nr : 1,
                       nr ? nr : 1);
@@ -558,34 +682,40 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
     if (v[last].len >= 0 && v[last].len < 8)
       einc__sbuf_printf(c, "    for (int64_t x = 0; x < %s; x++) dst[x] = src[x];\n", v[last].elen);
     else
-      einc__sbuf_printf(c, "    memcpy(dst, src, (size_t)%s * sizeof(T));\n", v[last].elen);
+      einc__sbuf_printf(c, "    einc_gen__copy(dst, src, (size_t)%s * sizeof(T), c->stream);\n",
+                        v[last].elen);
     break;
   case STRIDED:
     einc__sbuf_printf(c, "    for (int64_t x = 0; x < %s; x++) dst[x * %s] = src[x * %s];\n",
                       v[last].elen, v[last].eos, v[last].eis);
     break;
   case TILES:
-    /* The tile's rows follow the output's unit stride, so stores stream; loads stay in cache. */
+    /* Read a tile of input rows into a buffer, write it out transposed (einc_gen__tile*). */
     einc__sbuf_printf(c,
                       "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n"
                       "    const int64_t pn = pr < %" PRId64 " ? pr : %" PRId64
                       ", qn = qr < %" PRId64 " ? qr : %" PRId64 ";\n",
                       v[blk].elen, blk, tile, v[last].elen, last, tile, tile, tile, tile, tile);
-    einc__sbuf_printf(c,
-                      "    if (pn == %" PRId64 " && qn == %" PRId64 ") {\n"
-                      "      for (int64_t x = 0; x < %" PRId64 "; x++)\n"
-                      "        for (int64_t y = 0; y < %" PRId64 "; y++)\n"
-                      "          dst[x * %s + y] = src[x + y * %s];\n"
-                      "    } else {\n"
-                      "      for (int64_t x = 0; x < pn; x++)\n"
-                      "        for (int64_t y = 0; y < qn; y++)\n"
-                      "          dst[x * %s + y] = src[x + y * %s];\n"
-                      "    }\n",
-                      tile, tile, tile, tile, v[blk].eos, v[last].eis, v[blk].eos, v[last].eis);
+    if (esz == 4 || esz == 8) {
+      /* full tiles get constant trip counts; the register transposes do the rest */
+      einc__sbuf_printf(c,
+                        "    if (pn == %" PRId64 " && qn == %" PRId64 ")\n"
+                        "      einc_gen__tile%d(dst, %s, src, %s, %" PRId64 ", %" PRId64 ");\n"
+                        "    else\n"
+                        "      einc_gen__tile%d(dst, %s, src, %s, pn, qn);\n",
+                        tile, tile, (int)esz, v[blk].eos, v[last].eis, tile, tile, (int)esz,
+                        v[blk].eos, v[last].eis);
+    } else {
+      einc__sbuf_printf(c,
+                        "    for (int64_t x = 0; x < pn; x++)\n"
+                        "      for (int64_t y = 0; y < qn; y++)\n"
+                        "        dst[x * %s + y] = src[x + y * %s];\n",
+                        v[blk].eos, v[last].eis);
+    }
     break;
   }
   emit__items_close(e, dims, m);
-  einc__sbuf_printf(c, "}\n\n");
+  einc__sbuf_printf(c, "  einc_gen__fence();\n}\n\n");
 
   /* The number of items, as an expression over the filled context `c`. */
   size_t off = (size_t)snprintf(items, items_len, "INT64_C(1)");
@@ -795,6 +925,8 @@ int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_p
   einc__sbuf_printf(c,
                     "  %s__ctx cx, *c = &cx;\n  c->in = (const %s *)in;\n  c->out = (%s *)out;\n",
                     name, reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");
+  einc__sbuf_printf(c, "  c->stream = out_numel * %d >= EINC_GEN_STREAM_BYTES;\n",
+                    (int)einc_dtype_size(plan->out_dtype));
   emit__fill_loops(&e, p->loops, p->n_loops, "");
   if (reduce) emit__fill_loops(&e, p->red_loops, p->n_red_loops, "R");
   if (reduce && p->reduction != EINC_RED_SUM && p->reduction != EINC_RED_PROD &&
