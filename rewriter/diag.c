@@ -11,152 +11,69 @@
 
 #include "lint.h"
 
-/* ---- string builder ---------------------------------------------------------------------- */
+/* ---- text helpers and the file's arena ---------------------------------------------------- */
 
-static bool einc__buf_reserve(einc__buf *self, size_t extra) {
-  if (self->failed) return false;
-  if (self->len + extra + 1 <= self->cap) return true;
-  size_t cap = self->cap ? self->cap : 256;
-  while (cap < self->len + extra + 1) cap *= 2;
-  char *data = realloc(self->data, cap);
-  if (!data) {
-    self->failed = true;
-    return false;
-  }
-  self->data = data;
-  self->cap = cap;
-  return true;
-}
+void einc__lint_putc(einc_sbuf *self, char c) { einc__sbuf_append(self, &c, 1); }
 
-void einc__buf_putn(einc__buf *self, const char *s, size_t n) {
-  if (!einc__buf_reserve(self, n)) return;
-  memcpy(self->data + self->len, s, n);
-  self->len += n;
-  self->data[self->len] = '\0';
-}
-
-void einc__buf_puts(einc__buf *self, const char *s) { einc__buf_putn(self, s, strlen(s)); }
-
-void einc__buf_putc(einc__buf *self, char c) { einc__buf_putn(self, &c, 1); }
-
-void einc__buf_printf(einc__buf *self, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char small[256];
-  int n = vsnprintf(small, sizeof small, fmt, ap);
-  va_end(ap);
-  if (n < 0) {
-    self->failed = true;
-    return;
-  }
-  if ((size_t)n < sizeof small) {
-    einc__buf_putn(self, small, (size_t)n);
-    return;
-  }
-  if (!einc__buf_reserve(self, (size_t)n)) return;
-  va_start(ap, fmt);
-  vsnprintf(self->data + self->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  self->len += (size_t)n;
-}
-
-void einc__buf_json_str(einc__buf *self, const char *s, size_t n) {
-  einc__buf_putc(self, '"');
+void einc__lint_json_str(einc_sbuf *self, const char *s, size_t n) {
+  einc__lint_putc(self, '"');
   size_t run = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    einc__buf_putn(self, s + run, i - run);
+    einc__sbuf_append(self, s + run, i - run);
     run = i + 1;
     switch (c) {
-    case '"': einc__buf_puts(self, "\\\""); break;
-    case '\\': einc__buf_puts(self, "\\\\"); break;
-    case '\n': einc__buf_puts(self, "\\n"); break;
-    case '\t': einc__buf_puts(self, "\\t"); break;
-    case '\r': einc__buf_puts(self, "\\r"); break;
-    default: einc__buf_printf(self, "\\u%04x", c); break;
+    case '"': einc__sbuf_puts(self, "\\\""); break;
+    case '\\': einc__sbuf_puts(self, "\\\\"); break;
+    case '\n': einc__sbuf_puts(self, "\\n"); break;
+    case '\t': einc__sbuf_puts(self, "\\t"); break;
+    case '\r': einc__sbuf_puts(self, "\\r"); break;
+    default: einc__sbuf_printf(self, "\\u%04x", c); break;
     }
   }
-  einc__buf_putn(self, s + run, n - run);
-  einc__buf_putc(self, '"');
+  einc__sbuf_append(self, s + run, n - run);
+  einc__lint_putc(self, '"');
 }
 
-char *einc__buf_take(einc__buf *self) {
-  char *data = self->failed ? NULL : self->data;
-  if (self->failed) free(self->data);
-  if (data == NULL && !self->failed) data = calloc(1, 1);
-  *self = (einc__buf){0};
-  return data;
-}
-
-void einc__buf_free(einc__buf *self) {
-  free(self->data);
-  *self = (einc__buf){0};
-}
-
-/* ---- arena ------------------------------------------------------------------------------- */
-
-struct einc__arena_block {
-  einc__arena_block *next;
-  size_t used, cap;
-  _Alignas(16) unsigned char data[];
-};
-
-void *einc__arena_alloc(einc__arena *self, size_t n) {
-  n = (n + 15) & ~(size_t)15;
-  einc__arena_block *b = self->head;
-  if (!b || b->cap - b->used < n) {
-    size_t cap = n > 16384 ? n : 16384;
-    b = malloc(sizeof *b + cap);
-    if (!b) {
-      self->failed = true;
-      return NULL;
-    }
-    b->cap = cap;
-    b->used = 0;
-    b->next = self->head;
-    self->head = b;
+void *einc__lint_alloc(einc__lint_file *self, size_t n) {
+  if (!self->arena && !(self->arena = einc__arena_new())) {
+    self->oom = true;
+    return NULL;
   }
-  void *p = b->data + b->used;
-  b->used += n;
-  memset(p, 0, n);
+  void *p = einc__arena_alloc(self->arena, n ? n : 1);
+  if (!p) {
+    self->oom = true;
+    return NULL;
+  }
+  memset(p, 0, n ? n : 1);
   return p;
 }
 
-char *einc__arena_strndup(einc__arena *self, const char *s, size_t n) {
-  char *p = einc__arena_alloc(self, n + 1);
-  if (!p) return NULL;
-  memcpy(p, s, n);
-  p[n] = '\0';
+char *einc__lint_strndup(einc__lint_file *self, const char *s, size_t n) {
+  char *p = einc__lint_alloc(self, n + 1);
+  if (p) memcpy(p, s, n);
   return p;
 }
 
-char *einc__arena_strdup(einc__arena *self, const char *s) {
-  return s ? einc__arena_strndup(self, s, strlen(s)) : NULL;
+char *einc__lint_strdup(einc__lint_file *self, const char *s) {
+  return s ? einc__lint_strndup(self, s, strlen(s)) : NULL;
 }
 
-char *einc__arena_printf(einc__arena *self, const char *fmt, ...) {
+char *einc__lint_printf(einc__lint_file *self, const char *fmt, ...) {
+  einc_sbuf b = {0};
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  einc__sbuf_vprintf(&b, fmt, ap);
   va_end(ap);
-  if (n < 0) return NULL;
-  char *p = einc__arena_alloc(self, (size_t)n + 1);
-  if (!p) return NULL;
-  va_start(ap, fmt);
-  vsnprintf(p, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  return p;
-}
-
-void einc__arena_free(einc__arena *self) {
-  einc__arena_block *b = self->head;
-  while (b) {
-    einc__arena_block *next = b->next;
-    free(b);
-    b = next;
+  char *text = einc__sbuf_finish(&b);
+  if (!text) {
+    self->oom = true;
+    return NULL;
   }
-  *self = (einc__arena){0};
+  char *p = einc__lint_strdup(self, text);
+  free(text);
+  return p;
 }
 
 /* ---- codes and findings ------------------------------------------------------------------ */
@@ -226,7 +143,7 @@ void einc__lint_file_clear(einc__lint_file *self) {
   free(self->src);
   free(self->findings);
   free(self->fixed_src);
-  einc__arena_free(&self->arena);
+  einc__arena_delete(self->arena);
   const char *path = self->path;
   *self = (einc__lint_file){.path = path};
 }
@@ -243,83 +160,83 @@ static void einc__line_bounds(const char *src, size_t len, uint32_t off, size_t 
   *e = t;
 }
 
-static void einc__put_source_caret(einc__buf *out, const einc__lint_file *file,
+static void einc__put_source_caret(einc_sbuf *out, const einc__lint_file *file,
                                    const einc__finding *f) {
   if (!file->src) return;
   size_t b, e;
   einc__line_bounds(file->src, file->len, f->start, &b, &e);
-  einc__buf_printf(out, "%5u | ", f->begin_pos.line);
-  einc__buf_putn(out, file->src + b, e - b);
-  einc__buf_puts(out, "\n      | ");
+  einc__sbuf_printf(out, "%5u | ", f->begin_pos.line);
+  einc__sbuf_append(out, file->src + b, e - b);
+  einc__sbuf_puts(out, "\n      | ");
   for (size_t i = b; i < f->start && i < e; i++) {
     unsigned char c = (unsigned char)file->src[i];
     if ((c & 0xC0) == 0x80) continue;
-    einc__buf_putc(out, c == '\t' ? '\t' : ' ');
+    einc__lint_putc(out, c == '\t' ? '\t' : ' ');
   }
   /* Underline to the end of the finding or of the line, whichever comes first. */
   size_t stop = f->end < e ? f->end : e;
   size_t n = 0;
   for (size_t i = f->start; i < stop; i++)
     if (((unsigned char)file->src[i] & 0xC0) != 0x80) n++;
-  einc__buf_putc(out, '^');
-  for (size_t i = 1; i < n; i++) einc__buf_putc(out, '~');
-  einc__buf_putc(out, '\n');
+  einc__lint_putc(out, '^');
+  for (size_t i = 1; i < n; i++) einc__lint_putc(out, '~');
+  einc__lint_putc(out, '\n');
 }
 
-void einc__lint_format_text(einc__buf *out, const einc__lint_file *file, bool color) {
+void einc__lint_format_text(einc_sbuf *out, const einc__lint_file *file, bool color) {
   const char *bold = color ? "\033[1m" : "", *red = color ? "\033[1;31m" : "",
              *reset = color ? "\033[0m" : "";
   if (file->error) {
-    einc__buf_printf(out, "%s%s%s: %serror%s: %s\n", bold, file->path, reset, red, reset,
+    einc__sbuf_printf(out, "%s%s%s: %serror%s: %s\n", bold, file->path, reset, red, reset,
                      file->error);
     return;
   }
   for (int32_t i = 0; i < file->n_findings; i++) {
     const einc__finding *f = &file->findings[i];
     if (f->fixed) continue;
-    einc__buf_printf(out, "%s%s:%u:%u:%s %s%s%s %s\n", bold, file->path, f->begin_pos.line,
+    einc__sbuf_printf(out, "%s%s:%u:%u:%s %s%s%s %s\n", bold, file->path, f->begin_pos.line,
                      f->begin_pos.column, reset, red, einc__lint_code_id(f->code), reset,
                      f->message);
     einc__put_source_caret(out, file, f);
     if (f->has_fix) {
-      einc__buf_printf(out, "      = fix (%s): %s\n",
+      einc__sbuf_printf(out, "      = fix (%s): %s\n",
                        f->safety == EINC_FIX_SAFE ? "safe" : "unsafe, needs --unsafe-fixes",
                        f->replacement);
-      if (f->fix_note) einc__buf_printf(out, "      = note: %s\n", f->fix_note);
+      if (f->fix_note) einc__sbuf_printf(out, "      = note: %s\n", f->fix_note);
     }
   }
 }
 
 /* ---- JSON -------------------------------------------------------------------------------- */
 
-static void einc__json_key_str(einc__buf *out, const char *key, const char *value) {
-  einc__buf_printf(out, ",\"%s\":", key);
+static void einc__json_key_str(einc_sbuf *out, const char *key, const char *value) {
+  einc__sbuf_printf(out, ",\"%s\":", key);
   if (value)
-    einc__buf_json_str(out, value, strlen(value));
+    einc__lint_json_str(out, value, strlen(value));
   else
-    einc__buf_puts(out, "null");
+    einc__sbuf_puts(out, "null");
 }
 
-void einc__lint_format_json(einc__buf *out, const einc__lint_file *file, bool *first) {
+void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *first) {
   const char *path = file->path;
   if (file->error) {
-    einc__buf_puts(out, *first ? "\n  " : ",\n  ");
+    einc__sbuf_puts(out, *first ? "\n  " : ",\n  ");
     *first = false;
-    einc__buf_puts(out, "{\"file\":");
-    einc__buf_json_str(out, path, strlen(path));
-    einc__buf_puts(out, ",\"code\":\"error\"");
+    einc__sbuf_puts(out, "{\"file\":");
+    einc__lint_json_str(out, path, strlen(path));
+    einc__sbuf_puts(out, ",\"code\":\"error\"");
     einc__json_key_str(out, "message", file->error);
-    einc__buf_puts(out, "}");
+    einc__sbuf_puts(out, "}");
     return;
   }
   for (int32_t i = 0; i < file->n_findings; i++) {
     const einc__finding *f = &file->findings[i];
     if (f->fixed) continue;
-    einc__buf_puts(out, *first ? "\n  " : ",\n  ");
+    einc__sbuf_puts(out, *first ? "\n  " : ",\n  ");
     *first = false;
-    einc__buf_puts(out, "{\"file\":");
-    einc__buf_json_str(out, path, strlen(path));
-    einc__buf_printf(out, ",\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u",
+    einc__sbuf_puts(out, "{\"file\":");
+    einc__lint_json_str(out, path, strlen(path));
+    einc__sbuf_printf(out, ",\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u",
                      f->begin_pos.line, f->begin_pos.column, f->end_pos.line,
                      f->end_pos.column);
     einc__json_key_str(out, "code", einc__lint_code_id(f->code));
@@ -328,98 +245,98 @@ void einc__lint_format_json(einc__buf *out, const einc__lint_file *file, bool *f
     einc__json_key_str(out, "op", f->op);
     einc__json_key_str(out, "pattern", f->pattern);
     einc__json_key_str(out, "reduction", f->reduction);
-    einc__buf_puts(out, ",\"axis_sizes\":{");
+    einc__sbuf_puts(out, ",\"axis_sizes\":{");
     for (int32_t k = 0; k < f->n_sizes; k++) {
-      if (k) einc__buf_putc(out, ',');
-      einc__buf_json_str(out, f->size_names[k], strlen(f->size_names[k]));
-      einc__buf_putc(out, ':');
-      einc__buf_json_str(out, f->size_sources[k], strlen(f->size_sources[k]));
+      if (k) einc__lint_putc(out, ',');
+      einc__lint_json_str(out, f->size_names[k], strlen(f->size_names[k]));
+      einc__lint_putc(out, ':');
+      einc__lint_json_str(out, f->size_sources[k], strlen(f->size_sources[k]));
     }
-    einc__buf_puts(out, "},\"fix\":");
+    einc__sbuf_puts(out, "},\"fix\":");
     if (f->has_fix) {
-      einc__buf_puts(out, "{\"replacement\":");
-      einc__buf_json_str(out, f->replacement, strlen(f->replacement));
+      einc__sbuf_puts(out, "{\"replacement\":");
+      einc__lint_json_str(out, f->replacement, strlen(f->replacement));
       einc__json_key_str(out, "safety", f->safety == EINC_FIX_SAFE ? "safe" : "unsafe");
       einc__json_key_str(out, "dropped_checks", f->fix_note);
-      einc__buf_puts(out, ",\"edits\":[");
+      einc__sbuf_puts(out, ",\"edits\":[");
       for (int32_t k = 0; k < f->n_edits; k++) {
         einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
         einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
-        einc__buf_printf(out,
+        einc__sbuf_printf(out,
                          "%s{\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u,"
                          "\"content\":",
                          k ? "," : "", b.line, b.column, e.line, e.column);
-        einc__buf_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
-        einc__buf_putc(out, '}');
+        einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
+        einc__lint_putc(out, '}');
       }
-      einc__buf_puts(out, "]}");
+      einc__sbuf_puts(out, "]}");
     } else {
-      einc__buf_puts(out, "null");
+      einc__sbuf_puts(out, "null");
     }
-    einc__buf_putc(out, '}');
+    einc__lint_putc(out, '}');
   }
 }
 
 /* ---- SARIF ------------------------------------------------------------------------------- */
 
-void einc__lint_sarif_begin(einc__buf *out) {
-  einc__buf_puts(out, "{\n\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\n"
+void einc__lint_sarif_begin(einc_sbuf *out) {
+  einc__sbuf_puts(out, "{\n\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\n"
                       "\"version\":\"2.1.0\",\n\"runs\":[{\n\"tool\":{\"driver\":{"
                       "\"name\":\"einc\",\"informationUri\":\"https://github.com/einc/einc\","
                       "\"rules\":[");
   for (int c = 0; c < EINC_LINT__COUNT; c++) {
-    einc__buf_printf(out, "%s\n  {\"id\":\"%s\",\"name\":\"%s\",", c ? "," : "",
+    einc__sbuf_printf(out, "%s\n  {\"id\":\"%s\",\"name\":\"%s\",", c ? "," : "",
                      einc__lint_code_id(c), einc__lint_code_name(c));
-    einc__buf_puts(out, "\"shortDescription\":{\"text\":");
+    einc__sbuf_puts(out, "\"shortDescription\":{\"text\":");
     const char *s = einc__lint_code_summary(c);
-    einc__buf_json_str(out, s, strlen(s));
-    einc__buf_puts(out, "}}");
+    einc__lint_json_str(out, s, strlen(s));
+    einc__sbuf_puts(out, "}}");
   }
-  einc__buf_puts(out, "]}},\n\"columnKind\":\"unicodeCodePoints\",\n\"results\":[");
+  einc__sbuf_puts(out, "]}},\n\"columnKind\":\"unicodeCodePoints\",\n\"results\":[");
 }
 
-void einc__lint_format_sarif(einc__buf *out, const einc__lint_file *file, bool *first) {
+void einc__lint_format_sarif(einc_sbuf *out, const einc__lint_file *file, bool *first) {
   for (int32_t i = 0; i < file->n_findings; i++) {
     const einc__finding *f = &file->findings[i];
     if (f->fixed) continue;
-    einc__buf_puts(out, *first ? "\n" : ",\n");
+    einc__sbuf_puts(out, *first ? "\n" : ",\n");
     *first = false;
-    einc__buf_printf(out, "{\"ruleId\":\"%s\",\"ruleIndex\":%d,\"level\":\"%s\",",
+    einc__sbuf_printf(out, "{\"ruleId\":\"%s\",\"ruleIndex\":%d,\"level\":\"%s\",",
                      einc__lint_code_id(f->code), (int)f->code,
                      f->code >= EINC_LINT_EIN101 && f->code <= EINC_LINT_EIN102 ? "error"
                                                                                 : "warning");
-    einc__buf_puts(out, "\"message\":{\"text\":");
-    einc__buf_json_str(out, f->message, strlen(f->message));
-    einc__buf_puts(out, "},\"locations\":[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
-    einc__buf_json_str(out, file->path, strlen(file->path));
-    einc__buf_printf(out,
+    einc__sbuf_puts(out, "\"message\":{\"text\":");
+    einc__lint_json_str(out, f->message, strlen(f->message));
+    einc__sbuf_puts(out, "},\"locations\":[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
+    einc__lint_json_str(out, file->path, strlen(file->path));
+    einc__sbuf_printf(out,
                      "},\"region\":{\"startLine\":%u,\"startColumn\":%u,\"endLine\":%u,"
                      "\"endColumn\":%u}}}]",
                      f->begin_pos.line, f->begin_pos.column, f->end_pos.line, f->end_pos.column);
     if (f->has_fix) {
-      einc__buf_puts(out, ",\"fixes\":[{\"description\":{\"text\":");
+      einc__sbuf_puts(out, ",\"fixes\":[{\"description\":{\"text\":");
       const char *d = f->safety == EINC_FIX_SAFE ? "safe fix" : "unsafe fix";
-      einc__buf_json_str(out, d, strlen(d));
-      einc__buf_puts(out, "},\"artifactChanges\":[{\"artifactLocation\":{\"uri\":");
-      einc__buf_json_str(out, file->path, strlen(file->path));
-      einc__buf_puts(out, "},\"replacements\":[");
+      einc__lint_json_str(out, d, strlen(d));
+      einc__sbuf_puts(out, "},\"artifactChanges\":[{\"artifactLocation\":{\"uri\":");
+      einc__lint_json_str(out, file->path, strlen(file->path));
+      einc__sbuf_puts(out, "},\"replacements\":[");
       for (int32_t k = 0; k < f->n_edits; k++) {
         einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
         einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
-        einc__buf_printf(out,
+        einc__sbuf_printf(out,
                          "%s{\"deletedRegion\":{\"startLine\":%u,\"startColumn\":%u,"
                          "\"endLine\":%u,\"endColumn\":%u},\"insertedContent\":{\"text\":",
                          k ? "," : "", b.line, b.column, e.line, e.column);
-        einc__buf_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
-        einc__buf_puts(out, "}}");
+        einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
+        einc__sbuf_puts(out, "}}");
       }
-      einc__buf_puts(out, "]}]}]");
+      einc__sbuf_puts(out, "]}]}]");
     }
-    einc__buf_putc(out, '}');
+    einc__lint_putc(out, '}');
   }
 }
 
-void einc__lint_sarif_end(einc__buf *out) { einc__buf_puts(out, "\n]}]}\n"); }
+void einc__lint_sarif_end(einc_sbuf *out) { einc__sbuf_puts(out, "\n]}]}\n"); }
 
 /* ---- unified diff ------------------------------------------------------------------------ */
 
@@ -453,11 +370,11 @@ static bool einc__lines_eq(const einc__lines *a, size_t i, const einc__lines *b,
   return la == lb && !memcmp(a->s + a->at[i], b->s + b->at[j], la);
 }
 
-static void einc__diff_line(einc__buf *out, char tag, const einc__lines *l, size_t k) {
+static void einc__diff_line(einc_sbuf *out, char tag, const einc__lines *l, size_t k) {
   size_t n = l->at[k + 1] - l->at[k];
-  einc__buf_putc(out, tag);
-  einc__buf_putn(out, l->s + l->at[k], n);
-  if (n == 0 || l->s[l->at[k] + n - 1] != '\n') einc__buf_puts(out, "\n\\ No newline at end of file\n");
+  einc__lint_putc(out, tag);
+  einc__sbuf_append(out, l->s + l->at[k], n);
+  if (n == 0 || l->s[l->at[k] + n - 1] != '\n') einc__sbuf_puts(out, "\n\\ No newline at end of file\n");
 }
 
 /* Myers' O(ND) shortest edit script over lines; `keep[i]` marks old line i as kept and
@@ -528,7 +445,7 @@ fail_alloc:
   return false;
 }
 
-void einc__lint_format_diff(einc__buf *out, const char *path, const char *old, size_t old_len,
+void einc__lint_format_diff(einc_sbuf *out, const char *path, const char *old, size_t old_len,
                             const char *new_, size_t new_len) {
   if (old_len == new_len && !memcmp(old, new_, old_len)) return;
   einc__lines a = {0}, b = {0};
@@ -537,7 +454,9 @@ void einc__lint_format_diff(einc__buf *out, const char *path, const char *old, s
   ka = calloc(a.n + 1, 1);
   kb = calloc(b.n + 1, 1);
   if (!ka || !kb || !einc__diff_script(&a, &b, ka, kb)) goto fail;
-  einc__buf_printf(out, "--- a/%s\n+++ b/%s\n", path, path);
+  const char *rel = path;
+  while (rel[0] == '/' || (rel[0] == '.' && rel[1] == '/')) rel += rel[0] == '/' ? 1 : 2;
+  einc__sbuf_printf(out, "--- a/%s\n+++ b/%s\n", rel, rel);
   /* Walk both files in step; a hunk spans changes closer than 2 * context kept lines. */
   size_t i = 0, j = 0;
   while (i < a.n || j < b.n) {
@@ -565,7 +484,7 @@ void einc__lint_format_diff(einc__buf *out, const char *path, const char *old, s
     }
     size_t ei = li + EINC__DIFF_CONTEXT < a.n ? li + EINC__DIFF_CONTEXT : a.n;
     size_t ej = lj + (ei - li);
-    einc__buf_printf(out, "@@ -%zu,%zu +%zu,%zu @@\n", hi + (ei > hi ? 1 : 0), ei - hi,
+    einc__sbuf_printf(out, "@@ -%zu,%zu +%zu,%zu @@\n", hi + (ei > hi ? 1 : 0), ei - hi,
                      hj + (ej > hj ? 1 : 0), ej - hj);
     size_t x = hi, y = hj;
     while (x < ei || y < ej) {

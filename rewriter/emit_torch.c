@@ -16,7 +16,7 @@
 
 #include "lint.h"
 
-enum { EINC__EMIT_MAX = EINC_MAX_AXES + 8, EINC__EXPR = 192 };
+enum { EINC__EMIT_MAX = EINC_MAX_AXES + 8, EINC__EXPR = 512 };
 
 typedef enum { EINC__D_AXIS, EINC__D_ELLIPSIS, EINC__D_UNIT, EINC__D_MERGED } einc__dkind;
 
@@ -31,6 +31,7 @@ typedef struct einc__eaxis {
 typedef struct einc__edim {
   einc__dkind kind;
   int32_t axis;             /* EINC__D_AXIS */
+  bool unit;                /* a new axis not yet repeated: length 1 for now */
   char shape[EINC__EXPR];   /* EINC__D_MERGED: its length (numpy) */
 } einc__edim;
 
@@ -43,7 +44,7 @@ typedef struct einc__emitter {
   const einc_plan *plan;
   einc_emit_target target;
   const char *x; /* the input expression */
-  einc__buf expr;
+  einc_sbuf expr;
   int32_t n_axes;
   einc__eaxis ax[EINC__EMIT_MAX];
   einc__elist cur;
@@ -102,25 +103,27 @@ static int32_t einc__list_find(const einc__elist *l, einc__dkind kind, int32_t a
 
 /* numpy: the input's ellipsis dims as a slice of x.shape. */
 static void einc__np_ell_slice(const einc__emitter *e, char *out, size_t cap) {
+  char from[16] = "";
+  if (e->ell_before) snprintf(from, sizeof from, "%d", e->ell_before);
   if (e->ell_after)
-    snprintf(out, cap, "%s.shape[%d:%d]", e->x, e->ell_before, -e->ell_after);
+    snprintf(out, cap, "%s.shape[%s:%d]", e->x, from, -e->ell_after);
   else
-    snprintf(out, cap, "%s.shape[%d:]", e->x, e->ell_before);
+    snprintf(out, cap, "%s.shape[%s:]", e->x, from);
 }
 
 static void einc__np_dim_shape(const einc__emitter *e, const einc__edim *d, bool star, char *out,
                                size_t cap) {
   char sl[EINC__EXPR];
   switch (d->kind) {
-  case EINC__D_AXIS: snprintf(out, cap, "%s", e->ax[d->axis].shape); break;
+  case EINC__D_AXIS: snprintf(out, cap, "%s", d->unit ? "1" : e->ax[d->axis].shape); break;
   case EINC__D_UNIT: snprintf(out, cap, "1"); break;
   case EINC__D_MERGED: snprintf(out, cap, "%s", d->shape); break;
   case EINC__D_ELLIPSIS:
     einc__np_ell_slice(e, sl, sizeof sl);
     if (star)
-      snprintf(out, cap, "*%s", sl);
+      snprintf(out, cap, "*%.480s", sl);
     else
-      snprintf(out, cap, "int(np.prod(%s))", sl);
+      snprintf(out, cap, "int(np.prod(%.480s))", sl);
     break;
   }
 }
@@ -129,14 +132,14 @@ static void einc__np_dim_shape(const einc__emitter *e, const einc__edim *d, bool
 static void einc__np_flush(einc__emitter *e) {
   if (e->target != EINC_EMIT_NUMPY || !e->numpy_dirty) return;
   e->numpy_dirty = false;
-  einc__buf_puts(&e->expr, ".reshape(");
+  einc__sbuf_puts(&e->expr, ".reshape(");
   for (int32_t i = 0; i < e->cur.n; i++) {
     char s[EINC__EXPR];
     einc__np_dim_shape(e, &e->cur.d[i], true, s, sizeof s);
-    einc__buf_printf(&e->expr, "%s%s", i ? ", " : "", s);
+    einc__sbuf_printf(&e->expr, "%s%s", i ? ", " : "", s);
   }
-  if (e->cur.n == 0) einc__buf_puts(&e->expr, "()");
-  einc__buf_puts(&e->expr, ")");
+  if (e->cur.n == 0) einc__sbuf_puts(&e->expr, "()");
+  einc__sbuf_puts(&e->expr, ")");
 }
 
 /* ---- steps ------------------------------------------------------------------------------- */
@@ -182,11 +185,11 @@ static int einc__step_split(einc__emitter *e, int32_t pos, const einc_item *item
                strchr(known, '*') ? "(" : "", known, strchr(known, '*') ? ")" : "");
   }
   if (e->target == EINC_EMIT_TORCH) {
-    einc__buf_printf(&e->expr, ".unflatten(%d, (", einc__ix(&e->cur, pos, false));
+    einc__sbuf_printf(&e->expr, ".unflatten(%d, (", einc__ix(&e->cur, pos, false));
     for (int32_t k = 0; k < n; k++)
-      einc__buf_printf(&e->expr, "%s%s", k ? ", " : "",
+      einc__sbuf_printf(&e->expr, "%s%s", k ? ", " : "",
                        k == unknown ? "-1" : e->ax[axes[k]].size);
-    einc__buf_puts(&e->expr, "))");
+    einc__sbuf_puts(&e->expr, "))");
   }
   e->numpy_dirty = true;
   einc__list_remove(&e->cur, pos, 1);
@@ -201,11 +204,11 @@ static void einc__step_merge_ellipsis(einc__emitter *e) {
   if (e->target == EINC_EMIT_TORCH) {
     int32_t start = einc__ix(&e->cur, p, false), end = einc__ix(&e->cur, p, true);
     /* A unit dim in front keeps flatten valid when the ellipsis is empty. */
-    einc__buf_printf(&e->expr, ".unsqueeze(%d)", start);
+    einc__sbuf_printf(&e->expr, ".unsqueeze(%d)", start);
     if (end == -1)
-      einc__buf_printf(&e->expr, ".flatten(%d)", start);
+      einc__sbuf_printf(&e->expr, ".flatten(%d)", start);
     else
-      einc__buf_printf(&e->expr, ".flatten(%d, %d)", start, end);
+      einc__sbuf_printf(&e->expr, ".flatten(%d, %d)", start, end);
   }
   einc__edim m = {.kind = EINC__D_MERGED};
   einc__np_dim_shape(e, &e->cur.d[p], false, m.shape, sizeof m.shape);
@@ -234,28 +237,30 @@ static int einc__step_reduce(einc__emitter *e, const bool *reduce_dim) {
   int32_t n = 0;
   for (int32_t i = 0; i < e->cur.n; i++) n += reduce_dim[i];
   if (n == 0) return EINC_OK;
+  if (e->target == EINC_EMIT_NUMPY && e->plan->reduction == EINC_RED_MEAN)
+    einc__emit_drop(e, "float-dtype (mean)");
   einc__np_flush(e);
   const char *kw = e->target == EINC_EMIT_NUMPY ? "axis=" : "";
   if (n == e->cur.n && einc__ell_at(&e->cur) < 0) {
     /* Everything goes: the no-argument form. */
-    einc__buf_printf(&e->expr, ".%s()", m);
+    einc__sbuf_printf(&e->expr, ".%s()", m);
     e->cur.n = 0;
     return EINC_OK;
   }
   bool keep[EINC__EMIT_MAX];
   for (int32_t i = 0; i < e->cur.n; i++) keep[i] = !reduce_dim[i];
   if (multi) {
-    einc__buf_printf(&e->expr, ".%s(%s%s", m, kw, n > 1 ? "(" : "");
+    einc__sbuf_printf(&e->expr, ".%s(%s%s", m, kw, n > 1 ? "(" : "");
     int32_t k = 0;
     for (int32_t i = 0; i < e->cur.n; i++)
-      if (reduce_dim[i]) einc__buf_printf(&e->expr, "%s%d", k++ ? ", " : "", einc__ix(&e->cur, i, false));
-    einc__buf_puts(&e->expr, n > 1 ? "))" : ")");
+      if (reduce_dim[i]) einc__sbuf_printf(&e->expr, "%s%d", k++ ? ", " : "", einc__ix(&e->cur, i, false));
+    einc__sbuf_puts(&e->expr, n > 1 ? "))" : ")");
   } else {
     /* torch's prod/any/all take one dim: one call per dim, the last first. */
     einc__elist tmp = e->cur;
     for (int32_t i = e->cur.n - 1; i >= 0; i--) {
       if (!reduce_dim[i]) continue;
-      einc__buf_printf(&e->expr, ".%s(%d)", m, einc__ix(&tmp, i, false));
+      einc__sbuf_printf(&e->expr, ".%s(%d)", m, einc__ix(&tmp, i, false));
       einc__list_remove(&tmp, i, 1);
     }
   }
@@ -290,31 +295,32 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
   }
   bool np = e->target == EINC_EMIT_NUMPY;
   if (n == 2 && src[0] == dst[1] && src[1] == dst[0]) {
-    einc__buf_printf(&e->expr, ".%s(%d, %d)", np ? "swapaxes" : "transpose", src[0], src[1]);
+    einc__sbuf_printf(&e->expr, ".%s(%d, %d)", np ? "swapaxes" : "transpose",
+                      src[0] < src[1] ? src[0] : src[1], src[0] < src[1] ? src[1] : src[0]);
   } else if (!ell && n > 2) {
-    einc__buf_puts(&e->expr, np ? ".transpose(" : ".permute(");
-    for (int32_t j = 0; j < want->n; j++) einc__buf_printf(&e->expr, "%s%d", j ? ", " : "", perm[j]);
-    einc__buf_puts(&e->expr, ")");
+    einc__sbuf_puts(&e->expr, np ? ".transpose(" : ".permute(");
+    for (int32_t j = 0; j < want->n; j++) einc__sbuf_printf(&e->expr, "%s%d", j ? ", " : "", perm[j]);
+    einc__sbuf_puts(&e->expr, ")");
   } else {
-    einc__buf tmp = {0};
+    einc_sbuf tmp = {0};
     if (np) {
-      einc__buf_puts(&tmp, "np.moveaxis(");
-      einc__buf_putn(&tmp, e->expr.data, e->expr.len);
-      einc__buf_puts(&tmp, ", ");
+      einc__sbuf_puts(&tmp, "np.moveaxis(");
+      einc__sbuf_append(&tmp, e->expr.data, e->expr.len);
+      einc__sbuf_puts(&tmp, ", ");
     } else {
-      einc__buf_putn(&tmp, e->expr.data, e->expr.len);
-      einc__buf_puts(&tmp, ".movedim(");
+      einc__sbuf_append(&tmp, e->expr.data, e->expr.len);
+      einc__sbuf_puts(&tmp, ".movedim(");
     }
     for (int pass = 0; pass < 2; pass++) {
       const int32_t *v = pass ? dst : src;
-      if (pass) einc__buf_puts(&tmp, ", ");
-      if (n > 1) einc__buf_puts(&tmp, "(");
-      for (int32_t k = 0; k < n; k++) einc__buf_printf(&tmp, "%s%d", k ? ", " : "", v[k]);
-      if (n > 1) einc__buf_puts(&tmp, ")");
+      if (pass) einc__sbuf_puts(&tmp, ", ");
+      if (n > 1) einc__sbuf_puts(&tmp, "(");
+      for (int32_t k = 0; k < n; k++) einc__sbuf_printf(&tmp, "%s%d", k ? ", " : "", v[k]);
+      if (n > 1) einc__sbuf_puts(&tmp, ")");
     }
-    einc__buf_puts(&tmp, ")");
+    einc__sbuf_puts(&tmp, ")");
     if (tmp.failed) e->failed = true;
-    einc__buf_free(&e->expr);
+    einc__sbuf_free(&e->expr);
     e->expr = tmp;
   }
   e->cur = *want;
@@ -395,7 +401,7 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
       e->cur.d[pos] = (einc__edim){.kind = EINC__D_AXIS, .axis = item_axes[i][0]};
       pos++;
     } else if (it->n_atoms == 0) {
-      if (!np) einc__buf_printf(&e->expr, ".squeeze(%d)", einc__ix(&e->cur, pos, false));
+      if (!np) einc__sbuf_printf(&e->expr, ".squeeze(%d)", einc__ix(&e->cur, pos, false));
       einc__emit_drop(e, "length-1");
       e->numpy_dirty = true;
       einc__list_remove(&e->cur, pos, 1);
@@ -481,28 +487,31 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
       const einc__edim *d = &full.d[j];
       if (d->kind != EINC__D_AXIS || einc__list_find(&e->cur, EINC__D_AXIS, d->axis) >= 0)
         continue;
-      einc__list_insert(&e->cur, j, *d);
-      if (!np) einc__buf_printf(&e->expr, ".unsqueeze(%d)", einc__ix(&e->cur, j, false));
+      einc__edim nd = *d;
+      nd.unit = true;
+      einc__list_insert(&e->cur, j, nd);
+      if (!np) einc__sbuf_printf(&e->expr, ".unsqueeze(%d)", einc__ix(&e->cur, j, false));
       e->numpy_dirty = true;
     }
     einc__np_flush(e);
+    for (int32_t j = 0; j < e->cur.n; j++) e->cur.d[j].unit = false;
     if (!np && einc__ell_at(&e->cur) < 0) {
-      einc__buf_puts(&e->expr, ".expand(");
+      einc__sbuf_puts(&e->expr, ".expand(");
       for (int32_t j = 0; j < e->cur.n; j++) {
         const einc__edim *d = &e->cur.d[j];
         bool is_new = !e->ax[d->axis].on_left;
-        einc__buf_printf(&e->expr, "%s%s", j ? ", " : "", is_new ? e->ax[d->axis].size : "-1");
+        einc__sbuf_printf(&e->expr, "%s%s", j ? ", " : "", is_new ? e->ax[d->axis].size : "-1");
       }
-      einc__buf_puts(&e->expr, ")");
+      einc__sbuf_puts(&e->expr, ")");
     } else {
       for (int32_t j = 0; j < e->cur.n; j++) {
         const einc__edim *d = &e->cur.d[j];
         if (d->kind != EINC__D_AXIS || e->ax[d->axis].on_left) continue;
         if (np)
-          einc__buf_printf(&e->expr, ".repeat(%s, axis=%d)", e->ax[d->axis].size,
+          einc__sbuf_printf(&e->expr, ".repeat(%s, axis=%d)", e->ax[d->axis].size,
                            einc__ix(&e->cur, j, false));
         else
-          einc__buf_printf(&e->expr, ".repeat_interleave(%s, %d)", e->ax[d->axis].size,
+          einc__sbuf_printf(&e->expr, ".repeat_interleave(%s, %d)", e->ax[d->axis].size,
                            einc__ix(&e->cur, j, false));
       }
     }
@@ -515,7 +524,7 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
     int32_t len = group_len[i];
     if (it->kind == EINC_ITEM_GROUP && len == 0) {
       einc__list_insert(&e->cur, pos, (einc__edim){.kind = EINC__D_UNIT});
-      if (!np) einc__buf_printf(&e->expr, ".unsqueeze(%d)", einc__ix(&e->cur, pos, false));
+      if (!np) einc__sbuf_printf(&e->expr, ".unsqueeze(%d)", einc__ix(&e->cur, pos, false));
       e->numpy_dirty = true;
       pos++;
       continue;
@@ -532,11 +541,11 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
     int32_t s = einc__ix(&e->cur, pos, false), t = einc__ix(&e->cur, pos + len - 1, true);
     if (!np) {
       if (s == 0 && t == -1)
-        einc__buf_puts(&e->expr, ".flatten()");
+        einc__sbuf_puts(&e->expr, ".flatten()");
       else if (t == -1)
-        einc__buf_printf(&e->expr, ".flatten(%d)", s);
+        einc__sbuf_printf(&e->expr, ".flatten(%d)", s);
       else
-        einc__buf_printf(&e->expr, ".flatten(%d, %d)", s, t);
+        einc__sbuf_printf(&e->expr, ".flatten(%d, %d)", s, t);
     }
     einc__edim m = {.kind = EINC__D_MERGED};
     size_t used = 0;
@@ -574,16 +583,20 @@ int einc__emit_torch(const einc_plan *plan, einc_emit_target target,
   bool np = target == EINC_EMIT_NUMPY;
   switch (plan->op) {
   case EINC_OP_EINSUM:
-    einc__buf_printf(&e->expr, "%s.einsum(", np ? "np" : "torch");
-    einc__buf_json_str(&e->expr, plan->einsum_compact, strlen(plan->einsum_compact));
+    einc__sbuf_printf(&e->expr, "%s.einsum(", np ? "np" : "torch");
+    einc__lint_json_str(&e->expr, plan->einsum_compact, strlen(plan->einsum_compact));
     for (int32_t i = 0; i < plan->n_inputs; i++)
-      einc__buf_printf(&e->expr, ", %s", input_names[i]);
-    einc__buf_puts(&e->expr, ")");
+      einc__sbuf_printf(&e->expr, ", %s", input_names[i]);
+    einc__sbuf_puts(&e->expr, ")");
     break;
   case EINC_OP_REARRANGE:
   case EINC_OP_REDUCE:
   case EINC_OP_REPEAT:
-    einc__buf_puts(&e->expr, input_names[0]);
+    if (np && strlen(input_names[0]) > 64) {
+      rc = einc__emit_decline(e, "the input expression is too long for numpy's shape reads");
+      break;
+    }
+    einc__sbuf_puts(&e->expr, input_names[0]);
     rc = einc__emit_rearrange(e, n_sizes, size_names, size_source);
     /* numpy reshapes read x.shape: then the input must be safe to evaluate twice */
     if (rc == EINC_OK && np && input_simple && !input_simple[0] && e->expr.data &&
@@ -597,10 +610,10 @@ int einc__emit_torch(const einc_plan *plan, einc_emit_target target,
   }
   if (rc == EINC_OK && (e->expr.failed || e->failed)) rc = EINC_ENOMEM;
   if (rc == EINC_OK) {
-    *out = einc__buf_take(&e->expr);
+    *out = einc__sbuf_finish(&e->expr);
     if (!*out) rc = EINC_ENOMEM;
   }
-  einc__buf_free(&e->expr);
+  einc__sbuf_free(&e->expr);
   info->safety = EINC_FIX_SAFE;
   free(e);
   return rc;

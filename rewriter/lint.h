@@ -16,44 +16,15 @@
 #include <stdint.h>
 
 #include "einc/einc.h"
+#include "internal.h"
 
 /* ---------------------------------------------------------------------------------------------
- * Section 1: string builder and arena (diag.c)
+ * Section 1: text helpers (diag.c); strings are built in einc_sbuf (internal.h)
  * ------------------------------------------------------------------------------------------- */
 
-/* A growable string with a sticky error: after a failed allocation every append is a no-op and
- * `failed` stays true, so callers check once at the end. `data` is always NUL-terminated when
- * non-NULL. */
-typedef struct einc__buf {
-  char *data;
-  size_t len, cap;
-  bool failed;
-} einc__buf;
-
-void einc__buf_putn(einc__buf *self, const char *s, size_t n);
-void einc__buf_puts(einc__buf *self, const char *s);
-void einc__buf_putc(einc__buf *self, char c);
-void einc__buf_printf(einc__buf *self, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* A JSON string literal, quotes included. */
-void einc__buf_json_str(einc__buf *self, const char *s, size_t n);
-/* Hands the string over (caller frees) and resets the builder; NULL when it failed. */
-char *einc__buf_take(einc__buf *self);
-void einc__buf_free(einc__buf *self);
-
-/* Bump allocator: a file's findings, messages and edits live here and are freed together. */
-typedef struct einc__arena_block einc__arena_block;
-typedef struct einc__arena {
-  einc__arena_block *head;
-  bool failed;
-} einc__arena;
-
-void *einc__arena_alloc(einc__arena *self, size_t n);
-char *einc__arena_strndup(einc__arena *self, const char *s, size_t n);
-char *einc__arena_strdup(einc__arena *self, const char *s);
-char *einc__arena_printf(einc__arena *self, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void einc__arena_free(einc__arena *self);
+void einc__lint_putc(einc_sbuf *self, char c);
+/* A JSON (and Python) string literal, quotes included. */
+void einc__lint_json_str(einc_sbuf *self, const char *s, size_t n);
 
 /* ---------------------------------------------------------------------------------------------
  * Section 2: findings, fixes and edits
@@ -134,7 +105,8 @@ typedef struct einc__lint_file {
   char *src;
   size_t len;
   const char *error; /* a per-file error ("not UTF-8 ..."); the file is then not linted */
-  einc__arena arena;
+  einc_arena *arena; /* made on first use */
+  bool oom;
   int32_t n_findings, cap_findings;
   einc__finding *findings;
   /* After fixes: the new text (NULL when unchanged) */
@@ -156,6 +128,13 @@ typedef struct einc__lint_options {
   const char **select, **ignore;
 } einc__lint_options;
 
+/* Zeroed memory, copies and formatted strings from the file's arena; NULL (and file->oom) when
+ * out of memory. */
+void *einc__lint_alloc(einc__lint_file *self, size_t n);
+char *einc__lint_strndup(einc__lint_file *self, const char *s, size_t n);
+char *einc__lint_strdup(einc__lint_file *self, const char *s);
+char *einc__lint_printf(einc__lint_file *self, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 einc__finding *einc__lint_file_add(einc__lint_file *self, einc_lint_code code, uint32_t start,
                                    uint32_t end);
 void einc__lint_file_clear(einc__lint_file *self);
@@ -169,16 +148,16 @@ bool einc__lint_code_enabled(const einc__lint_options *opts, einc_lint_code code
  * ------------------------------------------------------------------------------------------- */
 
 /* `path:line:col: CODE message`, the source line and a caret under the column, per finding. */
-void einc__lint_format_text(einc__buf *out, const einc__lint_file *file, bool color);
+void einc__lint_format_text(einc_sbuf *out, const einc__lint_file *file, bool color);
 /* One JSON object per finding; the caller writes the surrounding [ ] and commas: `*first`
  * says whether a comma is needed and is cleared. */
-void einc__lint_format_json(einc__buf *out, const einc__lint_file *file, bool *first);
+void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *first);
 /* SARIF 2.1.0: open the log, add a file's results, close it. */
-void einc__lint_sarif_begin(einc__buf *out);
-void einc__lint_format_sarif(einc__buf *out, const einc__lint_file *file, bool *first);
-void einc__lint_sarif_end(einc__buf *out);
+void einc__lint_sarif_begin(einc_sbuf *out);
+void einc__lint_format_sarif(einc_sbuf *out, const einc__lint_file *file, bool *first);
+void einc__lint_sarif_end(einc_sbuf *out);
 /* A unified diff (3 lines of context) from `old` to `new_`; nothing when they are equal. */
-void einc__lint_format_diff(einc__buf *out, const char *path, const char *old, size_t old_len,
+void einc__lint_format_diff(einc_sbuf *out, const char *path, const char *old, size_t old_len,
                             const char *new_, size_t new_len);
 
 /* ---------------------------------------------------------------------------------------------

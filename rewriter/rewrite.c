@@ -29,16 +29,16 @@ int einc__rewrite_apply(const char *src, size_t len, einc__edit *edits, int32_t 
     if (edits[i].end < edits[i].start || edits[i].end > len) return EINC_EINVAL;
     if (i && edits[i].start < edits[i - 1].end) return EINC_EINVAL;
   }
-  einc__buf b = {0};
+  einc_sbuf b = {0};
   size_t pos = 0;
   for (int32_t i = 0; i < n_edits; i++) {
-    einc__buf_putn(&b, src + pos, edits[i].start - pos);
-    einc__buf_puts(&b, edits[i].text);
+    einc__sbuf_append(&b, src + pos, edits[i].start - pos);
+    einc__sbuf_puts(&b, edits[i].text);
     pos = edits[i].end;
   }
-  einc__buf_putn(&b, src + pos, len - pos);
+  einc__sbuf_append(&b, src + pos, len - pos);
   size_t n = b.len;
-  char *data = einc__buf_take(&b);
+  char *data = einc__sbuf_finish(&b);
   if (!data) return EINC_ENOMEM;
   *out = data;
   *out_len = n;

@@ -92,6 +92,7 @@ typedef struct einc__py_scan {
   bool has_error;
   int32_t n_aliases;
   einc__py_alias aliases[EINC__PY_MAX_ALIASES];
+  bool has_torch, has_np; /* `import torch`, `import numpy as np` somewhere in the file */
   /* comments by line, for suppressions and to know where a trailing comment can go */
   int32_t n_comments, cap_comments;
   TSNode *comments;
@@ -159,6 +160,8 @@ static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
     uint32_t n = ts_node_named_child_count(stmt);
     for (uint32_t i = 0; i < n; i++) {
       TSNode item = ts_node_named_child(stmt, i);
+      s->has_torch |= einc__node_text_eq(s, item, "torch");
+      s->has_np |= einc__node_text_eq(s, item, "numpy as np");
       if (einc__node_is(item, "dotted_name")) {
         if (!einc__node_text(s, item, name, sizeof name) || !einc__py_is_einops_module(name))
           continue;
@@ -260,8 +263,8 @@ static bool einc__py_hex(char c, int *v) {
 }
 
 /* Appends one `string` node's value; handles prefixes r/u, rejects f and b. */
-static einc__lit_kind einc__py_decode_one(einc__py_scan *s, TSNode str, einc__buf *text,
-                                          einc__buf *at) {
+static einc__lit_kind einc__py_decode_one(einc__py_scan *s, TSNode str, einc_sbuf *text,
+                                          einc_sbuf *at) {
   uint32_t n = ts_node_child_count(str);
   bool raw = false;
   for (uint32_t i = 0; i < n; i++) {
@@ -303,8 +306,8 @@ static einc__lit_kind einc__py_decode_one(einc__py_scan *s, TSNode str, einc__bu
           default: return EINC__LIT_NOT_LITERAL; /* \N{...}, \u...: not worth decoding */
           }
         }
-        einc__buf_putc(text, ch);
-        einc__buf_putn(at, (const char *)&from, sizeof from);
+        einc__lint_putc(text, ch);
+        einc__sbuf_append(at, (const char *)&from, sizeof from);
       }
     }
   }
@@ -312,7 +315,7 @@ static einc__lit_kind einc__py_decode_one(einc__py_scan *s, TSNode str, einc__bu
 }
 
 static einc__lit_kind einc__py_literal(einc__py_scan *s, TSNode node, einc__py_str *out) {
-  einc__buf text = {0}, at = {0};
+  einc_sbuf text = {0}, at = {0};
   einc__lit_kind kind = EINC__LIT_OK;
   if (einc__node_is(node, "string")) {
     kind = einc__py_decode_one(s, node, &text, &at);
@@ -328,18 +331,18 @@ static einc__lit_kind einc__py_literal(einc__py_scan *s, TSNode node, einc__py_s
     kind = EINC__LIT_NOT_LITERAL;
   }
   uint32_t end = ts_node_end_byte(node);
-  einc__buf_putn(&at, (const char *)&end, sizeof end);
+  einc__sbuf_append(&at, (const char *)&end, sizeof end);
   if (kind != EINC__LIT_OK || text.failed || at.failed) {
-    einc__buf_free(&text);
-    einc__buf_free(&at);
+    einc__sbuf_free(&text);
+    einc__sbuf_free(&at);
     return kind == EINC__LIT_OK ? EINC__LIT_NOT_LITERAL : kind;
   }
   out->len = text.len;
-  out->text = einc__arena_strndup(&s->file->arena, text.data ? text.data : "", text.len);
-  out->at = einc__arena_alloc(&s->file->arena, at.len);
+  out->text = einc__lint_strndup(s->file, text.data ? text.data : "", text.len);
+  out->at = einc__lint_alloc(s->file, at.len);
   if (out->at) memcpy(out->at, at.data, at.len);
-  einc__buf_free(&text);
-  einc__buf_free(&at);
+  einc__sbuf_free(&text);
+  einc__sbuf_free(&at);
   return out->text && out->at ? EINC__LIT_OK : EINC__LIT_NOT_LITERAL;
 }
 
@@ -507,7 +510,7 @@ static const char *einc__py_einops_op(const char *target) {
 }
 
 static const char *einc__py_dup_node(einc__py_scan *s, TSNode n) {
-  return einc__arena_strndup(&s->file->arena, s->src + ts_node_start_byte(n), einc__node_len(n));
+  return einc__lint_strndup(s->file, s->src + ts_node_start_byte(n), einc__node_len(n));
 }
 
 /* Reports a pattern that einops rejects, with the einops error kind and the column of the
@@ -529,12 +532,23 @@ static void einc__py_invalid(einc__py_scan *s, const einc__py_call *c, const ein
   if (!f) return;
   f->op = c->op;
   f->pattern = lit->text;
-  f->message = einc__arena_printf(&s->file->arena, "invalid %s pattern [%s]: %s", c->op,
+  f->message = einc__lint_printf(s->file, "invalid %s pattern [%s]: %s", c->op,
                                   einc_error_key(err->kind), err->message);
 }
 
+/* Whether `expr` refers to the module `mod` ("np."): not as part of a longer name. */
+static bool einc__py_uses_module(const char *expr, const char *mod) {
+  for (const char *p = strstr(expr, mod); p; p = strstr(p + 1, mod)) {
+    char c = p == expr ? ' ' : p[-1];
+    if (!(c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+          (c >= 'A' && c <= 'Z')))
+      return true;
+  }
+  return false;
+}
+
 static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
-  einc__arena *A = &s->file->arena;
+  einc__lint_file *A = s->file;
   bool layer = c->op[0] >= 'A' && c->op[0] <= 'Z';
   einc_op op;
   const char *fn = layer ? (!strcmp(c->op, "Rearrange") ? "rearrange"
@@ -593,7 +607,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     why = "the pattern is an f-string, so it is only known at run time";
   } else if (lk != EINC__LIT_OK) {
     why_code = EINC_LINT_EIN201;
-    why = einc__arena_printf(A, "the pattern is not a string literal (%s)", ts_node_type(pat));
+    why = einc__lint_printf(A, "the pattern is not a string literal (%s)", ts_node_type(pat));
   }
   const char *red_text = NULL;
   if (!ts_node_is_null(red)) {
@@ -602,7 +616,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       red_text = rl.text;
     } else if (why_code == EINC_LINT__COUNT) {
       why_code = EINC_LINT_EIN203;
-      why = einc__arena_printf(A, "the reduction `%.*s` is not a string literal",
+      why = einc__lint_printf(A, "the reduction `%.*s` is not a string literal",
                                (int)einc__node_len(red), s->src + ts_node_start_byte(red));
     }
   }
@@ -619,10 +633,10 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     f->op = c->op;
     f->pattern = lk == EINC__LIT_OK ? lit.text : NULL;
     f->reduction = red_text;
-    f->message = einc__arena_printf(A, "%s at run time: %s; not fixed", c->op, why);
+    f->message = einc__lint_printf(A, "%s at run time: %s; not fixed", c->op, why);
     f->n_sizes = n_sizes;
-    f->size_names = einc__arena_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-    f->size_sources = einc__arena_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
+    f->size_names = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
+    f->size_sources = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
     if (f->size_names && f->size_sources) {
       memcpy(f->size_names, size_names, sizeof(char *) * (size_t)n_sizes);
       memcpy(f->size_sources, size_src, sizeof(char *) * (size_t)n_sizes);
@@ -690,8 +704,8 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   f->pattern = lit.text;
   f->reduction = red_text;
   f->n_sizes = n_sizes;
-  f->size_names = einc__arena_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-  f->size_sources = einc__arena_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
+  f->size_names = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
+  f->size_sources = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
   if (f->size_names && f->size_sources) {
     memcpy(f->size_names, size_names, sizeof(char *) * (size_t)n_sizes);
     memcpy(f->size_sources, size_src, sizeof(char *) * (size_t)n_sizes);
@@ -722,7 +736,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
                  einc__node_is(t, "list_comprehension");
       names[i] = einc__py_is_primary(t)
                      ? einc__py_dup_node(s, t)
-                     : einc__arena_printf(A, "(%.*s)", (int)einc__node_len(t),
+                     : einc__lint_printf(A, "(%.*s)", (int)einc__node_len(t),
                                           s->src + ts_node_start_byte(t));
     }
     if (is_list && op != EINC_OP_PACK) {
@@ -731,24 +745,35 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       rc = einc__emit_torch(plan, s->opts->target, names, simple, n_sizes, size_names, size_src,
                             &expr, &info);
       if (rc != EINC_OK)
-        no_fix = info.why_not[0] ? einc__arena_strdup(A, info.why_not) : "no native equivalent";
+        no_fix = info.why_not[0] ? einc__lint_strdup(A, info.why_not) : "no native equivalent";
     }
   }
   einc_plan_delete(plan);
   if (expr) {
     f->has_fix = true;
     f->safety = info.safety;
-    f->replacement = einc__arena_strdup(A, expr);
+    /* A fix naming a module the file does not import needs the import added by hand. */
+    const char *need = NULL;
+    if (einc__py_uses_module(expr, "torch.") && !s->has_torch) need = "import torch";
+    if (einc__py_uses_module(expr, "np.") && !s->has_np) need = "import numpy as np";
+    if (need) {
+      f->safety = EINC_FIX_UNSAFE;
+      info.why_not[0] = '\0';
+      snprintf(info.why_not, sizeof info.why_not, "the file needs `%s`", need);
+    }
+    f->replacement = einc__lint_strdup(A, expr);
     f->fix_note = info.dropped[0]
-                      ? einc__arena_printf(A, "the fix drops einops' %s check%s", info.dropped,
-                                           strchr(info.dropped, ',') ? "s" : "")
-                      : NULL;
+                      ? einc__lint_printf(A, "the fix drops einops' %s check%s%s%s", info.dropped,
+                                          strchr(info.dropped, ',') ? "s" : "",
+                                          info.why_not[0] ? "; " : "", info.why_not)
+                  : info.why_not[0] ? einc__lint_strdup(A, info.why_not)
+                                    : NULL;
     free(expr);
-    f->message = einc__arena_printf(A, "%s parses \"%s\" at run time; use `%s`", c->op, lit.text,
+    f->message = einc__lint_printf(A, "%s parses \"%s\" at run time; use `%s`", c->op, lit.text,
                                     f->replacement);
   } else {
     f->message =
-        einc__arena_printf(A, "%s parses \"%s\" at run time (no fix: %s)", c->op, lit.text, no_fix);
+        einc__lint_printf(A, "%s parses \"%s\" at run time (no fix: %s)", c->op, lit.text, no_fix);
   }
 }
 
@@ -760,7 +785,7 @@ static bool einc__py_fix_applies(const einc__py_scan *s, const einc__finding *f)
 
 static bool einc__py_add_edit(einc__py_scan *s, einc__finding *f, uint32_t start, uint32_t end,
                               const char *text) {
-  einc__edit *e = einc__arena_alloc(&s->file->arena, sizeof *e * (size_t)(f->n_edits + 1));
+  einc__edit *e = einc__lint_alloc(s->file, sizeof *e * (size_t)(f->n_edits + 1));
   if (!e || !text) return false;
   if (f->n_edits) memcpy(e, f->edits, sizeof *e * (size_t)f->n_edits);
   e[f->n_edits++] = (einc__edit){start, end, text};
@@ -822,7 +847,7 @@ static bool einc__py_alias_dropped(const einc__py_alias *a) {
 
 /* Drops the import items whose aliases lost their last use; the edits go to `last_fix`. */
 static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
-  einc__arena *A = &s->file->arena;
+  einc__lint_file *A = s->file;
   for (int32_t a = 0; a < s->n_aliases; a++) {
     TSNode stmt = s->aliases[a].stmt;
     bool seen = false, any = false;
@@ -831,7 +856,7 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
       any |= ts_node_eq(s->aliases[b].stmt, stmt) && einc__py_alias_dropped(&s->aliases[b]);
     if (seen || !any) continue;
     /* Keep the items of this statement that are not being dropped. */
-    einc__buf keep = {0};
+    einc_sbuf keep = {0};
     int kept = 0;
     uint32_t n = ts_node_named_child_count(stmt);
     bool from = einc__node_is(stmt, "import_from_statement");
@@ -844,20 +869,20 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
       for (int32_t b = 0; b < s->n_aliases; b++)
         dropped |= ts_node_eq(s->aliases[b].item, item) && einc__py_alias_dropped(&s->aliases[b]);
       if (dropped) continue;
-      einc__buf_puts(&keep, kept++ ? ", " : "");
-      einc__buf_putn(&keep, s->src + ts_node_start_byte(item), einc__node_len(item));
+      einc__sbuf_puts(&keep, kept++ ? ", " : "");
+      einc__sbuf_append(&keep, s->src + ts_node_start_byte(item), einc__node_len(item));
     }
     uint32_t b = ts_node_start_byte(stmt), e = ts_node_end_byte(stmt);
     if (kept) {
       const char *text =
-          from ? einc__arena_printf(A, "from %.*s import %s", (int)einc__node_len(mod),
+          from ? einc__lint_printf(A, "from %.*s import %s", (int)einc__node_len(mod),
                                     s->src + ts_node_start_byte(mod), keep.data)
-               : einc__arena_printf(A, "import %s", keep.data);
-      einc__buf_free(&keep);
+               : einc__lint_printf(A, "import %s", keep.data);
+      einc__sbuf_free(&keep);
       einc__py_add_edit(s, last_fix, b, e, text);
       continue;
     }
-    einc__buf_free(&keep);
+    einc__sbuf_free(&keep);
     /* Delete the whole line when the statement is alone on it and not alone in its block. */
     uint32_t lb = b, le = e;
     while (lb > 0 && (s->src[lb - 1] == ' ' || s->src[lb - 1] == '\t')) lb--;
@@ -876,7 +901,7 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
 
 static void einc__py_make_edits(einc__py_scan *s) {
   einc__lint_file *file = s->file;
-  einc__arena *A = &file->arena;
+  einc__lint_file *A = file;
   /* A fix that contains another applicable fix waits for the next round. */
   for (int32_t i = 0; i < file->n_findings; i++) {
     einc__finding *f = &file->findings[i];
@@ -886,7 +911,7 @@ static void einc__py_make_edits(einc__py_scan *s) {
       if (j != i && g->has_fix && g->start >= f->start && g->end <= f->end &&
           (g->start != f->start || g->end != f->end)) {
         f->has_fix = false;
-        f->message = einc__arena_printf(A, "%s (its fix waits for the call inside it)",
+        f->message = einc__lint_printf(A, "%s (its fix waits for the call inside it)",
                                         f->message);
         break;
       }
@@ -901,20 +926,20 @@ static void einc__py_make_edits(einc__py_scan *s) {
     /* The pattern stays as a trailing comment, once per line. */
     uint32_t eol;
     if (f->end_pos.line != last_line && einc__py_eol(s, f->end, &eol)) {
-      einc__buf note = {0};
-      einc__buf_puts(&note, "  # ");
+      einc_sbuf note = {0};
+      einc__sbuf_puts(&note, "  # ");
       int k = 0;
       for (int32_t j = i; j < file->n_findings; j++) {
         einc__finding *g = &file->findings[j];
         if (!g->has_fix || g->end_pos.line != f->end_pos.line) continue;
         if (!einc__py_fix_applies(s, g) && einc__py_fix_applies(s, f)) continue;
-        einc__buf_puts(&note, k++ ? "; " : "");
-        einc__buf_puts(&note, g->pattern);
-        if (g->reduction) einc__buf_printf(&note, " (%s)", g->reduction);
+        einc__sbuf_puts(&note, k++ ? "; " : "");
+        einc__sbuf_puts(&note, g->pattern);
+        if (g->reduction) einc__sbuf_printf(&note, " (%s)", g->reduction);
       }
-      char *text = einc__buf_take(&note);
+      char *text = einc__sbuf_finish(&note);
       if (text) {
-        einc__py_add_edit(s, f, eol, eol, einc__arena_strdup(A, text));
+        einc__py_add_edit(s, f, eol, eol, einc__lint_strdup(A, text));
         free(text);
       }
       last_line = f->end_pos.line;
@@ -1040,5 +1065,5 @@ done:
   free(s->finding_callee_id);
   free(s);
   ts_tree_delete(tree);
-  return file->arena.failed ? EINC_ENOMEM : EINC_OK;
+  return file->oom ? EINC_ENOMEM : EINC_OK;
 }

@@ -308,7 +308,7 @@ static void einc__walk_dir(einc__walk *w, const char *dir, const struct stat *st
 typedef struct einc__config {
   einc__strs select, ignore, exclude;
   char target[16];
-  char path[4096];
+  char path[4200];
 } einc__config;
 
 /* Reads `key = "s"` and `key = ["a", "b"]` (arrays may span lines) of [tool.einc]. */
@@ -344,7 +344,7 @@ static int einc__config_read(einc__config *cfg, char *err, size_t err_len) {
       key[k] = '\0';
       p = strchr(p, '=');
       if (!p) {
-        snprintf(err, err_len, "%s:%d: expected `key = value`", cfg->path, lineno);
+        snprintf(err, err_len, "%.400s:%d: expected `key = value`", cfg->path, lineno);
         fclose(f);
         return -1;
       }
@@ -415,7 +415,7 @@ bad:
 static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *cap) {
   einc__job *job = &pool->jobs[idx];
   einc__lint_file *file = &pool->files[idx];
-  einc__arena *A = &file->arena;
+  einc__lint_file *A = file;
   file->path = job->path;
   if (job->error) {
     file->error = job->error;
@@ -423,17 +423,17 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
   }
   int fd = open(job->path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    file->error = einc__arena_printf(A, "cannot open: %s", strerror(errno));
+    file->error = einc__lint_printf(A, "cannot open: %s", strerror(errno));
     return;
   }
   struct stat st;
   if (fstat(fd, &st) != 0) {
-    file->error = einc__arena_printf(A, "cannot stat: %s", strerror(errno));
+    file->error = einc__lint_printf(A, "cannot stat: %s", strerror(errno));
     close(fd);
     return;
   }
   if (st.st_size > EINC__LINT_MAX_FILE) {
-    file->error = einc__arena_printf(A, "file too large to lint (%lld bytes; the limit is %d)",
+    file->error = einc__lint_printf(A, "file too large to lint (%lld bytes; the limit is %d)",
                                      (long long)st.st_size, EINC__LINT_MAX_FILE);
     close(fd);
     return;
@@ -454,7 +454,7 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
     ssize_t r = read(fd, *buf + got, want - got);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
-      file->error = einc__arena_printf(A, "cannot read: %s", strerror(errno));
+      file->error = einc__lint_printf(A, "cannot read: %s", strerror(errno));
       close(fd);
       return;
     }
@@ -471,7 +471,7 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
   size_t bad;
   if (!einc__utf8_check(*buf, got, &bad)) {
     einc__pos p = einc__lint_pos(*buf, got, (uint32_t)bad);
-    file->error = einc__arena_printf(A, "not valid UTF-8 (byte 0x%02x at line %u, column %u); "
+    file->error = einc__lint_printf(A, "not valid UTF-8 (byte 0x%02x at line %u, column %u); "
                                         "not linted",
                                      (unsigned char)(*buf)[bad], p.line, p.column);
     return;
@@ -735,10 +735,10 @@ int einc_cli_lint(int argc, char **argv) {
   for (long t = 1; t <= started; t++) pthread_join(tids[t], NULL);
 
   /* Write, print, count. */
-  einc__buf out = {0};
+  einc_sbuf out = {0};
   bool first = true;
   int32_t remaining = 0, fixable = 0, unsafe = 0, fixed = 0, errors = 0, changed = 0;
-  if (!strcmp(format, "json")) einc__buf_puts(&out, "[");
+  if (!strcmp(format, "json")) einc__sbuf_puts(&out, "[");
   if (!strcmp(format, "sarif")) einc__lint_sarif_begin(&out);
   for (int32_t i = 0; i < pool.n; i++) {
     einc__lint_file *file = &pool.files[i];
@@ -750,7 +750,7 @@ int einc_cli_lint(int argc, char **argv) {
       } else {
         char why[256];
         if (einc__rewrite_file(file->path, file->src, file->len, why, sizeof why) != EINC_OK) {
-          file->error = einc__arena_printf(&file->arena, "fixes not written (%s)", why);
+          file->error = einc__lint_printf(file, "fixes not written (%s)", why);
         } else {
           changed++;
         }
@@ -779,7 +779,7 @@ int einc_cli_lint(int argc, char **argv) {
       out.len = 0;
     }
   }
-  if (!strcmp(format, "json")) einc__buf_puts(&out, first ? "]\n" : "\n]\n");
+  if (!strcmp(format, "json")) einc__sbuf_puts(&out, first ? "]\n" : "\n]\n");
   if (!strcmp(format, "sarif")) einc__lint_sarif_end(&out);
   if (out.failed) {
     fprintf(stderr, "einc lint: out of memory\n");
@@ -787,7 +787,7 @@ int einc_cli_lint(int argc, char **argv) {
   } else if (out.len) {
     fwrite(out.data, 1, out.len, stdout);
   }
-  einc__buf_free(&out);
+  einc__sbuf_free(&out);
   fflush(stdout);
 
   if (!strcmp(format, "text") || opts.diff) {
