@@ -233,9 +233,21 @@ static const char *einc__red_method(einc_emit_target t, einc_reduction r, bool *
 static int einc__step_reduce(einc__emitter *e, const bool *reduce_dim) {
   bool multi;
   const char *m = einc__red_method(e->target, e->plan->reduction, &multi);
-  if (!m) return einc__emit_decline(e, "unknown reduction");
   int32_t n = 0;
   for (int32_t i = 0; i < e->cur.n; i++) n += reduce_dim[i];
+  if (!m && e->plan->reduction == EINC_RED_NONE) {
+    /* The plan knew the rank and found nothing to reduce: the dims left are an empty
+     * ellipsis merged into one dim of length 1. */
+    for (int32_t i = e->cur.n - 1; i >= 0; i--) {
+      if (!reduce_dim[i]) continue;
+      if (e->target == EINC_EMIT_TORCH)
+        einc__sbuf_printf(&e->expr, ".squeeze(%d)", einc__ix(&e->cur, i, false));
+      einc__list_remove(&e->cur, i, 1);
+      e->numpy_dirty = true;
+    }
+    return EINC_OK;
+  }
+  if (!m) return einc__emit_decline(e, "unknown reduction");
   if (n == 0) return EINC_OK;
   if (e->target == EINC_EMIT_NUMPY && e->plan->reduction == EINC_RED_MEAN)
     einc__emit_drop(e, "float-dtype (mean)");
@@ -435,6 +447,19 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
   if (ell >= 0 && !R->has_ellipsis) {
     einc__step_merge_ellipsis(e);
     reduce_dim[ell] = any = true;
+    /* einops skips a reduction over no axes, keeping the dtype; sum/prod of bool and any/all
+     * change it. When only the ellipsis is reduced and it may be empty, the fix differs. */
+    bool named = false;
+    for (int32_t i = 0; i < e->cur.n; i++) named |= reduce_dim[i] && i != ell;
+    einc_reduction r = p->reduction;
+    bool may_be_empty = !(p->has_ellipsis_rank && p->ellipsis_dims > 0);
+    if (!named && may_be_empty &&
+        (r == EINC_RED_SUM || r == EINC_RED_PROD || r == EINC_RED_ANY || r == EINC_RED_ALL)) {
+      e->info->safety = EINC_FIX_UNSAFE;
+      snprintf(e->info->unsafe_why, sizeof e->info->unsafe_why,
+               "when the ellipsis is empty einops returns the input unreduced, so its dtype "
+               "(bool for any/all) differs");
+    }
   }
   if (any) {
     if (p->op != EINC_OP_REDUCE) return einc__emit_decline(e, "axes vanish outside a reduction");
@@ -539,6 +564,7 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
       continue;
     }
     int32_t s = einc__ix(&e->cur, pos, false), t = einc__ix(&e->cur, pos + len - 1, true);
+    if (pos + len == e->cur.n) t = -1; /* up to the last dim: flatten(s) */
     if (!np) {
       if (s == 0 && t == -1)
         einc__sbuf_puts(&e->expr, ".flatten()");
@@ -572,6 +598,7 @@ int einc__emit_torch(const einc_plan *plan, einc_emit_target target,
   einc__emit_info scratch;
   if (!info) info = &scratch;
   memset(info, 0, sizeof *info);
+  info->safety = EINC_FIX_SAFE;
   *out = NULL;
   einc__emitter *e = calloc(1, sizeof *e);
   if (!e) return EINC_ENOMEM;
@@ -614,7 +641,6 @@ int einc__emit_torch(const einc_plan *plan, einc_emit_target target,
     if (!*out) rc = EINC_ENOMEM;
   }
   einc__sbuf_free(&e->expr);
-  info->safety = EINC_FIX_SAFE;
   free(e);
   return rc;
 }

@@ -54,7 +54,11 @@ int einc__rewrite_file(const char *path, const char *data, size_t len, char *why
                        size_t why_len) {
   struct stat st;
   if (stat(path, &st) != 0) return einc__rewrite_fail(why, why_len, "stat");
-  if (access(path, W_OK) != 0) return einc__rewrite_fail(why, why_len, "not writable");
+  /* A file nobody may write is left alone, even by root (rename would bypass the mode). */
+  if ((st.st_mode & 0222) == 0 || access(path, W_OK) != 0) {
+    if (why) snprintf(why, why_len, "the file is read-only");
+    return EINC_EINVAL;
+  }
 
   /* The temporary file lives beside the target so the rename stays within one file system. */
   size_t n = strlen(path);

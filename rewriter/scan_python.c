@@ -758,16 +758,15 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     if (einc__py_uses_module(expr, "np.") && !s->has_np) need = "import numpy as np";
     if (need) {
       f->safety = EINC_FIX_UNSAFE;
-      info.why_not[0] = '\0';
-      snprintf(info.why_not, sizeof info.why_not, "the file needs `%s`", need);
+      snprintf(info.unsafe_why, sizeof info.unsafe_why, "the file needs `%s`", need);
     }
     f->replacement = einc__lint_strdup(A, expr);
     f->fix_note = info.dropped[0]
                       ? einc__lint_printf(A, "the fix drops einops' %s check%s%s%s", info.dropped,
                                           strchr(info.dropped, ',') ? "s" : "",
-                                          info.why_not[0] ? "; " : "", info.why_not)
-                  : info.why_not[0] ? einc__lint_strdup(A, info.why_not)
-                                    : NULL;
+                                          info.unsafe_why[0] ? "; unsafe: " : "", info.unsafe_why)
+                  : info.unsafe_why[0] ? einc__lint_printf(A, "unsafe: %s", info.unsafe_why)
+                                       : NULL;
     free(expr);
     f->message = einc__lint_printf(A, "%s parses \"%s\" at run time; use `%s`", c->op, lit.text,
                                     f->replacement);
