@@ -96,7 +96,8 @@ typedef struct einc__finding {
   const char *fix_note; /* which einops checks the fix drops; NULL when none */
   int32_t n_edits;
   einc__edit *edits;
-  bool fixed; /* the fix was applied */
+  bool fixed;              /* the fix was applied */
+  const char *needs_import; /* "import torch": the fix adds it when the file lacks it */
 } einc__finding;
 
 /* One file's scan. `src` stays valid until the file is cleared. */

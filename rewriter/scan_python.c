@@ -93,6 +93,7 @@ typedef struct einc__py_scan {
   int32_t n_aliases;
   einc__py_alias aliases[EINC__PY_MAX_ALIASES];
   bool has_torch, has_np; /* `import torch`, `import numpy as np` somewhere in the file */
+  TSNode first_import;    /* the first top-level import after `from __future__` ones */
   /* comments by line, for suppressions and to know where a trailing comment can go */
   int32_t n_comments, cap_comments;
   TSNode *comments;
@@ -156,6 +157,9 @@ static bool einc__py_is_einops_module(const char *dotted) {
 // import_from_statement = "from" module "import" (names | "*")
 static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
   char module[96], name[96], alias[64], target[200];
+  if (ts_node_is_null(s->first_import) && einc__node_is(ts_node_parent(stmt), "module") &&
+      ts_node_start_point(stmt).column == 0 && !einc__node_is(stmt, "future_import_statement"))
+    s->first_import = stmt;
   if (einc__node_is(stmt, "import_statement")) {
     uint32_t n = ts_node_named_child_count(stmt);
     for (uint32_t i = 0; i < n; i++) {
@@ -756,9 +760,11 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     const char *need = NULL;
     if (einc__py_uses_module(expr, "torch.") && !s->has_torch) need = "import torch";
     if (einc__py_uses_module(expr, "np.") && !s->has_np) need = "import numpy as np";
-    if (need) {
+    if (need && ts_node_is_null(s->first_import)) {
       f->safety = EINC_FIX_UNSAFE;
       snprintf(info.unsafe_why, sizeof info.unsafe_why, "the file needs `%s`", need);
+    } else {
+      f->needs_import = need;
     }
     f->replacement = einc__lint_strdup(A, expr);
     f->fix_note = info.dropped[0]
@@ -918,10 +924,20 @@ static void einc__py_make_edits(einc__py_scan *s) {
   }
   einc__finding *last_fix = NULL;
   uint32_t last_line = 0;
+  bool added_torch = false, added_np = false;
   for (int32_t i = 0; i < file->n_findings; i++) {
     einc__finding *f = &file->findings[i];
     if (!f->has_fix) continue;
     if (!einc__py_add_edit(s, f, f->start, f->end, f->replacement)) continue;
+    /* The module the expression names, imported once, above the file's first import. */
+    if (f->needs_import && einc__py_fix_applies(s, f)) {
+      bool *added = !strcmp(f->needs_import, "import torch") ? &added_torch : &added_np;
+      if (!*added) {
+        uint32_t at = ts_node_start_byte(s->first_import);
+        einc__py_add_edit(s, f, at, at, einc__lint_printf(A, "%s\n", f->needs_import));
+        *added = true;
+      }
+    }
     /* The pattern stays as a trailing comment, once per line. */
     uint32_t eol;
     if (f->end_pos.line != last_line && einc__py_eol(s, f->end, &eol)) {
