@@ -123,8 +123,9 @@ static bool einc__node_text(const einc__py_scan *s, TSNode n, char *out, size_t 
   return true;
 }
 
-static bool einc__py_in_error(TSNode n) {
+static bool einc__py_in_error(const einc__py_scan *s, TSNode n) {
   if (ts_node_has_error(n)) return true;
+  if (!s->has_error) return false;
   for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p))
     if (einc__node_is(p, "ERROR")) return true;
   return false;
@@ -437,12 +438,13 @@ static bool einc__py_eol(einc__py_scan *s, uint32_t off, uint32_t *eol) {
   for (int32_t i = 0; i < s->n_comments; i++)
     if (ts_node_start_byte(s->comments[i]) >= off && ts_node_start_byte(s->comments[i]) <= e)
       return false;
+  /* The smallest node around the line's end: a string's part when the line ends inside one. */
   TSNode at = ts_node_descendant_for_byte_range(s->root, t, t);
-  for (; !ts_node_is_null(at); at = ts_node_parent(at)) {
-    if ((einc__node_is(at, "string") || einc__node_is(at, "concatenated_string")) &&
-        ts_node_start_byte(at) < t && ts_node_end_byte(at) > t)
-      return false;
-  }
+  const char *type = ts_node_type(at);
+  if ((!strcmp(type, "string_content") || !strcmp(type, "string") ||
+       !strcmp(type, "interpolation") || !strcmp(type, "escape_sequence")) &&
+      ts_node_start_byte(at) < t && ts_node_end_byte(at) > t)
+    return false;
   *eol = t;
   return true;
 }
@@ -727,7 +729,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     no_fix = rc == EINC_EUNSUPPORTED ? "einc cannot compile this call" : "compile failed";
   } else if (c->has_splat || c->n_pos < tensor_to || tensor_to - tensor_from < 1) {
     no_fix = "the tensors are passed through *args";
-  } else if (einc__py_in_error(c->call)) {
+  } else if (einc__py_in_error(s, c->call)) {
     no_fix = "the call is inside a syntax error";
   } else {
     const char *names[EINC_MAX_INPUTS];
@@ -798,52 +800,62 @@ static bool einc__py_add_edit(einc__py_scan *s, einc__finding *f, uint32_t start
   return true;
 }
 
-/* Counts the uses of each alias that no applied fix removes. */
+/* Counts the uses of each alias that no applied fix removes. One walk with a cursor, keeping
+ * the parents' types on a stack (ts_node_parent walks down from the root each time). */
 static void einc__py_count_uses(einc__py_scan *s) {
+  enum { MAX_DEPTH = 1024 };
+  const char **types = malloc(sizeof *types * MAX_DEPTH);
+  if (!types) return;
   TSTreeCursor cur = ts_tree_cursor_new(s->root);
-  bool down = true;
+  int32_t depth = 0;
   for (;;) {
     TSNode n = ts_tree_cursor_current_node(&cur);
-    if (down && einc__node_is(n, "identifier")) {
-      TSNode p = ts_node_parent(n);
-      bool is_use = true;
-      if (!ts_node_is_null(p)) {
-        const char *pt = ts_node_type(p);
-        if (!strcmp(pt, "attribute"))
-          is_use = ts_node_eq(ts_node_child_by_field_name(p, "object", 6), n);
-        else if (!strcmp(pt, "keyword_argument"))
-          is_use = !ts_node_eq(ts_node_child_by_field_name(p, "name", 4), n);
-      }
-      for (TSNode q = p; is_use && !ts_node_is_null(q); q = ts_node_parent(q))
-        if (einc__node_is(q, "import_statement") || einc__node_is(q, "import_from_statement"))
-          is_use = false;
-      if (is_use) {
-        uint32_t at = ts_node_start_byte(n);
-        bool fixed = false;
-        for (int32_t i = 0; i < s->n_fixed_ids && !fixed; i++) fixed = s->fixed_ids[i] == at;
-        for (int32_t a = 0; a < s->n_aliases; a++)
-          if (einc__node_text_eq(s, n, s->aliases[a].local)) {
+    const char *type = ts_node_type(n);
+    bool descend = true;
+    if (!strcmp(type, "import_statement") || !strcmp(type, "import_from_statement")) {
+      descend = false;
+    } else if (!strcmp(type, "identifier")) {
+      descend = false;
+      int32_t a = 0;
+      while (a < s->n_aliases && !einc__node_text_eq(s, n, s->aliases[a].local)) a++;
+      if (a < s->n_aliases) {
+        const char *parent = depth > 0 && depth <= MAX_DEPTH ? types[depth - 1] : "";
+        const char *field = ts_tree_cursor_current_field_name(&cur);
+        bool is_use = true;
+        if (!strcmp(parent, "attribute")) is_use = !field || strcmp(field, "attribute") != 0;
+        if (!strcmp(parent, "keyword_argument")) is_use = !field || strcmp(field, "name") != 0;
+        if (is_use) {
+          uint32_t at = ts_node_start_byte(n);
+          bool fixed = false;
+          for (int32_t i = 0; i < s->n_fixed_ids && !fixed; i++) fixed = s->fixed_ids[i] == at;
+          for (; a < s->n_aliases; a++) {
+            if (!einc__node_text_eq(s, n, s->aliases[a].local)) continue;
             if (fixed)
               s->aliases[a].uses_fixed++;
             else
               s->aliases[a].uses_left++;
           }
+        }
       }
-      down = false;
     }
-    if (down && ts_tree_cursor_goto_first_child(&cur)) continue;
-    down = true;
+    if (descend && ts_tree_cursor_goto_first_child(&cur)) {
+      if (depth < MAX_DEPTH) types[depth] = type;
+      depth++;
+      continue;
+    }
     if (ts_tree_cursor_goto_next_sibling(&cur)) continue;
-    bool up = false;
+    bool next = false;
     while (ts_tree_cursor_goto_parent(&cur)) {
+      depth--;
       if (ts_tree_cursor_goto_next_sibling(&cur)) {
-        up = true;
+        next = true;
         break;
       }
     }
-    if (!up) break;
+    if (!next) break;
   }
   ts_tree_cursor_delete(&cur);
+  free(types);
 }
 
 static bool einc__py_alias_dropped(const einc__py_alias *a) {
