@@ -124,6 +124,7 @@ typedef enum einc_emit_target {
 typedef struct einc__lint_options {
   einc_emit_target target;
   bool fix, unsafe_fixes, diff;
+  bool full_parse; /* parse whole files, not only the statements that mention einops */
   /* Codes or prefixes ("EIN0", "EIN101"); empty select means all. */
   int32_t n_select, n_ignore;
   const char **select, **ignore;

@@ -7,6 +7,7 @@
  * compiled into a plan, and handed to the emitter for a native replacement -> edits: the call,
  * a trailing comment keeping the pattern, and the einops import once nothing uses it.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -990,13 +991,185 @@ static void einc__py_make_edits(einc__py_scan *s) {
 
 /* ---- entry ------------------------------------------------------------------------------- */
 
+/* ---- parsing only what can matter ------------------------------------------------------- */
+
+/* A top-level statement: bytes [start, end), starting at column 0 of line `row`. */
+typedef struct einc__py_chunk {
+  uint32_t start, end, row;
+} einc__py_chunk;
+
+static bool einc__py_continues(const char *p, const char *end) {
+  static const char *const kw[] = {"else", "elif", "except", "finally"};
+  for (size_t k = 0; k < sizeof kw / sizeof *kw; k++) {
+    size_t n = strlen(kw[k]);
+    if (p + n < end && !strncmp(p, kw[k], n) &&
+        (p[n] == ':' || p[n] == ' ' || p[n] == '(' || p[n] == '*'))
+      return true;
+  }
+  return false;
+}
+
+/* Splits the file into top-level statements with a small lexer (strings, comments, brackets,
+ * line continuations), keeping decorators with what they decorate and else/except/finally with
+ * their statement. Returns the count, or -1 when the file does not split cleanly. */
+static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out) {
+  int32_t n = 0, cap = 64;
+  einc__py_chunk *v = malloc(sizeof *v * (size_t)cap);
+  if (!v) return -1;
+  uint32_t row = 0, start = 0, start_row = 0;
+  int depth = 0;
+  bool line_start = true;
+  char head = 0; /* first character of the latest top-level line */
+  size_t i = 0;
+  while (i < len) {
+    char c = src[i];
+    if (line_start) {
+      line_start = false;
+      if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '#' && c != '\f') {
+        if (i > start && head != '@' && !einc__py_continues(src + i, src + len)) {
+          if (n == cap) {
+            einc__py_chunk *w = realloc(v, sizeof *v * (size_t)(cap *= 2));
+            if (!w) goto fail;
+            v = w;
+          }
+          v[n++] = (einc__py_chunk){start, (uint32_t)i, start_row};
+          start = (uint32_t)i;
+          start_row = row;
+        }
+        head = c;
+      }
+    }
+    if (c == '#') {
+      while (i < len && src[i] != '\n') i++;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      bool triple = i + 2 < len && src[i + 1] == c && src[i + 2] == c;
+      size_t q = triple ? 3 : 1;
+      i += q;
+      for (;;) {
+        if (i >= len) goto fail; /* unterminated string */
+        if (src[i] == '\\') {
+          if (i + 1 < len && src[i + 1] == '\n') row++;
+          i += 2;
+          continue;
+        }
+        if (src[i] == '\n') {
+          if (!triple) goto fail; /* a syntax error: let the parser see all of it */
+          row++;
+        }
+        if (src[i] == c && (!triple || (i + 2 < len && src[i + 1] == c && src[i + 2] == c))) {
+          i += q;
+          break;
+        }
+        i++;
+      }
+      continue;
+    }
+    if (c == '(' || c == '[' || c == '{') depth++;
+    if ((c == ')' || c == ']' || c == '}') && depth > 0) depth--;
+    if (c == '\\' && i + 1 < len && src[i + 1] == '\n') {
+      i += 2;
+      row++;
+      continue;
+    }
+    if (c == '\n') {
+      row++;
+      if (depth == 0) line_start = true;
+    }
+    i++;
+  }
+  if (n == cap) {
+    einc__py_chunk *w = realloc(v, sizeof *v * (size_t)(cap + 1));
+    if (!w) goto fail;
+    v = w;
+  }
+  v[n++] = (einc__py_chunk){start, (uint32_t)len, start_row};
+  *out = v;
+  return n;
+fail:
+  free(v);
+  return -1;
+}
+
+/* The ranges of the chunks holding one of `needles`, for ts_parser_set_included_ranges. */
+static uint32_t einc__py_ranges(const char *src, size_t len, const einc__py_chunk *ch, int32_t n,
+                                const char *const *needles, int32_t n_needles, TSRange *out,
+                                size_t *bytes) {
+  uint32_t k = 0;
+  *bytes = 0;
+  for (int32_t i = 0; i < n; i++) {
+    bool hit = false;
+    for (int32_t j = 0; j < n_needles && !hit; j++)
+      hit = memmem(src + ch[i].start, ch[i].end - ch[i].start, needles[j], strlen(needles[j]));
+    if (!hit) continue;
+    TSPoint end_point = {ch[i].row, 0};
+    if (i + 1 < n) {
+      end_point.row = ch[i + 1].row;
+    } else {
+      /* the file's last line may lack a newline */
+      uint32_t b = ch[i].end;
+      while (b > ch[i].start && src[b - 1] != '\n') b--;
+      end_point.row = ch[i].row;
+      for (uint32_t t = ch[i].start; t < b; t++) end_point.row += src[t] == '\n';
+      end_point.column = ch[i].end - b;
+    }
+    out[k++] = (TSRange){{ch[i].row, 0}, end_point, ch[i].start, ch[i].end};
+    *bytes += ch[i].end - ch[i].start;
+  }
+  (void)len;
+  return k;
+}
+
+/* Parses the file, or only the top-level statements that mention einops or a name bound by
+ * an einops import: a module is mostly other code, and the parse is most of a scan's time.
+ * Statements are independent, so parsing a subset gives the same trees for that subset. */
+static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bool full) {
+  enum { SMALL = 2048 };
+  einc__py_chunk *ch = NULL;
+  int32_t n = full || file->len < SMALL ? -1 : einc__py_chunks(file->src, file->len, &ch);
+  TSRange *ranges = n > 1 ? malloc(sizeof *ranges * (size_t)n) : NULL;
+  TSTree *tree = NULL;
+  if (ranges) {
+    /* First the statements naming einops: its imports say which other names to look for. */
+    const char *needles[EINC__PY_MAX_ALIASES + 1] = {"einops"};
+    int32_t n_needles = 1;
+    size_t bytes;
+    uint32_t k = einc__py_ranges(file->src, file->len, ch, n, needles, 1, ranges, &bytes);
+    ts_parser_set_included_ranges(ctx->parser, ranges, k);
+    TSTree *t1 = ts_parser_parse_string(ctx->parser, NULL, file->src, (uint32_t)file->len);
+    einc__py_scan s1 = {.file = (einc__lint_file *)file, .src = file->src};
+    if (t1) {
+      ts_query_cursor_exec(ctx->cursor, ctx->query, ts_tree_root_node(t1));
+      TSQueryMatch m;
+      while (ts_query_cursor_next_match(ctx->cursor, &m))
+        for (uint16_t i = 0; i < m.capture_count; i++)
+          if (m.captures[i].index == ctx->cap_import) einc__py_read_import(&s1, m.captures[i].node);
+      ts_tree_delete(t1);
+    }
+    for (int32_t a = 0; a < s1.n_aliases && n_needles <= EINC__PY_MAX_ALIASES; a++)
+      needles[n_needles++] = s1.aliases[a].local;
+    k = einc__py_ranges(file->src, file->len, ch, n, needles, n_needles, ranges, &bytes);
+    /* Most of the file anyway: one plain parse. */
+    if (bytes * 4 < file->len * 3) {
+      ts_parser_set_included_ranges(ctx->parser, ranges, k);
+      tree = ts_parser_parse_string(ctx->parser, NULL, file->src, (uint32_t)file->len);
+    }
+    ts_parser_set_included_ranges(ctx->parser, NULL, 0);
+  }
+  free(ranges);
+  free(ch);
+  if (!tree) tree = ts_parser_parse_string(ctx->parser, NULL, file->src, (uint32_t)file->len);
+  return tree;
+}
+
 int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts) {
   einc__py_ctx *ctx = einc__py_ctx_get();
   if (!ctx) {
     file->error = "cannot set up the Python parser (grammar ABI not supported?)";
     return EINC_ENOMEM;
   }
-  TSTree *tree = ts_parser_parse_string(ctx->parser, NULL, file->src, (uint32_t)file->len);
+  TSTree *tree = einc__py_parse(ctx, file, opts->full_parse);
   if (!tree) {
     file->error = "the Python parser gave up on this file";
     return EINC_ENOMEM;

@@ -573,6 +573,7 @@ static void einc__lint_usage(FILE *out) {
         "  --no-gitignore      do not read .gitignore files\n"
         "  --no-config         do not read [tool.einc] from pyproject.toml\n"
         "  -j N                threads (default: every core)\n"
+        "  --full-parse        parse whole files, not only the statements naming einops\n"
         "  --list-codes        print the codes and exit\n\n"
         "Exit status: 0 clean, 1 findings remain, 2 usage or I/O error.\n",
         out);
@@ -630,6 +631,7 @@ int einc_cli_lint(int argc, char **argv) {
     else if (!strcmp(a, "--diff")) opts.diff = true;
     else if (!strcmp(a, "--no-config")) use_config = false;
     else if (!strcmp(a, "--no-gitignore")) use_gitignore = false;
+    else if (!strcmp(a, "--full-parse")) opts.full_parse = true;
     else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       einc__lint_usage(stdout);
       status = 0;

@@ -76,6 +76,27 @@ printf '[project]\nname = "p"\n\n[tool.einc]\nexclude = ["vendor"]\nignore = [\n
 check "pyproject: exclude honoured" bash -c "! grep -q vendor '$tmp/proj.out'"
 check "pyproject: target numpy" grep -q 'x.swapaxes(0, 1)' "$tmp/proj.out"
 
+# -- partial parsing: only the top-level statements naming einops are parsed; the findings must
+# be those of a whole-file parse, whatever the statements around them look like
+mkdir -p "$tmp/part"
+{
+  printf 'import torch\nimport einops as E\nfrom einops import rearrange as r\n'
+  for i in $(seq 1 40); do
+    printf '\n\n@decorate(x="rearrange(")\ndef f%d(x, h):\n    """Docstring with r(x, "a b -> b a") inside.\n    """\n' "$i"
+    printf '    s = (\n"... h d -> ... (h d)")\n    y = r(x, "... h d -> ... (h d)")  # einc: ignore[EIN002]\n'
+    printf '    return E.reduce(y, "b c -> b", "sum") + \\\n        r(x, s)\n'
+    printf '\n\nif f%d:\n    z = 1\nelse:\n    z = r(torch.ones(2, 3), "a b -> b a")\n' "$i"
+    printf "\nclass C%d:\n    x = [\n1,\n]\n    text = '''\nimport einops\n'''\n" "$i"
+  done
+} >"$tmp/part/big.py"
+"$EINC" lint --no-config --format json "$tmp/part" >"$tmp/part.json" 2>/dev/null
+"$EINC" lint --no-config --format json --full-parse "$tmp/part" >"$tmp/full.json" 2>/dev/null
+check "partial parse finds what a full parse finds" cmp -s "$tmp/part.json" "$tmp/full.json"
+check "partial parse: findings present" test "$(grep -c '"code":"EIN' "$tmp/part.json")" -ge 160
+"$EINC" lint --no-config --diff "$tmp/part" >"$tmp/part.diff" 2>/dev/null
+"$EINC" lint --no-config --diff --full-parse "$tmp/part" >"$tmp/full.diff" 2>/dev/null
+check "partial parse gives the same fixes" cmp -s "$tmp/part.diff" "$tmp/full.diff"
+
 # -- bad input
 bad=$tmp/bad
 mkdir -p "$bad/sub"
