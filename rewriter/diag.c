@@ -123,6 +123,28 @@ einc__pos einc__lint_pos(const char *src, size_t len, uint32_t off) {
   return pos;
 }
 
+/* einc__lint_pos, resumed from the last position asked for when that lies before `off`. */
+static einc__pos einc__lint_file_pos(einc__lint_file *self, uint32_t off) {
+  if (off > self->len) off = (uint32_t)self->len;
+  if (self->pos_at.line == 0 || off < self->pos_off) {
+    self->pos_off = 0;
+    self->pos_at = (einc__pos){1, 1};
+  }
+  einc__pos pos = self->pos_at;
+  for (uint32_t i = self->pos_off; i < off; i++) {
+    unsigned char c = (unsigned char)self->src[i];
+    if (c == '\n') {
+      pos.line++;
+      pos.column = 1;
+    } else if ((c & 0xC0) != 0x80) {
+      pos.column++;
+    }
+  }
+  self->pos_off = off;
+  self->pos_at = pos;
+  return pos;
+}
+
 einc__finding *einc__lint_file_add(einc__lint_file *self, einc_lint_code code, uint32_t start,
                                    uint32_t end) {
   if (self->n_findings == self->cap_findings) {
@@ -134,8 +156,8 @@ einc__finding *einc__lint_file_add(einc__lint_file *self, einc_lint_code code, u
   }
   einc__finding *f = &self->findings[self->n_findings++];
   *f = (einc__finding){.code = code, .start = start, .end = end};
-  f->begin_pos = einc__lint_pos(self->src, self->len, start);
-  f->end_pos = einc__lint_pos(self->src, self->len, end);
+  f->begin_pos = einc__lint_file_pos(self, start);
+  f->end_pos = einc__lint_file_pos(self, end);
   return f;
 }
 

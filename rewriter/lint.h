@@ -114,6 +114,9 @@ typedef struct einc__lint_file {
   char *fixed_src;
   size_t fixed_len;
   int32_t n_fixed;
+  /* the last position computed, so positions of findings in file order cost one pass */
+  uint32_t pos_off;
+  einc__pos pos_at;
 } einc__lint_file;
 
 typedef enum einc_emit_target {

@@ -1092,6 +1092,24 @@ fail:
   return -1;
 }
 
+static bool einc__py_ident_char(char c) {
+  return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (unsigned char)c >= 0x80;
+}
+
+/* Whether `word` occurs in s[0..n) as a whole identifier. */
+static bool einc__py_has_word(const char *s, size_t n, const char *word) {
+  size_t w = strlen(word);
+  const char *p = s, *end = s + n;
+  while (p < end && (p = memmem(p, (size_t)(end - p), word, w))) {
+    bool before = p > s && einc__py_ident_char(p[-1]);
+    bool after = p + w < end && einc__py_ident_char(p[w]);
+    if (!before && !after) return true;
+    p++;
+  }
+  return false;
+}
+
 /* The ranges of the chunks holding one of `needles`, for ts_parser_set_included_ranges. */
 static uint32_t einc__py_ranges(const char *src, size_t len, const einc__py_chunk *ch, int32_t n,
                                 const char *const *needles, int32_t n_needles, TSRange *out,
@@ -1101,7 +1119,7 @@ static uint32_t einc__py_ranges(const char *src, size_t len, const einc__py_chun
   for (int32_t i = 0; i < n; i++) {
     bool hit = false;
     for (int32_t j = 0; j < n_needles && !hit; j++)
-      hit = memmem(src + ch[i].start, ch[i].end - ch[i].start, needles[j], strlen(needles[j]));
+      hit = einc__py_has_word(src + ch[i].start, ch[i].end - ch[i].start, needles[j]);
     if (!hit) continue;
     TSPoint end_point = {ch[i].row, 0};
     if (i + 1 < n) {

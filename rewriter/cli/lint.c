@@ -214,13 +214,22 @@ static bool einc__walk_excluded(const einc__walk *w, const char *path, const cha
 /* ---- the walk ---------------------------------------------------------------------------- */
 
 static int einc__name_cmp(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+  return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
 static void einc__walk_dir(einc__walk *w, const char *dir, const struct stat *st);
 
-static void einc__walk_path(einc__walk *w, const char *path, const char *name, bool explicit) {
+static void einc__walk_path(einc__walk *w, const char *path, const char *name, bool explicit,
+                            bool is_reg) {
   struct stat st;
+  if (is_reg) {
+    /* readdir said it is a regular file: no stat needed */
+    const einc__lint_lang *lang = einc__lint_lang_of(path);
+    if (lang && !einc__walk_excluded(w, path, name) &&
+        !einc__walk_gitignored(w, path, name, false))
+      einc__walk_add(w, path, lang, NULL);
+    return;
+  }
   if (stat(path, &st) != 0) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s",
@@ -279,13 +288,21 @@ static void einc__walk_dir(einc__walk *w, const char *dir, const struct stat *st
       continue;
     /* Regular files of no known language need no stat. */
     if (e->d_type == DT_REG && !einc__lint_lang_of(n)) continue;
-    if (!einc__strs_push(&names, strdup(n))) w->oom = true;
+    /* the entry's type rides along as the name's first byte */
+    size_t nl = strlen(n);
+    char *entry = malloc(nl + 2);
+    if (entry) {
+      entry[0] = e->d_type == DT_REG ? 'f' : '?';
+      memcpy(entry + 1, n, nl + 1);
+    }
+    if (!einc__strs_push(&names, entry)) w->oom = true;
   }
   closedir(d);
   qsort(names.v, (size_t)names.n, sizeof *names.v, einc__name_cmp);
   size_t dl = strlen(dir);
   for (int32_t i = 0; i < names.n; i++) {
-    size_t nl = strlen(names.v[i]);
+    const char *name = names.v[i] + 1;
+    size_t nl = strlen(name);
     char *path = malloc(dl + nl + 2);
     if (!path) {
       w->oom = true;
@@ -294,8 +311,8 @@ static void einc__walk_dir(einc__walk *w, const char *dir, const struct stat *st
     memcpy(path, dir, dl);
     size_t k = dl;
     if (k == 0 || path[k - 1] != '/') path[k++] = '/';
-    memcpy(path + k, names.v[i], nl + 1);
-    einc__walk_path(w, path, names.v[i], false);
+    memcpy(path + k, name, nl + 1);
+    einc__walk_path(w, path, name, false, names.v[i][0] == 'f');
     free(path);
   }
   einc__strs_free(&names);
@@ -426,40 +443,38 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
     file->error = einc__lint_printf(A, "cannot open: %s", strerror(errno));
     return;
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    file->error = einc__lint_printf(A, "cannot stat: %s", strerror(errno));
-    close(fd);
-    return;
-  }
-  if (st.st_size > EINC__LINT_MAX_FILE) {
-    file->error = einc__lint_printf(A, "file too large to lint (%lld bytes; the limit is %d)",
-                                     (long long)st.st_size, EINC__LINT_MAX_FILE);
-    close(fd);
-    return;
-  }
-  size_t want = (size_t)st.st_size;
-  if (*cap < want + 1) {
-    char *b = realloc(*buf, want + 1);
-    if (!b) {
-      file->error = "out of memory";
-      close(fd);
-      return;
-    }
-    *buf = b;
-    *cap = want + 1;
-  }
+  /* Read to the end into the thread's buffer, growing it; no fstat, as with grep. */
   size_t got = 0;
-  while (got < want) {
-    ssize_t r = read(fd, *buf + got, want - got);
+  for (;;) {
+    if (*cap < got + 65536 + 1) {
+      size_t ncap = *cap ? *cap * 2 : 1 << 17;
+      while (ncap < got + 65536 + 1) ncap *= 2;
+      char *b = realloc(*buf, ncap);
+      if (!b) {
+        file->error = "out of memory";
+        close(fd);
+        return;
+      }
+      *buf = b;
+      *cap = ncap;
+    }
+    ssize_t r = read(fd, *buf + got, *cap - got - 1);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
-      file->error = einc__lint_printf(A, "cannot read: %s", strerror(errno));
+      file->error = einc__lint_printf(file, "cannot read: %s", strerror(errno));
       close(fd);
       return;
     }
     if (r == 0) break;
     got += (size_t)r;
+    if (got > EINC__LINT_MAX_FILE) {
+      struct stat st;
+      long long size = fstat(fd, &st) == 0 ? (long long)st.st_size : (long long)got;
+      file->error = einc__lint_printf(file, "file too large to lint (%lld bytes; the limit is %d)",
+                                      size, EINC__LINT_MAX_FILE);
+      close(fd);
+      return;
+    }
   }
   close(fd);
   const char *needle = job->lang->needle;
@@ -715,7 +730,7 @@ int einc_cli_lint(int argc, char **argv) {
   w.use_gitignore = use_gitignore;
   for (int32_t i = 0; i < paths.n; i++) {
     const char *name = strrchr(paths.v[i], '/');
-    einc__walk_path(&w, paths.v[i], name ? name + 1 : paths.v[i], true);
+    einc__walk_path(&w, paths.v[i], name ? name + 1 : paths.v[i], true, false);
   }
   if (w.oom) {
     fprintf(stderr, "einc lint: out of memory\n");
