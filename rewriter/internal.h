@@ -10,6 +10,13 @@
 
 #include "einc/einc.h"
 
+/* ---- status.c: allocation through the replaceable hooks -------------------------------- */
+
+void *einc__malloc(size_t size);
+void *einc__calloc(size_t count, size_t size);
+void *einc__realloc(void *ptr, size_t size);
+void einc__free(void *ptr);
+
 /* ---- sbuf.c: a growable string with a sticky error (SQLite's StrAccum idea) ---------------- */
 
 typedef struct einc_sbuf {

@@ -225,7 +225,7 @@ typedef struct einc_einsum_var {
 } einc_einsum_var;
 
 static int einc__run_einsum(const einc_plan *p, const void *const *ins, void *out) {
-  einc_einsum_var *vars = calloc(52 + EINC_MAX_RANK, sizeof *vars);
+  einc_einsum_var *vars = einc__calloc(52 + EINC_MAX_RANK, sizeof *vars);
   if (!vars) return EINC_ENOMEM;
   int nv = 0;
   int var_of_label[52];
@@ -332,7 +332,7 @@ static int einc__run_einsum(const einc_plan *p, const void *const *ins, void *ou
       if (v < 0) break;
     }
   }
-  free(vars);
+  einc__free(vars);
   return EINC_OK;
 }
 

@@ -25,16 +25,16 @@ struct einc_arena {
 };
 
 einc_arena *einc__arena_new(void) {
-  return calloc(1, sizeof(einc_arena));
+  return einc__calloc(1, sizeof(einc_arena));
 }
 
 void einc__arena_delete(einc_arena *self) {
   if (!self) return;
   for (einc_arena_block *b = self->head, *next; b; b = next) {
     next = b->next;
-    free(b);
+    einc__free(b);
   }
-  free(self);
+  einc__free(self);
 }
 
 void *einc__arena_alloc(einc_arena *self, size_t n) {
@@ -42,7 +42,7 @@ void *einc__arena_alloc(einc_arena *self, size_t n) {
   einc_arena_block *b = self->head;
   if (!b || b->cap - b->used < n) {
     size_t cap = n > 4096 ? n : 4096;
-    b = malloc(sizeof *b + cap);
+    b = einc__malloc(sizeof *b + cap);
     if (!b) return NULL;
     b->cap = cap;
     b->used = 0;
@@ -298,7 +298,7 @@ static size_t einc__count(const char *s, size_t n, const char *needle, size_t m,
 
 int einc__parse_side(const char *pattern, size_t start, size_t end, einc_side_options opts,
                      einc_arena *arena, einc_side *out, einc_error *err) {
-  einc_side_parser *p = calloc(1, sizeof *p);
+  einc_side_parser *p = einc__calloc(1, sizeof *p);
   if (!p) return einc__fail(err, EINC_ERR_NONE, einc__span(0, 0), false, "out of memory");
   p->pattern = pattern;
   p->opts = opts;
@@ -445,6 +445,6 @@ int einc__parse_side(const char *pattern, size_t start, size_t end, einc_side_op
                      .ellipsis_in_group = p->ellipsis_in_group,
                      .has_anonymous = p->has_anonymous};
 done:
-  free(p);
+  einc__free(p);
   return rc;
 }

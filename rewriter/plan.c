@@ -17,11 +17,11 @@ typedef struct einc_plan_impl {
 } einc_plan_impl;
 
 einc_plan *einc__plan_alloc(void) {
-  einc_plan_impl *self = calloc(1, sizeof *self);
+  einc_plan_impl *self = einc__calloc(1, sizeof *self);
   if (!self) return NULL;
   self->arena = einc__arena_new();
   if (!self->arena) {
-    free(self);
+    einc__free(self);
     return NULL;
   }
   return &self->pub;
@@ -34,7 +34,7 @@ einc_arena *einc__plan_arena(einc_plan *self) {
 void einc_plan_delete(einc_plan *self) {
   if (!self) return;
   einc__arena_delete(((einc_plan_impl *)self)->arena);
-  free(self);
+  einc__free(self);
 }
 
 bool einc__mul_overflow(int64_t a, int64_t b, int64_t *out) {

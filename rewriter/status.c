@@ -2,9 +2,37 @@
  * Names and messages: status codes, error kinds, ops, reductions, dtypes and plan classes, all
  * from the tables in einc.h so that one list is the truth.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+static einc_allocator einc__allocator = {malloc, calloc, realloc, free};
+
+void einc_set_allocator(const einc_allocator *allocator) {
+  einc_allocator libc = {malloc, calloc, realloc, free};
+  einc__allocator = allocator ? *allocator : libc;
+}
+
+void *einc__malloc(size_t size) {
+  return einc__allocator.malloc(size);
+}
+
+void *einc__calloc(size_t count, size_t size) {
+  return einc__allocator.calloc(count, size);
+}
+
+void *einc__realloc(void *ptr, size_t size) {
+  return einc__allocator.realloc(ptr, size);
+}
+
+void einc__free(void *ptr) {
+  einc__allocator.free(ptr);
+}
+
+void einc_free(void *ptr) {
+  einc__allocator.free(ptr);
+}
 
 const char *einc_status_message(int status) {
   switch (status) {
@@ -50,6 +78,7 @@ const char *einc_error_stage(einc_error_kind kind) {
 
 int einc__status_for(einc_error_kind kind) {
   const char *stage = einc_error_stage(kind);
+  if (kind == EINC_ERR_NONE) return EINC_ENOMEM; /* the only failure without an error kind */
   if (kind == EINC_ERR_SIZE_OVERFLOW) return EINC_ELIMIT;
   if (kind == EINC_ERR_PATTERN_TOO_LONG || kind == EINC_ERR_TOO_MANY_AXES ||
       kind == EINC_ERR_ANON_TOO_LARGE || kind == EINC_ERR_EINSUM_TOO_MANY_AXES)

@@ -138,6 +138,20 @@ typedef struct einc_error {
 const char *einc_error_key(einc_error_kind kind);
 const char *einc_error_stage(einc_error_kind kind);
 
+/* Every allocation of libeinc goes through these hooks (tests make the Nth one fail). Set them
+ * before any other call, from one thread; NULL restores the C library's. */
+typedef struct einc_allocator {
+  void *(*malloc)(size_t size);
+  void *(*calloc)(size_t count, size_t size);
+  void *(*realloc)(void *ptr, size_t size);
+  void (*free)(void *ptr);
+} einc_allocator;
+
+void einc_set_allocator(const einc_allocator *allocator);
+/* Free memory einc handed over (strings from einc_error_format / einc_plan_describe). Plain
+ * free() is fine unless the hooks were replaced. */
+void einc_free(void *ptr);
+
 /* ---------------------------------------------------------------------------------------------
  * Section 2: what to compile
  * ------------------------------------------------------------------------------------------- */
@@ -424,10 +438,11 @@ int einc_plan_execute(const einc_plan *self, const void *const *ins, void *const
  *   error[not_divisible]: Shape mismatch, can't divide axis of length 7 in chunks of 2
  *     |  (h d) -> h d
  *     |   ^
- * Returns a malloc'd string the caller frees, or NULL on allocation failure. */
+ * Returns a string the caller frees (einc_free), or NULL on allocation failure. */
 char *einc_error_format(const einc_error *err, const char *pattern, size_t pattern_len);
 
-/* The plan as `einc explain` prints it (axes, decomposition, loops, class, strides). malloc'd. */
+/* The plan as `einc explain` prints it (axes, decomposition, loops, class, strides); the caller
+ * frees it (einc_free); NULL on allocation failure. */
 char *einc_plan_describe(const einc_plan *self);
 
 #ifdef __cplusplus
