@@ -36,8 +36,8 @@ void einc_free(void *ptr) {
 
 const char *einc_status_message(int status) {
   switch (status) {
-#define EINC__STATUS_MSG(name, value, msg)                                                        \
-  case value:                                                                                     \
+#define EINC__STATUS_MSG(name, value, msg)                                                         \
+  case value:                                                                                      \
     return msg;
     EINC_STATUS_TABLE(EINC__STATUS_MSG)
 #undef EINC__STATUS_MSG
@@ -47,8 +47,8 @@ const char *einc_status_message(int status) {
 
 const char *einc_status_name(int status) {
   switch (status) {
-#define EINC__STATUS_NAME(name, value, msg)                                                       \
-  case value:                                                                                     \
+#define EINC__STATUS_NAME(name, value, msg)                                                        \
+  case value:                                                                                      \
     return "EINC_" #name;
     EINC_STATUS_TABLE(EINC__STATUS_NAME)
 #undef EINC__STATUS_NAME
@@ -104,8 +104,8 @@ int einc__fail(einc_error *err, einc_error_kind kind, einc_span span, bool has_s
 
 static const char *const einc__op_names[] = {"rearrange", "reduce", "repeat",
                                              "einsum",    "pack",   "unpack"};
-static const char *const einc__reduction_names[] = {"none", "sum", "mean", "max",
-                                                    "min",  "prod", "any", "all"};
+static const char *const einc__reduction_names[] = {"none", "sum",  "mean", "max",
+                                                    "min",  "prod", "any",  "all"};
 static const char *const einc__dtype_names[] = {"float64", "float32", "bfloat16",
                                                 "float16", "int64",   "bool"};
 static const size_t einc__dtype_sizes[] = {8, 4, 2, 2, 8, 1};

@@ -38,7 +38,8 @@ typedef struct {
 /* One full use of the library; returns true when everything succeeded. */
 static bool run(const job *j) {
   einc_shape in[2] = {{.rank = j->rank}, {.rank = j->rank}};
-  for (int d = 0; d < j->rank; d++) in[0].dims[d] = in[1].dims[d] = j->dims[d];
+  for (int d = 0; d < j->rank; d++)
+    in[0].dims[d] = in[1].dims[d] = j->dims[d];
   einc_spec spec = {.op = j->op,
                     .pattern = j->pattern,
                     .pattern_len = strlen(j->pattern),
