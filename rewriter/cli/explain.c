@@ -11,11 +11,13 @@
 bool einc_cli_parse_shape(const char *text, einc_shape *out) {
   out->rank = 0;
   const char *s = text;
-  while (*s == ' ') s++;
+  while (*s == ' ')
+    s++;
   if (!*s) return true; /* a 0-d input */
   for (;;) {
     if (out->rank >= EINC_MAX_RANK) return false;
-    while (*s == ' ') s++;
+    while (*s == ' ')
+      s++;
     if (*s == '?') {
       out->dims[out->rank++] = EINC_UNKNOWN;
       s++;
@@ -27,7 +29,8 @@ bool einc_cli_parse_shape(const char *text, einc_shape *out) {
       out->dims[out->rank++] = v;
       s = end;
     }
-    while (*s == ' ') s++;
+    while (*s == ' ')
+      s++;
     if (*s == 0) return true;
     if (*s != ',') return false;
     s++;
