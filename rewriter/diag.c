@@ -13,7 +13,9 @@
 
 /* ---- text helpers and the file's arena ---------------------------------------------------- */
 
-void einc__lint_putc(einc_sbuf *self, char c) { einc__sbuf_append(self, &c, 1); }
+void einc__lint_putc(einc_sbuf *self, char c) {
+  einc__sbuf_append(self, &c, 1);
+}
 
 void einc__lint_json_str(einc_sbuf *self, const char *s, size_t n) {
   einc__lint_putc(self, '"');
@@ -24,12 +26,24 @@ void einc__lint_json_str(einc_sbuf *self, const char *s, size_t n) {
     einc__sbuf_append(self, s + run, i - run);
     run = i + 1;
     switch (c) {
-    case '"': einc__sbuf_puts(self, "\\\""); break;
-    case '\\': einc__sbuf_puts(self, "\\\\"); break;
-    case '\n': einc__sbuf_puts(self, "\\n"); break;
-    case '\t': einc__sbuf_puts(self, "\\t"); break;
-    case '\r': einc__sbuf_puts(self, "\\r"); break;
-    default: einc__sbuf_printf(self, "\\u%04x", c); break;
+    case '"':
+      einc__sbuf_puts(self, "\\\"");
+      break;
+    case '\\':
+      einc__sbuf_puts(self, "\\\\");
+      break;
+    case '\n':
+      einc__sbuf_puts(self, "\\n");
+      break;
+    case '\t':
+      einc__sbuf_puts(self, "\\t");
+      break;
+    case '\r':
+      einc__sbuf_puts(self, "\\r");
+      break;
+    default:
+      einc__sbuf_printf(self, "\\u%04x", c);
+      break;
     }
   }
   einc__sbuf_append(self, s + run, n - run);
@@ -175,9 +189,11 @@ void einc__lint_file_clear(einc__lint_file *self) {
 /* The source line holding byte `off`: [*b, *e). */
 static void einc__line_bounds(const char *src, size_t len, uint32_t off, size_t *b, size_t *e) {
   size_t s = off > len ? len : off;
-  while (s > 0 && src[s - 1] != '\n') s--;
+  while (s > 0 && src[s - 1] != '\n')
+    s--;
   size_t t = off > len ? len : off;
-  while (t < len && src[t] != '\n') t++;
+  while (t < len && src[t] != '\n')
+    t++;
   *b = s;
   *e = t;
 }
@@ -201,7 +217,8 @@ static void einc__put_source_caret(einc_sbuf *out, const einc__lint_file *file,
   for (size_t i = f->start; i < stop; i++)
     if (((unsigned char)file->src[i] & 0xC0) != 0x80) n++;
   einc__lint_putc(out, '^');
-  for (size_t i = 1; i < n; i++) einc__lint_putc(out, '~');
+  for (size_t i = 1; i < n; i++)
+    einc__lint_putc(out, '~');
   einc__lint_putc(out, '\n');
 }
 
@@ -210,20 +227,20 @@ void einc__lint_format_text(einc_sbuf *out, const einc__lint_file *file, bool co
              *reset = color ? "\033[0m" : "";
   if (file->error) {
     einc__sbuf_printf(out, "%s%s%s: %serror%s: %s\n", bold, file->path, reset, red, reset,
-                     file->error);
+                      file->error);
     return;
   }
   for (int32_t i = 0; i < file->n_findings; i++) {
     const einc__finding *f = &file->findings[i];
     if (f->fixed) continue;
     einc__sbuf_printf(out, "%s%s:%u:%u:%s %s%s%s %s\n", bold, file->path, f->begin_pos.line,
-                     f->begin_pos.column, reset, red, einc__lint_code_id(f->code), reset,
-                     f->message);
+                      f->begin_pos.column, reset, red, einc__lint_code_id(f->code), reset,
+                      f->message);
     einc__put_source_caret(out, file, f);
     if (f->has_fix) {
       einc__sbuf_printf(out, "      = fix (%s): %s\n",
-                       f->safety == EINC_FIX_SAFE ? "safe" : "unsafe, needs --unsafe-fixes",
-                       f->replacement);
+                        f->safety == EINC_FIX_SAFE ? "safe" : "unsafe, needs --unsafe-fixes",
+                        f->replacement);
       if (f->fix_note) einc__sbuf_printf(out, "      = note: %s\n", f->fix_note);
     }
   }
@@ -259,8 +276,7 @@ void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *f
     einc__sbuf_puts(out, "{\"file\":");
     einc__lint_json_str(out, path, strlen(path));
     einc__sbuf_printf(out, ",\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u",
-                     f->begin_pos.line, f->begin_pos.column, f->end_pos.line,
-                     f->end_pos.column);
+                      f->begin_pos.line, f->begin_pos.column, f->end_pos.line, f->end_pos.column);
     einc__json_key_str(out, "code", einc__lint_code_id(f->code));
     einc__json_key_str(out, "name", einc__lint_code_name(f->code));
     einc__json_key_str(out, "message", f->message);
@@ -285,9 +301,9 @@ void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *f
         einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
         einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
         einc__sbuf_printf(out,
-                         "%s{\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u,"
-                         "\"content\":",
-                         k ? "," : "", b.line, b.column, e.line, e.column);
+                          "%s{\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u,"
+                          "\"content\":",
+                          k ? "," : "", b.line, b.column, e.line, e.column);
         einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
         einc__lint_putc(out, '}');
       }
@@ -303,12 +319,12 @@ void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *f
 
 void einc__lint_sarif_begin(einc_sbuf *out) {
   einc__sbuf_puts(out, "{\n\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\n"
-                      "\"version\":\"2.1.0\",\n\"runs\":[{\n\"tool\":{\"driver\":{"
-                      "\"name\":\"einc\",\"informationUri\":\"https://github.com/einc/einc\","
-                      "\"rules\":[");
+                       "\"version\":\"2.1.0\",\n\"runs\":[{\n\"tool\":{\"driver\":{"
+                       "\"name\":\"einc\",\"informationUri\":\"https://github.com/einc/einc\","
+                       "\"rules\":[");
   for (int c = 0; c < EINC_LINT__COUNT; c++) {
     einc__sbuf_printf(out, "%s\n  {\"id\":\"%s\",\"name\":\"%s\",", c ? "," : "",
-                     einc__lint_code_id(c), einc__lint_code_name(c));
+                      einc__lint_code_id(c), einc__lint_code_name(c));
     einc__sbuf_puts(out, "\"shortDescription\":{\"text\":");
     const char *s = einc__lint_code_summary(c);
     einc__lint_json_str(out, s, strlen(s));
@@ -324,17 +340,17 @@ void einc__lint_format_sarif(einc_sbuf *out, const einc__lint_file *file, bool *
     einc__sbuf_puts(out, *first ? "\n" : ",\n");
     *first = false;
     einc__sbuf_printf(out, "{\"ruleId\":\"%s\",\"ruleIndex\":%d,\"level\":\"%s\",",
-                     einc__lint_code_id(f->code), (int)f->code,
-                     f->code >= EINC_LINT_EIN101 && f->code <= EINC_LINT_EIN102 ? "error"
-                                                                                : "warning");
+                      einc__lint_code_id(f->code), (int)f->code,
+                      f->code >= EINC_LINT_EIN101 && f->code <= EINC_LINT_EIN102 ? "error"
+                                                                                 : "warning");
     einc__sbuf_puts(out, "\"message\":{\"text\":");
     einc__lint_json_str(out, f->message, strlen(f->message));
     einc__sbuf_puts(out, "},\"locations\":[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
     einc__lint_json_str(out, file->path, strlen(file->path));
     einc__sbuf_printf(out,
-                     "},\"region\":{\"startLine\":%u,\"startColumn\":%u,\"endLine\":%u,"
-                     "\"endColumn\":%u}}}]",
-                     f->begin_pos.line, f->begin_pos.column, f->end_pos.line, f->end_pos.column);
+                      "},\"region\":{\"startLine\":%u,\"startColumn\":%u,\"endLine\":%u,"
+                      "\"endColumn\":%u}}}]",
+                      f->begin_pos.line, f->begin_pos.column, f->end_pos.line, f->end_pos.column);
     if (f->has_fix) {
       einc__sbuf_puts(out, ",\"fixes\":[{\"description\":{\"text\":");
       const char *d = f->safety == EINC_FIX_SAFE ? "safe fix" : "unsafe fix";
@@ -346,9 +362,9 @@ void einc__lint_format_sarif(einc_sbuf *out, const einc__lint_file *file, bool *
         einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
         einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
         einc__sbuf_printf(out,
-                         "%s{\"deletedRegion\":{\"startLine\":%u,\"startColumn\":%u,"
-                         "\"endLine\":%u,\"endColumn\":%u},\"insertedContent\":{\"text\":",
-                         k ? "," : "", b.line, b.column, e.line, e.column);
+                          "%s{\"deletedRegion\":{\"startLine\":%u,\"startColumn\":%u,"
+                          "\"endLine\":%u,\"endColumn\":%u},\"insertedContent\":{\"text\":",
+                          k ? "," : "", b.line, b.column, e.line, e.column);
         einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
         einc__sbuf_puts(out, "}}");
       }
@@ -358,7 +374,9 @@ void einc__lint_format_sarif(einc_sbuf *out, const einc__lint_file *file, bool *
   }
 }
 
-void einc__lint_sarif_end(einc_sbuf *out) { einc__sbuf_puts(out, "\n]}]}\n"); }
+void einc__lint_sarif_end(einc_sbuf *out) {
+  einc__sbuf_puts(out, "\n]}]}\n");
+}
 
 /* ---- unified diff ------------------------------------------------------------------------ */
 
@@ -396,7 +414,8 @@ static void einc__diff_line(einc_sbuf *out, char tag, const einc__lines *l, size
   size_t n = l->at[k + 1] - l->at[k];
   einc__lint_putc(out, tag);
   einc__sbuf_append(out, l->s + l->at[k], n);
-  if (n == 0 || l->s[l->at[k] + n - 1] != '\n') einc__sbuf_puts(out, "\n\\ No newline at end of file\n");
+  if (n == 0 || l->s[l->at[k] + n - 1] != '\n')
+    einc__sbuf_puts(out, "\n\\ No newline at end of file\n");
 }
 
 /* Myers' O(ND) shortest edit script over lines; `keep[i]` marks old line i as kept and
@@ -418,7 +437,8 @@ static bool einc__diff_script(const einc__lines *a, const einc__lines *b, bool *
       else
         x = v[off + k - 1] + 1;
       long y = x - k;
-      while ((size_t)x < n && (size_t)y < m && einc__lines_eq(a, (size_t)x, b, (size_t)y)) x++, y++;
+      while ((size_t)x < n && (size_t)y < m && einc__lines_eq(a, (size_t)x, b, (size_t)y))
+        x++, y++;
       v[off + k] = x;
       if ((size_t)x >= n && (size_t)y >= m) {
         done = true;
@@ -436,7 +456,8 @@ static bool einc__diff_script(const einc__lines *a, const einc__lines *b, bool *
     long k = x - y;
     long pk;
     if (d == 0) {
-      while (x > 0 && y > 0) keep_a[--x] = true, keep_b[--y] = true;
+      while (x > 0 && y > 0)
+        keep_a[--x] = true, keep_b[--y] = true;
       break;
     }
     long *pv = trace[d - 1];
@@ -454,14 +475,16 @@ static bool einc__diff_script(const einc__lines *a, const einc__lines *b, bool *
     x = px;
     y = py;
   }
-  for (size_t d = 0; d <= max; d++) free(trace[d]);
+  for (size_t d = 0; d <= max; d++)
+    free(trace[d]);
   free(trace);
   free(v);
   return true;
 
 fail_alloc:
   if (trace)
-    for (size_t d = 0; d <= max; d++) free(trace[d]);
+    for (size_t d = 0; d <= max; d++)
+      free(trace[d]);
   free(trace);
   free(v);
   return false;
@@ -477,7 +500,8 @@ void einc__lint_format_diff(einc_sbuf *out, const char *path, const char *old, s
   kb = calloc(b.n + 1, 1);
   if (!ka || !kb || !einc__diff_script(&a, &b, ka, kb)) goto fail;
   const char *rel = path;
-  while (rel[0] == '/' || (rel[0] == '.' && rel[1] == '/')) rel += rel[0] == '/' ? 1 : 2;
+  while (rel[0] == '/' || (rel[0] == '.' && rel[1] == '/'))
+    rel += rel[0] == '/' ? 1 : 2;
   einc__sbuf_printf(out, "--- a/%s\n+++ b/%s\n", rel, rel);
   /* Walk both files in step; a hunk spans changes closer than 2 * context kept lines. */
   size_t i = 0, j = 0;
@@ -507,7 +531,7 @@ void einc__lint_format_diff(einc_sbuf *out, const char *path, const char *old, s
     size_t ei = li + EINC__DIFF_CONTEXT < a.n ? li + EINC__DIFF_CONTEXT : a.n;
     size_t ej = lj + (ei - li);
     einc__sbuf_printf(out, "@@ -%zu,%zu +%zu,%zu @@\n", hi + (ei > hi ? 1 : 0), ei - hi,
-                     hj + (ej > hj ? 1 : 0), ej - hj);
+                      hj + (ej > hj ? 1 : 0), ej - hj);
     size_t x = hi, y = hj;
     while (x < ei || y < ej) {
       if (x < ei && y < ej && ka[x] && kb[y]) {

@@ -23,16 +23,16 @@ typedef enum { EINC__D_AXIS, EINC__D_ELLIPSIS, EINC__D_UNIT, EINC__D_MERGED } ei
 typedef struct einc__eaxis {
   const char *name;
   bool anon;
-  const char *size;         /* a known size as text (keyword source or digits), NULL if not */
-  bool on_left, on_right;   /* named on that side */
-  char shape[EINC__EXPR];   /* numpy: its length as an expression over the input's shape */
+  const char *size;       /* a known size as text (keyword source or digits), NULL if not */
+  bool on_left, on_right; /* named on that side */
+  char shape[EINC__EXPR]; /* numpy: its length as an expression over the input's shape */
 } einc__eaxis;
 
 typedef struct einc__edim {
   einc__dkind kind;
-  int32_t axis;             /* EINC__D_AXIS */
-  bool unit;                /* a new axis not yet repeated: length 1 for now */
-  char shape[EINC__EXPR];   /* EINC__D_MERGED: its length (numpy) */
+  int32_t axis;           /* EINC__D_AXIS */
+  bool unit;              /* a new axis not yet repeated: length 1 for now */
+  char shape[EINC__EXPR]; /* EINC__D_MERGED: its length (numpy) */
 } einc__edim;
 
 typedef struct einc__elist {
@@ -115,9 +115,15 @@ static void einc__np_dim_shape(const einc__emitter *e, const einc__edim *d, bool
                                size_t cap) {
   char sl[EINC__EXPR];
   switch (d->kind) {
-  case EINC__D_AXIS: snprintf(out, cap, "%s", d->unit ? "1" : e->ax[d->axis].shape); break;
-  case EINC__D_UNIT: snprintf(out, cap, "1"); break;
-  case EINC__D_MERGED: snprintf(out, cap, "%s", d->shape); break;
+  case EINC__D_AXIS:
+    snprintf(out, cap, "%s", d->unit ? "1" : e->ax[d->axis].shape);
+    break;
+  case EINC__D_UNIT:
+    snprintf(out, cap, "1");
+    break;
+  case EINC__D_MERGED:
+    snprintf(out, cap, "%s", d->shape);
+    break;
   case EINC__D_ELLIPSIS:
     einc__np_ell_slice(e, sl, sizeof sl);
     if (star)
@@ -167,8 +173,7 @@ static int einc__step_split(einc__emitter *e, int32_t pos, const einc_item *item
     const char *s = e->ax[axes[k]].size;
     if (!s || k == unknown) continue;
     size_t l = strlen(known);
-    snprintf(known + l, sizeof known - l, "%s%s", l ? " * " : "",
-             einc__simple_text(s) ? s : "(");
+    snprintf(known + l, sizeof known - l, "%s%s", l ? " * " : "", einc__simple_text(s) ? s : "(");
     if (!einc__simple_text(s)) {
       l = strlen(known);
       snprintf(known + l, sizeof known - l, "%s)", s);
@@ -187,8 +192,7 @@ static int einc__step_split(einc__emitter *e, int32_t pos, const einc_item *item
   if (e->target == EINC_EMIT_TORCH) {
     einc__sbuf_printf(&e->expr, ".unflatten(%d, (", einc__ix(&e->cur, pos, false));
     for (int32_t k = 0; k < n; k++)
-      einc__sbuf_printf(&e->expr, "%s%s", k ? ", " : "",
-                       k == unknown ? "-1" : e->ax[axes[k]].size);
+      einc__sbuf_printf(&e->expr, "%s%s", k ? ", " : "", k == unknown ? "-1" : e->ax[axes[k]].size);
     einc__sbuf_puts(&e->expr, "))");
   }
   e->numpy_dirty = true;
@@ -219,14 +223,25 @@ static void einc__step_merge_ellipsis(einc__emitter *e) {
 static const char *einc__red_method(einc_emit_target t, einc_reduction r, bool *multi) {
   *multi = true;
   switch (r) {
-  case EINC_RED_SUM: return "sum";
-  case EINC_RED_MEAN: return "mean";
-  case EINC_RED_MAX: return t == EINC_EMIT_TORCH ? "amax" : "max";
-  case EINC_RED_MIN: return t == EINC_EMIT_TORCH ? "amin" : "min";
-  case EINC_RED_PROD: *multi = t == EINC_EMIT_NUMPY; return "prod";
-  case EINC_RED_ANY: *multi = t == EINC_EMIT_NUMPY; return "any";
-  case EINC_RED_ALL: *multi = t == EINC_EMIT_NUMPY; return "all";
-  default: return NULL;
+  case EINC_RED_SUM:
+    return "sum";
+  case EINC_RED_MEAN:
+    return "mean";
+  case EINC_RED_MAX:
+    return t == EINC_EMIT_TORCH ? "amax" : "max";
+  case EINC_RED_MIN:
+    return t == EINC_EMIT_TORCH ? "amin" : "min";
+  case EINC_RED_PROD:
+    *multi = t == EINC_EMIT_NUMPY;
+    return "prod";
+  case EINC_RED_ANY:
+    *multi = t == EINC_EMIT_NUMPY;
+    return "any";
+  case EINC_RED_ALL:
+    *multi = t == EINC_EMIT_NUMPY;
+    return "all";
+  default:
+    return NULL;
   }
 }
 
@@ -234,7 +249,8 @@ static int einc__step_reduce(einc__emitter *e, const bool *reduce_dim) {
   bool multi;
   const char *m = einc__red_method(e->target, e->plan->reduction, &multi);
   int32_t n = 0;
-  for (int32_t i = 0; i < e->cur.n; i++) n += reduce_dim[i];
+  for (int32_t i = 0; i < e->cur.n; i++)
+    n += reduce_dim[i];
   if (!m && e->plan->reduction == EINC_RED_NONE) {
     /* The plan knew the rank and found nothing to reduce: the dims left are an empty
      * ellipsis merged into one dim of length 1. */
@@ -260,12 +276,14 @@ static int einc__step_reduce(einc__emitter *e, const bool *reduce_dim) {
     return EINC_OK;
   }
   bool keep[EINC__EMIT_MAX];
-  for (int32_t i = 0; i < e->cur.n; i++) keep[i] = !reduce_dim[i];
+  for (int32_t i = 0; i < e->cur.n; i++)
+    keep[i] = !reduce_dim[i];
   if (multi) {
     einc__sbuf_printf(&e->expr, ".%s(%s%s", m, kw, n > 1 ? "(" : "");
     int32_t k = 0;
     for (int32_t i = 0; i < e->cur.n; i++)
-      if (reduce_dim[i]) einc__sbuf_printf(&e->expr, "%s%d", k++ ? ", " : "", einc__ix(&e->cur, i, false));
+      if (reduce_dim[i])
+        einc__sbuf_printf(&e->expr, "%s%d", k++ ? ", " : "", einc__ix(&e->cur, i, false));
     einc__sbuf_puts(&e->expr, n > 1 ? "))" : ")");
   } else {
     /* torch's prod/any/all take one dim: one call per dim, the last first. */
@@ -290,7 +308,8 @@ static bool einc__edim_same(const einc__edim *a, const einc__edim *b) {
 /* Reorders the current dims into `want` (same dims, other order). */
 static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
   bool same = true;
-  for (int32_t i = 0; i < want->n; i++) same &= einc__edim_same(&e->cur.d[i], &want->d[i]);
+  for (int32_t i = 0; i < want->n; i++)
+    same &= einc__edim_same(&e->cur.d[i], &want->d[i]);
   if (same) return;
   einc__np_flush(e);
   bool ell = einc__ell_at(&e->cur) >= 0;
@@ -299,7 +318,8 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
   int32_t perm[EINC__EMIT_MAX];
   for (int32_t j = 0; j < want->n; j++) {
     int32_t i = 0;
-    while (!einc__edim_same(&e->cur.d[i], &want->d[j])) i++;
+    while (!einc__edim_same(&e->cur.d[i], &want->d[j]))
+      i++;
     perm[j] = i;
     if (want->d[j].kind == EINC__D_ELLIPSIS) continue;
     int32_t s = einc__ix(&e->cur, i, false), d = einc__ix(want, j, false);
@@ -311,7 +331,8 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
                       src[0] < src[1] ? src[0] : src[1], src[0] < src[1] ? src[1] : src[0]);
   } else if (!ell && n > 2) {
     einc__sbuf_puts(&e->expr, np ? ".transpose(" : ".permute(");
-    for (int32_t j = 0; j < want->n; j++) einc__sbuf_printf(&e->expr, "%s%d", j ? ", " : "", perm[j]);
+    for (int32_t j = 0; j < want->n; j++)
+      einc__sbuf_printf(&e->expr, "%s%d", j ? ", " : "", perm[j]);
     einc__sbuf_puts(&e->expr, ")");
   } else {
     einc_sbuf tmp = {0};
@@ -327,7 +348,8 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
       const int32_t *v = pass ? dst : src;
       if (pass) einc__sbuf_puts(&tmp, ", ");
       if (n > 1) einc__sbuf_puts(&tmp, "(");
-      for (int32_t k = 0; k < n; k++) einc__sbuf_printf(&tmp, "%s%d", k ? ", " : "", v[k]);
+      for (int32_t k = 0; k < n; k++)
+        einc__sbuf_printf(&tmp, "%s%d", k ? ", " : "", v[k]);
       if (n > 1) einc__sbuf_puts(&tmp, ")");
     }
     einc__sbuf_puts(&tmp, ")");
@@ -340,8 +362,8 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
 
 /* ---- the plan ---------------------------------------------------------------------------- */
 
-static const char *einc__kwarg_source(int32_t n, const char *const *names,
-                                      const char *const *src, const char *name) {
+static const char *einc__kwarg_source(int32_t n, const char *const *names, const char *const *src,
+                                      const char *name) {
   for (int32_t i = 0; i < n; i++)
     if (!strcmp(names[i], name)) return src[i];
   return NULL;
@@ -450,7 +472,8 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
     /* einops skips a reduction over no axes, keeping the dtype; sum/prod of bool and any/all
      * change it. When only the ellipsis is reduced and it may be empty, the fix differs. */
     bool named = false;
-    for (int32_t i = 0; i < e->cur.n; i++) named |= reduce_dim[i] && i != ell;
+    for (int32_t i = 0; i < e->cur.n; i++)
+      named |= reduce_dim[i] && i != ell;
     einc_reduction r = p->reduction;
     bool may_be_empty = !(p->has_ellipsis_rank && p->ellipsis_dims > 0);
     if (!named && may_be_empty &&
@@ -510,8 +533,7 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
   if (n_new) {
     for (int32_t j = 0; j < full.n; j++) {
       const einc__edim *d = &full.d[j];
-      if (d->kind != EINC__D_AXIS || einc__list_find(&e->cur, EINC__D_AXIS, d->axis) >= 0)
-        continue;
+      if (d->kind != EINC__D_AXIS || einc__list_find(&e->cur, EINC__D_AXIS, d->axis) >= 0) continue;
       einc__edim nd = *d;
       nd.unit = true;
       einc__list_insert(&e->cur, j, nd);
@@ -519,7 +541,8 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
       e->numpy_dirty = true;
     }
     einc__np_flush(e);
-    for (int32_t j = 0; j < e->cur.n; j++) e->cur.d[j].unit = false;
+    for (int32_t j = 0; j < e->cur.n; j++)
+      e->cur.d[j].unit = false;
     if (!np && einc__ell_at(&e->cur) < 0) {
       einc__sbuf_puts(&e->expr, ".expand(");
       for (int32_t j = 0; j < e->cur.n; j++) {
@@ -534,10 +557,10 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
         if (d->kind != EINC__D_AXIS || e->ax[d->axis].on_left) continue;
         if (np)
           einc__sbuf_printf(&e->expr, ".repeat(%s, axis=%d)", e->ax[d->axis].size,
-                           einc__ix(&e->cur, j, false));
+                            einc__ix(&e->cur, j, false));
         else
           einc__sbuf_printf(&e->expr, ".repeat_interleave(%s, %d)", e->ax[d->axis].size,
-                           einc__ix(&e->cur, j, false));
+                            einc__ix(&e->cur, j, false));
       }
     }
   }
@@ -591,10 +614,9 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
   return EINC_OK;
 }
 
-int einc__emit_torch(const einc_plan *plan, einc_emit_target target,
-                     const char *const *input_names, const bool *input_simple, int32_t n_sizes,
-                     const char *const *size_names, const char *const *size_source, char **out,
-                     einc__emit_info *info) {
+int einc__emit_torch(const einc_plan *plan, einc_emit_target target, const char *const *input_names,
+                     const bool *input_simple, int32_t n_sizes, const char *const *size_names,
+                     const char *const *size_source, char **out, einc__emit_info *info) {
   einc__emit_info scratch;
   if (!info) info = &scratch;
   memset(info, 0, sizeof *info);

@@ -33,22 +33,22 @@ void einc__lint_json_str(einc_sbuf *self, const char *s, size_t n);
 /* X(CODE, name, summary) — every finding the linter reports. Codes are stable: new ones are
  * appended, none is renumbered. EIN0xx: a pattern parsed at run time; EIN1xx: a pattern that
  * einops rejects; EIN2xx: a pattern (or argument) that is not a literal, never fixed. */
-#define EINC_LINT_CODE_TABLE(X)                                                                   \
-  X(EIN001, "runtime-rearrange", "einops.rearrange parses its pattern at run time")              \
-  X(EIN002, "runtime-reduce", "einops.reduce parses its pattern at run time")                    \
-  X(EIN003, "runtime-repeat", "einops.repeat parses its pattern at run time")                    \
-  X(EIN004, "runtime-einsum", "einops.einsum parses its pattern at run time")                    \
-  X(EIN005, "runtime-pack", "einops.pack parses its pattern at run time")                        \
-  X(EIN006, "runtime-unpack", "einops.unpack parses its pattern at run time")                    \
-  X(EIN010, "layer-rearrange", "an einops Rearrange layer parses its pattern")                   \
-  X(EIN011, "layer-reduce", "an einops Reduce layer parses its pattern")                         \
-  X(EIN012, "layer-einmix", "an einops EinMix layer parses its pattern")                         \
-  X(EIN101, "invalid-pattern-syntax", "the pattern does not parse (einops raises)")              \
-  X(EIN102, "invalid-pattern", "einops rejects the pattern for this call")                       \
-  X(EIN201, "non-literal-pattern", "the pattern is not a string literal")                        \
-  X(EIN202, "fstring-pattern", "the pattern is an f-string")                                     \
-  X(EIN203, "non-literal-reduction", "the reduction is not a string literal")                    \
-  X(EIN204, "dynamic-axis-sizes", "axis sizes are passed as **kwargs")                           \
+#define EINC_LINT_CODE_TABLE(X)                                                                    \
+  X(EIN001, "runtime-rearrange", "einops.rearrange parses its pattern at run time")                \
+  X(EIN002, "runtime-reduce", "einops.reduce parses its pattern at run time")                      \
+  X(EIN003, "runtime-repeat", "einops.repeat parses its pattern at run time")                      \
+  X(EIN004, "runtime-einsum", "einops.einsum parses its pattern at run time")                      \
+  X(EIN005, "runtime-pack", "einops.pack parses its pattern at run time")                          \
+  X(EIN006, "runtime-unpack", "einops.unpack parses its pattern at run time")                      \
+  X(EIN010, "layer-rearrange", "an einops Rearrange layer parses its pattern")                     \
+  X(EIN011, "layer-reduce", "an einops Reduce layer parses its pattern")                           \
+  X(EIN012, "layer-einmix", "an einops EinMix layer parses its pattern")                           \
+  X(EIN101, "invalid-pattern-syntax", "the pattern does not parse (einops raises)")                \
+  X(EIN102, "invalid-pattern", "einops rejects the pattern for this call")                         \
+  X(EIN201, "non-literal-pattern", "the pattern is not a string literal")                          \
+  X(EIN202, "fstring-pattern", "the pattern is an f-string")                                       \
+  X(EIN203, "non-literal-reduction", "the reduction is not a string literal")                      \
+  X(EIN204, "dynamic-axis-sizes", "axis sizes are passed as **kwargs")                             \
   X(EIN900, "syntax-error", "the file has a syntax error; calls inside it are not fixed")
 
 typedef enum einc_lint_code {
@@ -96,7 +96,7 @@ typedef struct einc__finding {
   const char *fix_note; /* which einops checks the fix drops; NULL when none */
   int32_t n_edits;
   einc__edit *edits;
-  bool fixed;              /* the fix was applied */
+  bool fixed;               /* the fix was applied */
   const char *needs_import; /* "import torch": the fix adds it when the file lacks it */
 } einc__finding;
 
@@ -170,8 +170,8 @@ void einc__lint_format_diff(einc_sbuf *out, const char *path, const char *old, s
  * ------------------------------------------------------------------------------------------- */
 
 /* Sorts the edits and applies them to `src`. Returns EINC_EINVAL when two overlap, ENOMEM. */
-int einc__rewrite_apply(const char *src, size_t len, einc__edit *edits, int32_t n_edits,
-                        char **out, size_t *out_len);
+int einc__rewrite_apply(const char *src, size_t len, einc__edit *edits, int32_t n_edits, char **out,
+                        size_t *out_len);
 /* Replaces `path` by `data` atomically: a temporary file in the same directory, written and
  * fsync'ed, given the old file's permissions, renamed over it. On failure the old file is
  * untouched; `why` (may be NULL) gets the failing step and errno text. */
@@ -198,8 +198,8 @@ int einc__lint_c_file(einc__lint_file *file, const einc__lint_options *opts);
 /* What the emitted expression leaves out of einops' checks, and whether it is a safe fix. */
 typedef struct einc__emit_info {
   einc_fix_safety safety;
-  char dropped[160]; /* "rank, length-1" ... empty when nothing is dropped */
-  char why_not[160]; /* when the emitter declines (EINC_EUNSUPPORTED): why */
+  char dropped[160];    /* "rank, length-1" ... empty when nothing is dropped */
+  char why_not[160];    /* when the emitter declines (EINC_EUNSUPPORTED): why */
   char unsafe_why[160]; /* when safety is EINC_FIX_UNSAFE: the inputs it differs on */
 } einc__emit_info;
 
@@ -213,9 +213,8 @@ typedef struct einc__emit_info {
  * Returns EINC_OK and a malloc'd string in *out (caller frees), EINC_EUNSUPPORTED when the
  * plan has no native equivalent the emitter trusts (info->why_not says why), EINC_ENOMEM.
  */
-int einc__emit_torch(const einc_plan *plan, einc_emit_target target,
-                     const char *const *input_names, const bool *input_simple, int32_t n_sizes,
-                     const char *const *size_names, const char *const *size_source, char **out,
-                     einc__emit_info *info);
+int einc__emit_torch(const einc_plan *plan, einc_emit_target target, const char *const *input_names,
+                     const bool *input_simple, int32_t n_sizes, const char *const *size_names,
+                     const char *const *size_source, char **out, einc__emit_info *info);
 
 #endif /* EINC_LINT_H */

@@ -21,8 +21,8 @@ static int einc__edit_cmp(const void *a, const void *b) {
   return x->end < y->end ? -1 : x->end > y->end;
 }
 
-int einc__rewrite_apply(const char *src, size_t len, einc__edit *edits, int32_t n_edits,
-                        char **out, size_t *out_len) {
+int einc__rewrite_apply(const char *src, size_t len, einc__edit *edits, int32_t n_edits, char **out,
+                        size_t *out_len) {
   *out = NULL;
   qsort(edits, (size_t)n_edits, sizeof *edits, einc__edit_cmp);
   for (int32_t i = 0; i < n_edits; i++) {
@@ -50,8 +50,7 @@ static int einc__rewrite_fail(char *why, size_t why_len, const char *step) {
   return EINC_EINVAL;
 }
 
-int einc__rewrite_file(const char *path, const char *data, size_t len, char *why,
-                       size_t why_len) {
+int einc__rewrite_file(const char *path, const char *data, size_t len, char *why, size_t why_len) {
   struct stat st;
   if (stat(path, &st) != 0) return einc__rewrite_fail(why, why_len, "stat");
   /* A file nobody may write is left alone, even by root (rename would bypass the mode). */
@@ -107,7 +106,7 @@ int einc__rewrite_file(const char *path, const char *data, size_t len, char *why
   free(tmp);
   return EINC_OK;
 
-fail_tmp: {
+fail_tmp : {
   int rc = einc__rewrite_fail(why, why_len, step);
   if (fd >= 0) close(fd);
   unlink(tmp);

@@ -106,9 +106,13 @@ typedef struct einc__py_scan {
   uint32_t *finding_callee_id;
 } einc__py_scan;
 
-static bool einc__node_is(TSNode n, const char *type) { return !strcmp(ts_node_type(n), type); }
+static bool einc__node_is(TSNode n, const char *type) {
+  return !strcmp(ts_node_type(n), type);
+}
 
-static size_t einc__node_len(TSNode n) { return ts_node_end_byte(n) - ts_node_start_byte(n); }
+static size_t einc__node_len(TSNode n) {
+  return ts_node_end_byte(n) - ts_node_start_byte(n);
+}
 
 static bool einc__node_text_eq(const einc__py_scan *s, TSNode n, const char *text) {
   size_t len = einc__node_len(n);
@@ -261,10 +265,14 @@ typedef struct einc__py_str {
 typedef enum { EINC__LIT_OK, EINC__LIT_FSTRING, EINC__LIT_NOT_LITERAL } einc__lit_kind;
 
 static bool einc__py_hex(char c, int *v) {
-  if (c >= '0' && c <= '9') *v = c - '0';
-  else if (c >= 'a' && c <= 'f') *v = c - 'a' + 10;
-  else if (c >= 'A' && c <= 'F') *v = c - 'A' + 10;
-  else return false;
+  if (c >= '0' && c <= '9')
+    *v = c - '0';
+  else if (c >= 'a' && c <= 'f')
+    *v = c - 'a' + 10;
+  else if (c >= 'A' && c <= 'F')
+    *v = c - 'A' + 10;
+  else
+    return false;
   return true;
 }
 
@@ -294,22 +302,36 @@ static einc__lit_kind einc__py_decode_one(einc__py_scan *s, TSNode str, einc_sbu
           char esc = s->src[++k];
           int h1, h2;
           switch (esc) {
-          case 'n': ch = '\n'; break;
-          case 't': ch = '\t'; break;
-          case 'r': ch = '\r'; break;
-          case '\\': ch = '\\'; break;
-          case '\'': ch = '\''; break;
-          case '"': ch = '"'; break;
-          case '\n': continue; /* line continuation inside the literal */
+          case 'n':
+            ch = '\n';
+            break;
+          case 't':
+            ch = '\t';
+            break;
+          case 'r':
+            ch = '\r';
+            break;
+          case '\\':
+            ch = '\\';
+            break;
+          case '\'':
+            ch = '\'';
+            break;
+          case '"':
+            ch = '"';
+            break;
+          case '\n':
+            continue; /* line continuation inside the literal */
           case 'x':
-            if (k + 2 < e && einc__py_hex(s->src[k + 1], &h1) && einc__py_hex(s->src[k + 2], &h2)
-                && h1 < 8) {
+            if (k + 2 < e && einc__py_hex(s->src[k + 1], &h1) && einc__py_hex(s->src[k + 2], &h2) &&
+                h1 < 8) {
               ch = (char)(h1 * 16 + h2);
               k += 2;
               break;
             }
             return EINC__LIT_NOT_LITERAL;
-          default: return EINC__LIT_NOT_LITERAL; /* \N{...}, \u...: not worth decoding */
+          default:
+            return EINC__LIT_NOT_LITERAL; /* \N{...}, \u...: not worth decoding */
           }
         }
         einc__lint_putc(text, ch);
@@ -401,9 +423,9 @@ static bool einc__py_read_args(einc__py_call *c) {
 /* Expressions that can take a method call without parentheses. */
 static bool einc__py_is_primary(TSNode n) {
   static const char *const primary[] = {
-      "identifier", "attribute",  "subscript",  "call",    "parenthesized_expression",
-      "list",       "tuple",      "dictionary", "integer", "float",
-      "string",     "true",       "false",      "none",    "list_comprehension",
+      "identifier", "attribute", "subscript",  "call",    "parenthesized_expression",
+      "list",       "tuple",     "dictionary", "integer", "float",
+      "string",     "true",      "false",      "none",    "list_comprehension",
   };
   for (size_t i = 0; i < sizeof primary / sizeof *primary; i++)
     if (einc__node_is(n, primary[i])) return true;
@@ -412,7 +434,8 @@ static bool einc__py_is_primary(TSNode n) {
 
 /* A plain name or a chain of attributes on one: evaluating it twice is harmless. */
 static bool einc__py_is_simple(TSNode n) {
-  while (einc__node_is(n, "attribute")) n = ts_node_child_by_field_name(n, "object", 6);
+  while (einc__node_is(n, "attribute"))
+    n = ts_node_child_by_field_name(n, "object", 6);
   return einc__node_is(n, "identifier");
 }
 
@@ -432,9 +455,11 @@ static bool einc__py_parse_int(const char *s, int64_t *v) {
  * has a comment, ends in a backslash, or the line break sits inside a string. */
 static bool einc__py_eol(einc__py_scan *s, uint32_t off, uint32_t *eol) {
   uint32_t e = off;
-  while (e < s->file->len && s->src[e] != '\n') e++;
+  while (e < s->file->len && s->src[e] != '\n')
+    e++;
   uint32_t t = e;
-  while (t > off && (s->src[t - 1] == ' ' || s->src[t - 1] == '\t' || s->src[t - 1] == '\r')) t--;
+  while (t > off && (s->src[t - 1] == ' ' || s->src[t - 1] == '\t' || s->src[t - 1] == '\r'))
+    t--;
   if (t > 0 && s->src[t - 1] == '\\') return false;
   for (int32_t i = 0; i < s->n_comments; i++)
     if (ts_node_start_byte(s->comments[i]) >= off && ts_node_start_byte(s->comments[i]) <= e)
@@ -468,9 +493,11 @@ static bool einc__py_suppressed(const einc__py_scan *s, uint32_t row, einc_lint_
     const char *end = t + len;
     if (hit >= end || *hit != '[') return true;
     for (const char *p = hit + 1; p < end && *p != ']';) {
-      while (p < end && (*p == ' ' || *p == ',')) p++;
+      while (p < end && (*p == ' ' || *p == ','))
+        p++;
       const char *q = p;
-      while (q < end && *q != ',' && *q != ']' && *q != ' ') q++;
+      while (q < end && *q != ',' && *q != ']' && *q != ' ')
+        q++;
       if (q > p && !strncmp(id, p, (size_t)(q - p))) return true;
       p = q;
     }
@@ -483,11 +510,9 @@ static einc_lint_code einc__py_op_code(const char *op) {
     const char *op;
     einc_lint_code code;
   } map[] = {
-      {"rearrange", EINC_LINT_EIN001}, {"reduce", EINC_LINT_EIN002},
-      {"repeat", EINC_LINT_EIN003},    {"einsum", EINC_LINT_EIN004},
-      {"pack", EINC_LINT_EIN005},      {"unpack", EINC_LINT_EIN006},
-      {"Rearrange", EINC_LINT_EIN010}, {"Reduce", EINC_LINT_EIN011},
-      {"EinMix", EINC_LINT_EIN012},
+      {"rearrange", EINC_LINT_EIN001}, {"reduce", EINC_LINT_EIN002}, {"repeat", EINC_LINT_EIN003},
+      {"einsum", EINC_LINT_EIN004},    {"pack", EINC_LINT_EIN005},   {"unpack", EINC_LINT_EIN006},
+      {"Rearrange", EINC_LINT_EIN010}, {"Reduce", EINC_LINT_EIN011}, {"EinMix", EINC_LINT_EIN012},
   };
   for (size_t i = 0; i < sizeof map / sizeof *map; i++)
     if (!strcmp(map[i].op, op)) return map[i].code;
@@ -540,7 +565,7 @@ static void einc__py_invalid(einc__py_scan *s, const einc__py_call *c, const ein
   f->op = c->op;
   f->pattern = lit->text;
   f->message = einc__lint_printf(s->file, "invalid %s pattern [%s]: %s", c->op,
-                                  einc_error_key(err->kind), err->message);
+                                 einc_error_key(err->kind), err->message);
 }
 
 /* Whether `expr` refers to the module `mod` ("np."): not as part of a longer name. */
@@ -577,8 +602,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     tensor_to = c->n_pos > 0 ? 1 : 0;
   } else {
     pat = c->n_pos > 1 ? c->pos[1] : einc__py_kw(s, c, "pattern");
-    if (!strcmp(c->op, "reduce"))
-      red = c->n_pos > 2 ? c->pos[2] : einc__py_kw(s, c, "reduction");
+    if (!strcmp(c->op, "reduce")) red = c->n_pos > 2 ? c->pos[2] : einc__py_kw(s, c, "reduction");
     tensor_to = c->n_pos > 0 ? 1 : 0;
   }
   uint32_t row = ts_node_start_point(c->call).row;
@@ -624,7 +648,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     } else if (why_code == EINC_LINT__COUNT) {
       why_code = EINC_LINT_EIN203;
       why = einc__lint_printf(A, "the reduction `%.*s` is not a string literal",
-                               (int)einc__node_len(red), s->src + ts_node_start_byte(red));
+                              (int)einc__node_len(red), s->src + ts_node_start_byte(red));
     }
   }
   if (why_code == EINC_LINT__COUNT && c->has_dict_splat) {
@@ -658,7 +682,8 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   if (n_tensors < 1) n_tensors = 1;
   if (n_tensors > EINC_MAX_INPUTS) return;
   einc_shape shapes[EINC_MAX_INPUTS];
-  for (int32_t i = 0; i < n_tensors; i++) shapes[i] = (einc_shape){.rank = EINC_UNKNOWN};
+  for (int32_t i = 0; i < n_tensors; i++)
+    shapes[i] = (einc_shape){.rank = EINC_UNKNOWN};
   einc_plan *plan = NULL;
   einc_error err = {0};
   int rc = EINC_EUNSUPPORTED;
@@ -704,7 +729,8 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     return;
   }
   s->finding_callee_id = ids;
-  while (s->n_callee_ids < fi) ids[s->n_callee_ids++] = UINT32_MAX;
+  while (s->n_callee_ids < fi)
+    ids[s->n_callee_ids++] = UINT32_MAX;
   ids[fi] = c->root_id;
   s->n_callee_ids = fi + 1;
   f->op = c->op;
@@ -741,10 +767,9 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       simple[i] = einc__py_is_simple(t);
       is_list |= einc__node_is(t, "list") || einc__node_is(t, "tuple") ||
                  einc__node_is(t, "list_comprehension");
-      names[i] = einc__py_is_primary(t)
-                     ? einc__py_dup_node(s, t)
-                     : einc__lint_printf(A, "(%.*s)", (int)einc__node_len(t),
-                                          s->src + ts_node_start_byte(t));
+      names[i] = einc__py_is_primary(t) ? einc__py_dup_node(s, t)
+                                        : einc__lint_printf(A, "(%.*s)", (int)einc__node_len(t),
+                                                            s->src + ts_node_start_byte(t));
     }
     if (is_list && op != EINC_OP_PACK) {
       no_fix = "the tensor argument is a list (einops stacks it first)";
@@ -778,7 +803,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
                                        : NULL;
     free(expr);
     f->message = einc__lint_printf(A, "%s parses \"%s\" at run time; use `%s`", c->op, lit.text,
-                                    f->replacement);
+                                   f->replacement);
   } else {
     f->message =
         einc__lint_printf(A, "%s parses \"%s\" at run time (no fix: %s)", c->op, lit.text, no_fix);
@@ -818,7 +843,8 @@ static void einc__py_count_uses(einc__py_scan *s) {
     } else if (!strcmp(type, "identifier")) {
       descend = false;
       int32_t a = 0;
-      while (a < s->n_aliases && !einc__node_text_eq(s, n, s->aliases[a].local)) a++;
+      while (a < s->n_aliases && !einc__node_text_eq(s, n, s->aliases[a].local))
+        a++;
       if (a < s->n_aliases) {
         const char *parent = depth > 0 && depth <= MAX_DEPTH ? types[depth - 1] : "";
         const char *field = ts_tree_cursor_current_field_name(&cur);
@@ -828,7 +854,8 @@ static void einc__py_count_uses(einc__py_scan *s) {
         if (is_use) {
           uint32_t at = ts_node_start_byte(n);
           bool fixed = false;
-          for (int32_t i = 0; i < s->n_fixed_ids && !fixed; i++) fixed = s->fixed_ids[i] == at;
+          for (int32_t i = 0; i < s->n_fixed_ids && !fixed; i++)
+            fixed = s->fixed_ids[i] == at;
           for (; a < s->n_aliases; a++) {
             if (!einc__node_text_eq(s, n, s->aliases[a].local)) continue;
             if (fixed)
@@ -869,7 +896,8 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
   for (int32_t a = 0; a < s->n_aliases; a++) {
     TSNode stmt = s->aliases[a].stmt;
     bool seen = false, any = false;
-    for (int32_t b = 0; b < a; b++) seen |= ts_node_eq(s->aliases[b].stmt, stmt);
+    for (int32_t b = 0; b < a; b++)
+      seen |= ts_node_eq(s->aliases[b].stmt, stmt);
     for (int32_t b = a; b < s->n_aliases; b++)
       any |= ts_node_eq(s->aliases[b].stmt, stmt) && einc__py_alias_dropped(&s->aliases[b]);
     if (seen || !any) continue;
@@ -892,10 +920,10 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
     }
     uint32_t b = ts_node_start_byte(stmt), e = ts_node_end_byte(stmt);
     if (kept) {
-      const char *text =
-          from ? einc__lint_printf(A, "from %.*s import %s", (int)einc__node_len(mod),
-                                    s->src + ts_node_start_byte(mod), keep.data)
-               : einc__lint_printf(A, "import %s", keep.data);
+      const char *text = from
+                             ? einc__lint_printf(A, "from %.*s import %s", (int)einc__node_len(mod),
+                                                 s->src + ts_node_start_byte(mod), keep.data)
+                             : einc__lint_printf(A, "import %s", keep.data);
       einc__sbuf_free(&keep);
       einc__py_add_edit(s, last_fix, b, e, text);
       continue;
@@ -903,7 +931,8 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
     einc__sbuf_free(&keep);
     /* Delete the whole line when the statement is alone on it and not alone in its block. */
     uint32_t lb = b, le = e;
-    while (lb > 0 && (s->src[lb - 1] == ' ' || s->src[lb - 1] == '\t')) lb--;
+    while (lb > 0 && (s->src[lb - 1] == ' ' || s->src[lb - 1] == '\t'))
+      lb--;
     while (le < s->file->len && (s->src[le] == ' ' || s->src[le] == '\t' || s->src[le] == '\r'))
       le++;
     bool alone = (lb == 0 || s->src[lb - 1] == '\n') && (le == s->file->len || s->src[le] == '\n');
@@ -929,8 +958,7 @@ static void einc__py_make_edits(einc__py_scan *s) {
       if (j != i && g->has_fix && g->start >= f->start && g->end <= f->end &&
           (g->start != f->start || g->end != f->end)) {
         f->has_fix = false;
-        f->message = einc__lint_printf(A, "%s (its fix waits for the call inside it)",
-                                        f->message);
+        f->message = einc__lint_printf(A, "%s (its fix waits for the call inside it)", f->message);
         break;
       }
     }
@@ -1040,7 +1068,8 @@ static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out
       }
     }
     if (c == '#') {
-      while (i < len && src[i] != '\n') i++;
+      while (i < len && src[i] != '\n')
+        i++;
       continue;
     }
     if (c == '\'' || c == '"') {
@@ -1127,9 +1156,11 @@ static uint32_t einc__py_ranges(const char *src, size_t len, const einc__py_chun
     } else {
       /* the file's last line may lack a newline */
       uint32_t b = ch[i].end;
-      while (b > ch[i].start && src[b - 1] != '\n') b--;
+      while (b > ch[i].start && src[b - 1] != '\n')
+        b--;
       end_point.row = ch[i].row;
-      for (uint32_t t = ch[i].start; t < b; t++) end_point.row += src[t] == '\n';
+      for (uint32_t t = ch[i].start; t < b; t++)
+        end_point.row += src[t] == '\n';
       end_point.column = ch[i].end - b;
     }
     out[k++] = (TSRange){{ch[i].row, 0}, end_point, ch[i].start, ch[i].end};
@@ -1268,8 +1299,8 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
       }
       if (!found || einc__node_is(e, "ERROR") || ts_node_is_missing(e)) break;
     }
-    einc__finding *f = einc__lint_file_add(file, EINC_LINT_EIN900, ts_node_start_byte(e),
-                                           ts_node_end_byte(e));
+    einc__finding *f =
+        einc__lint_file_add(file, EINC_LINT_EIN900, ts_node_start_byte(e), ts_node_end_byte(e));
     if (f)
       f->message = "syntax error: einops calls in this region are reported but never fixed, and "
                    "imports are kept";

@@ -39,13 +39,12 @@ typedef struct einc__lint_lang {
 /* The scanners this build has. */
 static const einc__lint_lang einc__lint_langs[] = {
 #ifdef EINC_HAVE_PYTHON_LINT
-    {".py", einc__lint_python_file, "einops"},
-    {".pyi", einc__lint_python_file, "einops"},
+    {".py", einc__lint_python_file, "einops"}, {".pyi", einc__lint_python_file, "einops"},
 #endif
 #ifdef EINC_HAVE_CLANG_LINT
-    {".c", einc__lint_c_file, "einc_"},   {".h", einc__lint_c_file, "einc_"},
-    {".cc", einc__lint_c_file, "einc_"},  {".cpp", einc__lint_c_file, "einc_"},
-    {".cu", einc__lint_c_file, "einc_"},  {".cuh", einc__lint_c_file, "einc_"},
+    {".c", einc__lint_c_file, "einc_"},        {".h", einc__lint_c_file, "einc_"},
+    {".cc", einc__lint_c_file, "einc_"},       {".cpp", einc__lint_c_file, "einc_"},
+    {".cu", einc__lint_c_file, "einc_"},       {".cuh", einc__lint_c_file, "einc_"},
     {".hpp", einc__lint_c_file, "einc_"},
 #endif
 };
@@ -83,7 +82,8 @@ static bool einc__strs_push(einc__strs *self, char *s) {
 }
 
 static void einc__strs_free(einc__strs *self) {
-  for (int32_t i = 0; i < self->n; i++) free(self->v[i]);
+  for (int32_t i = 0; i < self->n; i++)
+    free(self->v[i]);
   free(self->v);
   *self = (einc__strs){0};
 }
@@ -147,7 +147,8 @@ static int32_t einc__walk_read_gitignore(einc__walk *w, const char *dir) {
   while (fgets(line, sizeof line, f)) {
     size_t n = strcspn(line, "\r\n");
     line[n] = '\0';
-    while (n > 0 && line[n - 1] == ' ') line[--n] = '\0';
+    while (n > 0 && line[n - 1] == ' ')
+      line[--n] = '\0';
     if (n == 0 || line[0] == '#') continue;
     if (einc__strs_push(&w->ignore_pat, strdup(line)) &&
         einc__strs_push(&w->ignore_base, strdup(dir)))
@@ -225,22 +226,22 @@ static void einc__walk_path(einc__walk *w, const char *path, const char *name, b
   if (is_reg) {
     /* readdir said it is a regular file: no stat needed */
     const einc__lint_lang *lang = einc__lint_lang_of(path);
-    if (lang && !einc__walk_excluded(w, path, name) &&
-        !einc__walk_gitignored(w, path, name, false))
+    if (lang && !einc__walk_excluded(w, path, name) && !einc__walk_gitignored(w, path, name, false))
       einc__walk_add(w, path, lang, NULL);
     return;
   }
   if (stat(path, &st) != 0) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s",
-             errno == ELOOP ? "symlink loop" : errno == ENOENT ? "no such file or dangling symlink"
-                                                               : strerror(errno));
+             errno == ELOOP    ? "symlink loop"
+             : errno == ENOENT ? "no such file or dangling symlink"
+                               : strerror(errno));
     einc__walk_add(w, path, NULL, msg);
     return;
   }
   if (S_ISDIR(st.st_mode)) {
-    if (!explicit && (einc__walk_excluded(w, path, name) ||
-                      einc__walk_gitignored(w, path, name, true)))
+    if (!explicit &&
+        (einc__walk_excluded(w, path, name) || einc__walk_gitignored(w, path, name, true)))
       return;
     einc__walk_dir(w, path, &st);
     return;
@@ -348,7 +349,8 @@ static int einc__config_read(einc__config *cfg, char *err, size_t err_len) {
   while (fgets(line, sizeof line, f)) {
     lineno++;
     char *p = line;
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\t')
+      p++;
     if (!in_array && *p == '[') {
       in = !strncmp(p, "[tool.einc]", 11);
       continue;
@@ -366,7 +368,8 @@ static int einc__config_read(einc__config *cfg, char *err, size_t err_len) {
         return -1;
       }
       p++;
-      while (*p == ' ' || *p == '\t') p++;
+      while (*p == ' ' || *p == '\t')
+        p++;
       if (*p == '[') {
         in_array = true;
         p++;
@@ -448,7 +451,8 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
   for (;;) {
     if (*cap < got + 65536 + 1) {
       size_t ncap = *cap ? *cap * 2 : 1 << 17;
-      while (ncap < got + 65536 + 1) ncap *= 2;
+      while (ncap < got + 65536 + 1)
+        ncap *= 2;
       char *b = realloc(*buf, ncap);
       if (!b) {
         file->error = "out of memory";
@@ -486,9 +490,10 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
   size_t bad;
   if (!einc__utf8_check(*buf, got, &bad)) {
     einc__pos p = einc__lint_pos(*buf, got, (uint32_t)bad);
-    file->error = einc__lint_printf(A, "not valid UTF-8 (byte 0x%02x at line %u, column %u); "
-                                        "not linted",
-                                     (unsigned char)(*buf)[bad], p.line, p.column);
+    file->error = einc__lint_printf(A,
+                                    "not valid UTF-8 (byte 0x%02x at line %u, column %u); "
+                                    "not linted",
+                                    (unsigned char)(*buf)[bad], p.line, p.column);
     return;
   }
   file->src = malloc(got + 1);
@@ -525,7 +530,8 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
     for (int32_t i = 0; i < file->n_findings; i++) {
       einc__finding *f = &file->findings[i];
       if (f->has_fix && (f->safety == EINC_FIX_SAFE || opts->unsafe_fixes))
-        for (int32_t e = 0; e < f->n_edits; e++) edits[k++] = f->edits[e];
+        for (int32_t e = 0; e < f->n_edits; e++)
+          edits[k++] = f->edits[e];
     }
     char *next;
     size_t next_len;
@@ -633,20 +639,26 @@ int einc_cli_lint(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-#define EINC__NEED_VALUE()                                                                       \
-  do {                                                                                           \
-    if (!val) {                                                                                  \
-      fprintf(stderr, "einc lint: %s needs a value\n", a);                                       \
-      goto fail_args;                                                                            \
-    }                                                                                            \
-    i++;                                                                                         \
+#define EINC__NEED_VALUE()                                                                         \
+  do {                                                                                             \
+    if (!val) {                                                                                    \
+      fprintf(stderr, "einc lint: %s needs a value\n", a);                                         \
+      goto fail_args;                                                                              \
+    }                                                                                              \
+    i++;                                                                                           \
   } while (0)
-    if (!strcmp(a, "--fix")) opts.fix = true;
-    else if (!strcmp(a, "--unsafe-fixes")) opts.unsafe_fixes = true;
-    else if (!strcmp(a, "--diff")) opts.diff = true;
-    else if (!strcmp(a, "--no-config")) use_config = false;
-    else if (!strcmp(a, "--no-gitignore")) use_gitignore = false;
-    else if (!strcmp(a, "--full-parse")) opts.full_parse = true;
+    if (!strcmp(a, "--fix"))
+      opts.fix = true;
+    else if (!strcmp(a, "--unsafe-fixes"))
+      opts.unsafe_fixes = true;
+    else if (!strcmp(a, "--diff"))
+      opts.diff = true;
+    else if (!strcmp(a, "--no-config"))
+      use_config = false;
+    else if (!strcmp(a, "--no-gitignore"))
+      use_gitignore = false;
+    else if (!strcmp(a, "--full-parse"))
+      opts.full_parse = true;
     else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       einc__lint_usage(stdout);
       status = 0;
@@ -715,7 +727,8 @@ int einc_cli_lint(int argc, char **argv) {
   }
   /* The command line's --select replaces the configuration's; --ignore adds to it. */
   einc__strs *select = select_given ? &cli_select : &cfg.select;
-  for (int32_t i = 0; i < cli_ignore.n; i++) einc__strs_push(&cfg.ignore, strdup(cli_ignore.v[i]));
+  for (int32_t i = 0; i < cli_ignore.n; i++)
+    einc__strs_push(&cfg.ignore, strdup(cli_ignore.v[i]));
   const char *bad;
   if (!einc__codes_valid(select, &bad) || !einc__codes_valid(&cfg.ignore, &bad)) {
     fprintf(stderr, "einc lint: unknown code '%s' (see --list-codes)\n", bad);
@@ -749,7 +762,8 @@ int einc_cli_lint(int argc, char **argv) {
   for (long t = 1; t < threads; t++)
     if (pthread_create(&tids[t], NULL, einc__pool_main, &pool) == 0) started = t;
   einc__pool_main(&pool);
-  for (long t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+  for (long t = 1; t <= started; t++)
+    pthread_join(tids[t], NULL);
 
   /* Write, print, count. */
   einc_sbuf out = {0};
@@ -808,12 +822,14 @@ int einc_cli_lint(int argc, char **argv) {
   fflush(stdout);
 
   if (!strcmp(format, "text") || opts.diff) {
-    if (opts.fix && !opts.diff) fprintf(stderr, "Fixed %d finding%s in %d file%s.\n", fixed,
-                                        fixed == 1 ? "" : "s", changed, changed == 1 ? "" : "s");
-    if (opts.diff) fprintf(stderr, "Would fix %d finding%s in %d file%s.\n", fixed,
-                           fixed == 1 ? "" : "s", changed, changed == 1 ? "" : "s");
-    fprintf(stderr, "Found %d finding%s in %d file%s", remaining, remaining == 1 ? "" : "s",
-            pool.n, pool.n == 1 ? "" : "s");
+    if (opts.fix && !opts.diff)
+      fprintf(stderr, "Fixed %d finding%s in %d file%s.\n", fixed, fixed == 1 ? "" : "s", changed,
+              changed == 1 ? "" : "s");
+    if (opts.diff)
+      fprintf(stderr, "Would fix %d finding%s in %d file%s.\n", fixed, fixed == 1 ? "" : "s",
+              changed, changed == 1 ? "" : "s");
+    fprintf(stderr, "Found %d finding%s in %d file%s", remaining, remaining == 1 ? "" : "s", pool.n,
+            pool.n == 1 ? "" : "s");
     if (fixable) fprintf(stderr, " (%d fixable with --fix", fixable);
     if (unsafe) fprintf(stderr, "%s%d with --unsafe-fixes", fixable ? ", " : " (", unsafe);
     fprintf(stderr, "%s.\n", fixable || unsafe ? ")" : "");
@@ -821,7 +837,8 @@ int einc_cli_lint(int argc, char **argv) {
   }
   status = errors ? 2 : (remaining || (opts.diff && changed)) ? 1 : 0;
 
-  for (int32_t i = 0; i < pool.n; i++) einc__lint_file_clear(&pool.files[i]);
+  for (int32_t i = 0; i < pool.n; i++)
+    einc__lint_file_clear(&pool.files[i]);
 fail_walk:
   free(tids);
   free(pool.files);

@@ -33,8 +33,8 @@ static void emit_one(FILE *out, json_object *c) {
   for (int i = 0; i < n_inputs; i++) {
     json_object *in = json_object_array_get_idx(inputs, i);
     json_object *shape = json_object_object_get(in, "shape");
-    if (i == 0) einc_dtype_from_name(json_object_get_string(json_object_object_get(in, "dtype")),
-                                     &dtype);
+    if (i == 0)
+      einc_dtype_from_name(json_object_get_string(json_object_object_get(in, "dtype")), &dtype);
     shapes[i].rank = (int32_t)json_object_array_length(shape);
     for (int d = 0; d < shapes[i].rank && d < EINC_MAX_RANK; d++)
       shapes[i].dims[d] = json_object_get_int64(json_object_array_get_idx(shape, d));
@@ -73,11 +73,13 @@ static void emit_one(FILE *out, json_object *c) {
    * (what the linter sees in source code: the expression must work for every rank). */
   for (int any_rank = 0; any_rank < 2; any_rank++) {
     einc_shape unknown[EINC_MAX_INPUTS];
-    for (int i = 0; i < n_inputs; i++) unknown[i] = (einc_shape){.rank = EINC_UNKNOWN};
+    for (int i = 0; i < n_inputs; i++)
+      unknown[i] = (einc_shape){.rank = EINC_UNKNOWN};
     spec.inputs = any_rank ? unknown : shapes;
     einc_plan *plan = NULL;
     einc_error err;
-    static const char *const keys[2][2] = {{"torch", "numpy"}, {"torch_any_rank", "numpy_any_rank"}};
+    static const char *const keys[2][2] = {{"torch", "numpy"},
+                                           {"torch_any_rank", "numpy_any_rank"}};
     if (einc_plan_new(&spec, &plan, &err) != EINC_OK) {
       char why[600];
       snprintf(why, sizeof why, "plan: %s", err.message);

@@ -121,10 +121,17 @@ static char *emit(const char *pattern, einc_op op, const char *reduction, einc_e
                   int n_kw, const char *const *names, const char *const *src) {
   einc_shape in = {.rank = EINC_UNKNOWN};
   einc_kwarg kw[8];
-  for (int i = 0; i < n_kw; i++) kw[i] = (einc_kwarg){names[i], EINC_UNKNOWN};
-  einc_spec spec = {.op = op, .pattern = pattern, .pattern_len = strlen(pattern),
-                    .reduction_name = reduction, .dtype = EINC_F32, .n_inputs = 1,
-                    .inputs = &in, .n_kwargs = n_kw, .kwargs = kw};
+  for (int i = 0; i < n_kw; i++)
+    kw[i] = (einc_kwarg){names[i], EINC_UNKNOWN};
+  einc_spec spec = {.op = op,
+                    .pattern = pattern,
+                    .pattern_len = strlen(pattern),
+                    .reduction_name = reduction,
+                    .dtype = EINC_F32,
+                    .n_inputs = 1,
+                    .inputs = &in,
+                    .n_kwargs = n_kw,
+                    .kwargs = kw};
   einc_plan *plan;
   einc_error err;
   if (einc_plan_new(&spec, &plan, &err) != EINC_OK) return NULL;
@@ -148,8 +155,7 @@ static void test_emitter(void **state) {
   (void)state;
   const einc_emit_target T = EINC_EMIT_TORCH, N = EINC_EMIT_NUMPY;
   const char *h[] = {"h"}, *hs[] = {"self.heads"};
-  expect_emit("... h d -> ... (h d)", EINC_OP_REARRANGE, NULL, T, 0, NULL, NULL,
-              "x.flatten(-2)");
+  expect_emit("... h d -> ... (h d)", EINC_OP_REARRANGE, NULL, T, 0, NULL, NULL, "x.flatten(-2)");
   expect_emit("... h d -> ... (h d)", EINC_OP_REARRANGE, NULL, N, 0, NULL, NULL,
               "x.reshape(*x.shape[:-2], x.shape[-2] * x.shape[-1])");
   expect_emit("b n (h d) -> b h n d", EINC_OP_REARRANGE, NULL, T, 1, h, hs,
@@ -158,13 +164,11 @@ static void test_emitter(void **state) {
               "x.unflatten(-1, (h, -1))");
   expect_emit("b c h w -> b h w c", EINC_OP_REARRANGE, NULL, T, 0, NULL, NULL,
               "x.permute(0, 2, 3, 1)");
-  expect_emit("b ... c -> b c ...", EINC_OP_REARRANGE, NULL, T, 0, NULL, NULL,
-              "x.movedim(-1, 1)");
+  expect_emit("b ... c -> b c ...", EINC_OP_REARRANGE, NULL, T, 0, NULL, NULL, "x.movedim(-1, 1)");
   expect_emit("b 1 c -> b c", EINC_OP_REARRANGE, NULL, T, 0, NULL, NULL, "x.squeeze(1)");
   expect_emit("b c -> b 1 c", EINC_OP_REARRANGE, NULL, T, 0, NULL, NULL, "x.unsqueeze(1)");
   expect_emit("b c h w -> b c", EINC_OP_REDUCE, "max", T, 0, NULL, NULL, "x.amax((2, 3))");
-  expect_emit("b c h w -> b c", EINC_OP_REDUCE, "prod", T, 0, NULL, NULL,
-              "x.prod(3).prod(2)");
+  expect_emit("b c h w -> b c", EINC_OP_REDUCE, "prod", T, 0, NULL, NULL, "x.prod(3).prod(2)");
   expect_emit("a b -> ", EINC_OP_REDUCE, "sum", T, 0, NULL, NULL, "x.sum()");
   expect_emit("h w -> h w c", EINC_OP_REPEAT, NULL, T, 1, (const char *[]){"c"},
               (const char *[]){"3"}, "x.unsqueeze(2).expand(-1, -1, 3)");
@@ -172,9 +176,9 @@ static void test_emitter(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_apply_edits),     cmocka_unit_test(test_atomic_write),
-      cmocka_unit_test(test_diff),            cmocka_unit_test(test_json_and_positions),
-      cmocka_unit_test(test_code_selection),  cmocka_unit_test(test_emitter),
+      cmocka_unit_test(test_apply_edits),    cmocka_unit_test(test_atomic_write),
+      cmocka_unit_test(test_diff),           cmocka_unit_test(test_json_and_positions),
+      cmocka_unit_test(test_code_selection), cmocka_unit_test(test_emitter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
