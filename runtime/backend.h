@@ -42,6 +42,22 @@ int einc_rt__cpu_backend_new(const einc_rt_backend_options *opts, einc_rt_backen
 int einc_rt__opencl_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
 int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
 
+/* The head merge X = rearrange(Y, "... h d -> ... (h d)") as compiled by einc's pattern compiler
+ * (head_merge.c): compiled once when a projection is created, applied per call without looking
+ * at the pattern again. Applying it to a [T, H, d] descriptor gives the [T, H*d] view over the
+ * same data (no element moves). */
+typedef struct einc_rt__head_merge {
+  int64_t heads, head_dim;
+  int32_t out_rank;           /* 2 */
+  int32_t out_from_dim[2];    /* output dim j takes the stride of input dim out_from_dim[j] */
+  int64_t merged_len;         /* H*d */
+} einc_rt__head_merge;
+
+int einc_rt__head_merge_compile(int64_t heads, int64_t head_dim, einc_rt__head_merge *out);
+/* ELAYOUT when `y`'s heads cannot merge into one dim without a copy. */
+int einc_rt__head_merge_apply(const einc_rt__head_merge *self, const einc_rt_tensor *y,
+                              einc_rt_tensor *x);
+
 /* Record a failure's detail for einc_rt_last_error() (thread-local) and return `status`. */
 int einc_rt__fail(int status, const char *fmt, ...)
 #if defined(__GNUC__)

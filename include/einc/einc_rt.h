@@ -80,9 +80,19 @@ typedef struct einc_rt_tensor {
 size_t einc_rt_dtype_size(einc_rt_dtype dt);
 const char *einc_rt_dtype_name(einc_rt_dtype dt); /* "float32", "bfloat16", "float16" */
 
-/* A contiguous descriptor of `rank` dims over `data` (offset 0). */
+/* A contiguous descriptor of `rank` dims over `data` (offset 0). rank is clamped to
+ * [0, EINC_RT_MAX_DIMS]. */
 einc_rt_tensor einc_rt_tensor_contiguous(einc_rt_dtype dt, einc_rt_device dev, void *data,
                                          int32_t rank, const int64_t *shape);
+/* Product of the shape (1 for rank 0). */
+int64_t einc_rt_tensor_numel(const einc_rt_tensor *t);
+
+/* Scalar conversions; float -> bfloat16 / float16 round to nearest even, NaN stays NaN,
+ * overflow of float16 gives infinity. */
+uint16_t einc_rt_f32_to_bf16(float x);
+float einc_rt_bf16_to_f32(uint16_t x);
+uint16_t einc_rt_f32_to_f16(float x);
+float einc_rt_f16_to_f32(uint16_t x);
 
 /* ---------------------------------------------------------------------------------------------
  * Section 3: backends

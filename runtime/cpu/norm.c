@@ -1,0 +1,80 @@
+/*
+ * The gated RMSNorm on the CPU, portable C: per token and head, r = (mean(o^2) + eps)^-1/2 in
+ * float, then y = ((o * r) * w) * act(z) in vLLM's RMSNormGated order, rounded to the activation
+ * dtype. Also picks, once, the fastest kernel the CPU runs (norm_x86.c holds the SIMD ones).
+ */
+#include <math.h>
+
+#include "convert.h"
+#include "cpu.h"
+
+static inline float einc_rt__load(const void *p, int64_t i, einc_rt_dtype dt) {
+  switch (dt) {
+  case EINC_RT_BF16:
+    return einc_rt__bf16_to_f32(((const uint16_t *)p)[i]);
+  case EINC_RT_F16:
+    return einc_rt__f16_to_f32(((const uint16_t *)p)[i]);
+  case EINC_RT_F32:
+    break;
+  }
+  return ((const float *)p)[i];
+}
+
+/* Round to dt; store as dt, or as the rounded value in float when `as_f32`. */
+static inline void einc_rt__store(void *p, int64_t i, float v, einc_rt_dtype dt, bool as_f32) {
+  if (dt == EINC_RT_BF16) {
+    uint16_t h = einc_rt__f32_to_bf16(v);
+    if (as_f32)
+      ((float *)p)[i] = einc_rt__bf16_to_f32(h);
+    else
+      ((uint16_t *)p)[i] = h;
+  } else if (dt == EINC_RT_F16) {
+    uint16_t h = einc_rt__f32_to_f16(v);
+    if (as_f32)
+      ((float *)p)[i] = einc_rt__f16_to_f32(h);
+    else
+      ((uint16_t *)p)[i] = h;
+  } else {
+    ((float *)p)[i] = v;
+  }
+}
+
+void einc_rt__norm_portable(const einc_rt__norm_job *job, int64_t t0, int64_t t1) {
+  const int64_t d = job->d;
+  const einc_rt_dtype dt = job->dt;
+  for (int64_t t = t0; t < t1; t++) {
+    for (int64_t h = 0; h < job->heads; h++) {
+      int64_t oi = t * job->o_stride + h * d, zi = t * job->z_stride + h * d;
+      int64_t yi = t * job->y_stride + h * d;
+      float ss = 0.0f;
+      for (int64_t i = 0; i < d; i++) {
+        float v = einc_rt__load(job->o, oi + i, dt);
+        ss += v * v;
+      }
+      float r = 1.0f / sqrtf(ss / (float)d + job->eps);
+      for (int64_t i = 0; i < d; i++) {
+        float zv = einc_rt__load(job->z, zi + i, dt);
+        float s = 1.0f / (1.0f + expf(-zv));
+        float g = job->gate == EINC_RT_GATE_SILU ? zv * s : s;
+        float v = einc_rt__load(job->o, oi + i, dt) * r * job->w[i] * g;
+        einc_rt__store(job->y, yi + i, v, dt, job->y_f32);
+      }
+    }
+  }
+}
+
+einc_rt__norm_impl einc_rt__norm_pick(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl")) {
+    if (__builtin_cpu_supports("avx512bf16"))
+      return (einc_rt__norm_impl){"avx512_bf16", einc_rt__norm_avx512_bf16};
+    return (einc_rt__norm_impl){"avx512", einc_rt__norm_avx512};
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
+    return (einc_rt__norm_impl){"avx2", einc_rt__norm_avx2};
+#endif
+  return (einc_rt__norm_impl){"portable", einc_rt__norm_portable};
+}
