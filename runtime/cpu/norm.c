@@ -4,6 +4,8 @@
  * dtype. Also picks, once, the fastest kernel the CPU runs (norm_x86.c holds the SIMD ones).
  */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "convert.h"
 #include "cpu.h"
@@ -63,16 +65,30 @@ void einc_rt__norm_portable(const einc_rt__norm_job *job, int64_t t0, int64_t t1
   }
 }
 
+/* EINC_RT_CPU_NORM=portable|avx2|avx512 caps the kernel (tests run each one; a kernel the CPU
+ * lacks is never picked). */
+static bool einc_rt__norm_allowed(const char *name) {
+  const char *cap = getenv("EINC_RT_CPU_NORM");
+  if (!cap || !*cap) return true;
+  static const char *const order[] = {"portable", "avx2", "avx512", "avx512_bf16"};
+  int cap_i = 3, name_i = 3;
+  for (int i = 0; i < 4; i++) {
+    if (strcmp(cap, order[i]) == 0) cap_i = i;
+    if (strcmp(name, order[i]) == 0) name_i = i;
+  }
+  return name_i <= cap_i;
+}
+
 einc_rt__norm_impl einc_rt__norm_pick(void) {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+  if (einc_rt__norm_allowed("avx512") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl")) {
-    if (__builtin_cpu_supports("avx512bf16"))
+    if (__builtin_cpu_supports("avx512bf16") && einc_rt__norm_allowed("avx512_bf16"))
       return (einc_rt__norm_impl){"avx512_bf16", einc_rt__norm_avx512_bf16};
     return (einc_rt__norm_impl){"avx512", einc_rt__norm_avx512};
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+  if (einc_rt__norm_allowed("avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
       __builtin_cpu_supports("f16c"))
     return (einc_rt__norm_impl){"avx2", einc_rt__norm_avx2};
 #endif
