@@ -264,7 +264,7 @@ static int einc_rt__cpu_proj_new(einc_rt_backend *self, const einc_rt_tensor *no
   einc_rt__cpu *cpu = einc_rt__cpu_of(self);
   einc_rt__cpu_proj *p = calloc(1, sizeof *p);
   if (!p) return einc_rt__fail(EINC_RT_ENOMEM, "allocating the projection");
-  einc_rt__mm_cache_init(&p->mm, cpu->engine, cpu->stream);
+  einc_rt__mm_cache_init(&p->mm, cpu->engine, cpu->stream, false);
   int rc;
   p->dt = norm_weight->dtype;
   p->d = norm_weight->shape[0];
@@ -394,7 +394,7 @@ int einc_rt__cpu_backend_new(const einc_rt_backend_options *opts, einc_rt_backen
   EINC_RT__DNNL_CHECK(dnnl_engine_create(&cpu->engine, dnnl_cpu, 0), fail_pool);
   EINC_RT__DNNL_CHECK(dnnl_stream_create(&cpu->stream, cpu->engine, dnnl_stream_default_flags),
                       fail_engine);
-  einc_rt__mm_cache_init(&cpu->mm, cpu->engine, cpu->stream);
+  einc_rt__mm_cache_init(&cpu->mm, cpu->engine, cpu->stream, false);
   cpu->norm = einc_rt__norm_pick();
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
   cpu->native_bf16 = __builtin_cpu_supports("avx512bf16");

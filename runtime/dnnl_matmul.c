@@ -2,9 +2,14 @@
  * oneDNN matmul primitives for out = x · wᵀ, cached by shape, strides, offsets and dtypes so a
  * primitive is created once and then only executed. x and out are row-major with any leading
  * dimension; W [n, k] row-major is handed to oneDNN as the [k, n] matrix with strides (1, ldw),
- * so no transpose is ever materialised.
+ * so no transpose is ever materialised. Shared by the CPU backend and, on Intel GPUs, the
+ * OpenCL backend.
  */
 #include <dnnl_debug.h>
+#ifdef EINC_RT_HAVE_OPENCL
+#define CL_TARGET_OPENCL_VERSION 120
+#include <dnnl_ocl.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -14,10 +19,12 @@ const char *einc_rt__dnnl_status_name(dnnl_status_t s) {
   return dnnl_status2str(s);
 }
 
-void einc_rt__mm_cache_init(einc_rt__mm_cache *self, dnnl_engine_t engine, dnnl_stream_t stream) {
+void einc_rt__mm_cache_init(einc_rt__mm_cache *self, dnnl_engine_t engine, dnnl_stream_t stream,
+                            bool ocl_buffers) {
   memset(self, 0, sizeof *self);
   self->engine = engine;
   self->stream = stream;
+  self->ocl_buffers = ocl_buffers;
   pthread_mutex_init(&self->mu, NULL);
 }
 
@@ -32,6 +39,17 @@ static void einc_rt__mm_entry_clear(einc_rt__mm_entry *e) {
 void einc_rt__mm_cache_clear(einc_rt__mm_cache *self) {
   for (int i = 0; i < EINC_RT__MM_CACHE_SIZE; i++) einc_rt__mm_entry_clear(&self->entries[i]);
   pthread_mutex_destroy(&self->mu);
+}
+
+/* A memory object without data; its handle is set per call. */
+static dnnl_status_t einc_rt__mm_memory(einc_rt__mm_cache *self, dnnl_memory_t *m,
+                                        const dnnl_memory_desc_t *md) {
+#ifdef EINC_RT_HAVE_OPENCL
+  if (self->ocl_buffers)
+    return dnnl_ocl_interop_memory_create(m, md, self->engine, dnnl_ocl_interop_buffer,
+                                          DNNL_MEMORY_NONE);
+#endif
+  return dnnl_memory_create(m, md, self->engine, DNNL_MEMORY_NONE);
 }
 
 static int einc_rt__mm_create(einc_rt__mm_cache *self, const einc_rt__mm_key *k,
@@ -57,9 +75,9 @@ static int einc_rt__mm_create(einc_rt__mm_cache *self, const einc_rt__mm_key *k,
                       fail_pd);
   snprintf(e->impl, sizeof e->impl, "%s", impl);
   EINC_RT__DNNL_CHECK(dnnl_primitive_create(&e->prim, pd), fail_pd);
-  EINC_RT__DNNL_CHECK(dnnl_memory_create(&e->x, &xd, self->engine, DNNL_MEMORY_NONE), fail_pd);
-  EINC_RT__DNNL_CHECK(dnnl_memory_create(&e->w, &wd, self->engine, DNNL_MEMORY_NONE), fail_pd);
-  EINC_RT__DNNL_CHECK(dnnl_memory_create(&e->out, &od, self->engine, DNNL_MEMORY_NONE), fail_pd);
+  EINC_RT__DNNL_CHECK(einc_rt__mm_memory(self, &e->x, &xd), fail_pd);
+  EINC_RT__DNNL_CHECK(einc_rt__mm_memory(self, &e->w, &wd), fail_pd);
+  EINC_RT__DNNL_CHECK(einc_rt__mm_memory(self, &e->out, &od), fail_pd);
   dnnl_primitive_desc_destroy(pd);
   e->key = *k;
   return EINC_RT_OK;

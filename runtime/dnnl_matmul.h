@@ -7,6 +7,7 @@
 
 #include <dnnl.h>
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "backend.h"
 
@@ -46,12 +47,14 @@ typedef struct einc_rt__mm_entry {
 typedef struct einc_rt__mm_cache {
   dnnl_engine_t engine;
   dnnl_stream_t stream;
+  bool ocl_buffers; /* an OpenCL engine: operands are cl_mem buffers */
   pthread_mutex_t mu; /* entries and the execution with their memory objects */
   uint64_t clock;
   einc_rt__mm_entry entries[EINC_RT__MM_CACHE_SIZE];
 } einc_rt__mm_cache;
 
-void einc_rt__mm_cache_init(einc_rt__mm_cache *self, dnnl_engine_t engine, dnnl_stream_t stream);
+void einc_rt__mm_cache_init(einc_rt__mm_cache *self, dnnl_engine_t engine, dnnl_stream_t stream,
+                            bool ocl_buffers);
 void einc_rt__mm_cache_clear(einc_rt__mm_cache *self);
 /* Run out = x · wᵀ (handles: host pointers on the CPU engine, cl_mem on an OpenCL engine). The
  * primitive for `key` is created on first use. `impl` (may be NULL) receives oneDNN's
