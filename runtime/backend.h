@@ -28,6 +28,13 @@ typedef struct einc_rt_backend_vtable {
   int (*proj_run)(einc_rt_backend *self, void *state, const einc_rt_tensor *o,
                   const einc_rt_tensor *z, einc_rt_tensor *out);
   void (*proj_delete)(einc_rt_backend *self, void *state);
+
+  /* Optional: device memory (einc_rt_backend_alloc ...). Left NULL, host memory backs the CPU
+   * backend and other backends answer EINC_RT_EUNSUPPORTED. */
+  int (*mem_alloc)(einc_rt_backend *self, size_t bytes, void **out);
+  void (*mem_free)(einc_rt_backend *self, void *buf);
+  int (*mem_upload)(einc_rt_backend *self, void *buf, const void *host, size_t bytes);
+  int (*mem_download)(einc_rt_backend *self, void *host, const void *buf, size_t bytes);
 } einc_rt_backend_vtable;
 
 struct einc_rt_backend {

@@ -131,6 +131,14 @@ bool einc_rt_backend_supports(const einc_rt_backend *self, einc_rt_op op, einc_r
 /* Wait until all work queued by the backend is done (CUDA / OpenCL; CPU: no-op). */
 int einc_rt_backend_synchronize(einc_rt_backend *self);
 
+/* Memory on the backend's device, for callers without their own allocator (benchmarks, demos):
+ * CPU: 64-byte aligned host memory; OpenCL: a cl_mem buffer in the backend's context; CUDA:
+ * device memory. Copies are blocking. EINC_RT_EUNSUPPORTED where a backend does not offer it. */
+int einc_rt_backend_alloc(einc_rt_backend *self, size_t bytes, void **out);
+void einc_rt_backend_free(einc_rt_backend *self, void *buf);
+int einc_rt_backend_upload(einc_rt_backend *self, void *buf, const void *host, size_t bytes);
+int einc_rt_backend_download(einc_rt_backend *self, void *host, const void *buf, size_t bytes);
+
 /* ---------------------------------------------------------------------------------------------
  * Section 4: the Gated DeltaNet output projection
  *

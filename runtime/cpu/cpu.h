@@ -48,6 +48,8 @@ typedef struct einc_rt__norm_impl {
   einc_rt__norm_fn run;
 } einc_rt__norm_impl;
 
+/* The CPU has AVX-512 BF16 (bfloat16 dot products and conversions). */
+bool einc_rt__cpu_has_avx512bf16(void);
 /* The fastest kernel this CPU runs. */
 einc_rt__norm_impl einc_rt__norm_pick(void);
 void einc_rt__norm_portable(const einc_rt__norm_job *job, int64_t t0, int64_t t1);

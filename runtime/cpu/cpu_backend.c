@@ -396,9 +396,7 @@ int einc_rt__cpu_backend_new(const einc_rt_backend_options *opts, einc_rt_backen
                       fail_engine);
   einc_rt__mm_cache_init(&cpu->mm, cpu->engine, cpu->stream, false);
   cpu->norm = einc_rt__norm_pick();
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-  cpu->native_bf16 = __builtin_cpu_supports("avx512bf16");
-#endif
+  cpu->native_bf16 = einc_rt__cpu_has_avx512bf16();
   const dnnl_version_t *v = dnnl_version();
   b->kind = EINC_RT_BACKEND_CPU;
   b->vt = &einc_rt__cpu_vtable;

@@ -4,6 +4,9 @@
  * dtype. Also picks, once, the fastest kernel the CPU runs (norm_x86.c holds the SIMD ones).
  */
 #include <math.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,17 +82,43 @@ static bool einc_rt__norm_allowed(const char *name) {
   return name_i <= cap_i;
 }
 
+/* F16C (CPUID leaf 1, ECX bit 29): not every compiler's __builtin_cpu_supports knows it. */
+static bool einc_rt__cpu_has_f16c(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  return (c >> 29) & 1u;
+#else
+  return false;
+#endif
+}
+
+bool einc_rt__cpu_has_avx512bf16(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  /* CPUID leaf 7 subleaf 1, EAX bit 5 (not every compiler's __builtin_cpu_supports knows it);
+   * AVX-512 itself (and the OS saving its registers) is checked through avx512f. */
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f")) return false;
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+  return (a >> 5) & 1u;
+#else
+  return false;
+#endif
+}
+
 einc_rt__norm_impl einc_rt__norm_pick(void) {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
   __builtin_cpu_init();
-  if (einc_rt__norm_allowed("avx512") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl")) {
-    if (__builtin_cpu_supports("avx512bf16") && einc_rt__norm_allowed("avx512_bf16"))
+  bool f16c = einc_rt__cpu_has_f16c();
+  if (einc_rt__norm_allowed("avx512") && f16c && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+    if (einc_rt__cpu_has_avx512bf16() && einc_rt__norm_allowed("avx512_bf16"))
       return (einc_rt__norm_impl){"avx512_bf16", einc_rt__norm_avx512_bf16};
     return (einc_rt__norm_impl){"avx512", einc_rt__norm_avx512};
   }
-  if (einc_rt__norm_allowed("avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
+  if (einc_rt__norm_allowed("avx2") && f16c && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma"))
     return (einc_rt__norm_impl){"avx2", einc_rt__norm_avx2};
 #endif
   return (einc_rt__norm_impl){"portable", einc_rt__norm_portable};

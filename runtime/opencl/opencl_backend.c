@@ -387,6 +387,45 @@ static void einc_rt__ocl_destroy(einc_rt_backend *self) {
   free(self);
 }
 
+static int einc_rt__ocl_mem_alloc(einc_rt_backend *self, size_t bytes, void **out) {
+  int rc = EINC_RT_OK;
+  cl_int err = CL_SUCCESS;
+  cl_mem m;
+  EINC_RT__CL((m = clCreateBuffer(einc_rt__ocl_of(self)->ctx, CL_MEM_READ_WRITE, bytes ? bytes : 64,
+                                  NULL, &err), err),
+              fail);
+  *out = m;
+fail:
+  return rc;
+}
+
+static void einc_rt__ocl_mem_free(einc_rt_backend *self, void *buf) {
+  (void)self;
+  clReleaseMemObject(buf);
+}
+
+static int einc_rt__ocl_mem_upload(einc_rt_backend *self, void *buf, const void *host,
+                                   size_t bytes) {
+  int rc = EINC_RT_OK;
+  if (bytes)
+    EINC_RT__CL(clEnqueueWriteBuffer(einc_rt__ocl_of(self)->queue, buf, CL_TRUE, 0, bytes, host, 0,
+                                     NULL, NULL),
+                fail);
+fail:
+  return rc;
+}
+
+static int einc_rt__ocl_mem_download(einc_rt_backend *self, void *host, const void *buf,
+                                     size_t bytes) {
+  int rc = EINC_RT_OK;
+  if (bytes)
+    EINC_RT__CL(clEnqueueReadBuffer(einc_rt__ocl_of(self)->queue, (cl_mem)buf, CL_TRUE, 0, bytes,
+                                    host, 0, NULL, NULL),
+                fail);
+fail:
+  return rc;
+}
+
 static const einc_rt_backend_vtable einc_rt__ocl_vtable = {
     .destroy = einc_rt__ocl_destroy,
     .supports = einc_rt__ocl_supports,
@@ -396,6 +435,10 @@ static const einc_rt_backend_vtable einc_rt__ocl_vtable = {
     .proj_new = einc_rt__ocl_proj_new,
     .proj_run = einc_rt__ocl_proj_run,
     .proj_delete = einc_rt__ocl_proj_delete,
+    .mem_alloc = einc_rt__ocl_mem_alloc,
+    .mem_free = einc_rt__ocl_mem_free,
+    .mem_upload = einc_rt__ocl_mem_upload,
+    .mem_download = einc_rt__ocl_mem_download,
 };
 
 /* The device_index-th device over all platforms, with a new context and queue. */
