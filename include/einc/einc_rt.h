@@ -168,7 +168,11 @@ typedef struct einc_rt_gdn_params {
 
 /* A projection bound to its weights on one backend. It owns a workspace sized for up to
  * `max_tokens` tokens (grown by _run only where the backend allows allocation there; the CUDA
- * backend never allocates inside _run, so it is CUDA-graph capture safe for T <= max_tokens). */
+ * backend never allocates inside _run, so it is CUDA-graph capture safe for T <= max_tokens).
+ * One projection runs on one thread at a time (its workspace is shared by its calls); separate
+ * projections may run concurrently. W may have a row stride larger than H*d. On the CPU, for a
+ * 16-bit dtype the CPU cannot multiply natively, _new keeps a float copy of W (2x its size) and
+ * uses it for T > 1, which runs oneDNN's much faster float32 kernels. */
 typedef struct einc_rt_gdn_out_proj einc_rt_gdn_out_proj;
 
 /* Check shapes and dtypes of the weights and prepare (pack weights, pick GEMM algorithms). The

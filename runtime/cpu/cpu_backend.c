@@ -166,10 +166,15 @@ static einc_rt__mm_key einc_rt__key(dnnl_data_type_t x_dt, dnnl_data_type_t w_dt
   return key;
 }
 
-/* Whether a GEMM of m rows in dt goes through float (see the top of the file). */
-static bool einc_rt__gemm_widens(const einc_rt__cpu *cpu, einc_rt_dtype dt, int64_t m) {
+/* Whether a GEMM of m rows in dt goes through float (see the top of the file). A projection
+ * widens its weights once, so any m > 1 pays; einc_rt_gemm_nt must widen W on every call, which
+ * pays only from about 32 rows (measured: oneDNN 2.6 on AVX-512 without BF16). */
+#define EINC_RT__WIDEN_MIN_ROWS_UNPREPARED 32
+static bool einc_rt__gemm_widens(const einc_rt__cpu *cpu, einc_rt_dtype dt, int64_t m,
+                                 bool prepared) {
   if (dt == EINC_RT_F16) return true;
-  if (dt == EINC_RT_BF16) return !cpu->native_bf16 && m > 1;
+  if (dt == EINC_RT_BF16)
+    return !cpu->native_bf16 && m > (prepared ? 1 : EINC_RT__WIDEN_MIN_ROWS_UNPREPARED - 1);
   return false;
 }
 
@@ -179,7 +184,7 @@ static int einc_rt__cpu_gemm_nt(einc_rt_backend *self, const einc_rt_tensor *x,
   einc_rt_dtype dt = x->dtype;
   int64_t m = x->shape[0], k = x->shape[1], n = w->shape[0];
   int64_t ldx = x->strides[0], ldw = w->strides[0], ldo = out->strides[0];
-  if (!einc_rt__gemm_widens(cpu, dt, m)) {
+  if (!einc_rt__gemm_widens(cpu, dt, m, false)) {
     dnnl_data_type_t t = einc_rt__dnnl_dt(dt);
     einc_rt__mm_key key = einc_rt__key(t, t, t, m, k, n, ldx, ldw, ldo);
     return einc_rt__mm_run(&cpu->mm, &key, einc_rt__host_ptr(x), einc_rt__host_ptr(w),
@@ -276,7 +281,7 @@ static int einc_rt__cpu_proj_new(einc_rt_backend *self, const einc_rt_tensor *no
   p->ldw = proj_weight->strides[0];
   if ((rc = einc_rt__head_merge_compile(p->heads, p->d, &p->merge))) goto fail;
   if ((rc = einc_rt__widen_weight(p->dt, norm_weight, &p->norm_w))) goto fail;
-  if (einc_rt__gemm_widens(cpu, p->dt, 2)) {
+  if (einc_rt__gemm_widens(cpu, p->dt, 2, true)) {
     p->w_f32 = einc_rt__aligned_alloc((size_t)(p->n * p->k) * sizeof(float));
     if (!p->w_f32) {
       rc = einc_rt__fail(EINC_RT_ENOMEM, "allocating float weights");
@@ -299,7 +304,7 @@ static int einc_rt__cpu_proj_run(einc_rt_backend *self, void *state, const einc_
   int64_t t = o->shape[0];
   int rc = einc_rt__cpu_proj_reserve(p, t);
   if (rc) return rc;
-  bool widen = einc_rt__gemm_widens(cpu, p->dt, t);
+  bool widen = einc_rt__gemm_widens(cpu, p->dt, t, true);
 
   /* Y [T, H, d], contiguous in the workspace. */
   einc_rt__norm_job job = {

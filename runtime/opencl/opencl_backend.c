@@ -150,6 +150,34 @@ fail:
   return rc;
 }
 
+/* ---- buffer extents ---- */
+
+/* The furthest element a tensor reaches must lie inside its buffer; checked before anything is
+ * queued, so a bad offset or stride fails cleanly instead of touching other memory. */
+static int einc_rt__cl_check_extent(const char *name, const einc_rt_tensor *t) {
+  int rc = EINC_RT_OK;
+  int64_t last = t->offset;
+  for (int32_t i = 0; i < t->rank; i++) {
+    if (t->shape[i] == 0) return EINC_RT_OK;
+    last += (t->shape[i] - 1) * t->strides[i];
+  }
+  size_t size = 0;
+  EINC_RT__CL(clGetMemObjectInfo((cl_mem)t->data, CL_MEM_SIZE, sizeof size, &size, NULL), fail);
+  uint64_t need = (uint64_t)(last + 1) * einc_rt_dtype_size(t->dtype);
+  if (need > size)
+    return einc_rt__fail(EINC_RT_EINVAL, "%s reaches byte %llu of an OpenCL buffer of %zu bytes",
+                         name, (unsigned long long)need, size);
+fail:
+  return rc;
+}
+
+static int einc_rt__cl_check_extents(int n, const char *const *names,
+                                     const einc_rt_tensor *const *ts) {
+  int rc = EINC_RT_OK;
+  for (int i = 0; i < n && !rc; i++) rc = einc_rt__cl_check_extent(names[i], ts[i]);
+  return rc;
+}
+
 /* ---- kernels ---- */
 
 typedef struct einc_rt__cl_arg {
@@ -233,8 +261,11 @@ static int einc_rt__ocl_gated_rmsnorm(einc_rt_backend *self, const einc_rt_tenso
                                       const einc_rt_gdn_params *params, einc_rt_tensor *y) {
   einc_rt__ocl *ocl = einc_rt__ocl_of(self);
   einc_rt__cl_programs *p;
+  int rc = einc_rt__cl_check_extents(4, (const char *const[]){"O", "Z", "norm weight w", "Y"},
+                                     (const einc_rt_tensor *const[]){o, z, norm_weight, y});
+  if (rc) return rc;
   pthread_mutex_lock(&ocl->mu);
-  int rc = einc_rt__cl_programs_get(ocl, o->dtype, &p);
+  rc = einc_rt__cl_programs_get(ocl, o->dtype, &p);
   if (!rc)
     rc = einc_rt__cl_norm(ocl, p, o, z, norm_weight->data, norm_weight->offset, params, y->data,
                           y->offset, o->shape[1] * o->shape[2]);
@@ -246,8 +277,11 @@ static int einc_rt__ocl_gemm_nt(einc_rt_backend *self, const einc_rt_tensor *x,
                                 const einc_rt_tensor *w, einc_rt_tensor *out) {
   einc_rt__ocl *ocl = einc_rt__ocl_of(self);
   einc_rt__cl_programs *p;
+  int rc = einc_rt__cl_check_extents(3, (const char *const[]){"x", "W", "out"},
+                                     (const einc_rt_tensor *const[]){x, w, out});
+  if (rc) return rc;
   pthread_mutex_lock(&ocl->mu);
-  int rc = einc_rt__cl_programs_get(ocl, x->dtype, &p);
+  rc = einc_rt__cl_programs_get(ocl, x->dtype, &p);
   if (!rc)
     rc = einc_rt__cl_gemm(ocl, p, x->dtype, x->data, x->offset, x->shape[0] > 1 ? x->strides[0] : x->shape[1],
                           w->data, w->offset, w->strides[0], out->data, out->offset,
@@ -308,6 +342,9 @@ static int einc_rt__ocl_proj_new(einc_rt_backend *self, const einc_rt_tensor *no
   p->params = *params;
   p->norm_weight = *norm_weight;
   p->proj_weight = *proj_weight;
+  if ((rc = einc_rt__cl_check_extents(2, (const char *const[]){"norm weight w", "W"},
+                                      (const einc_rt_tensor *const[]){norm_weight, proj_weight})))
+    goto fail;
   if ((rc = einc_rt__head_merge_compile(p->heads, p->d, &p->merge))) goto fail;
   einc_rt__cl_programs *progs;
   pthread_mutex_lock(&ocl->mu);
@@ -328,8 +365,11 @@ static int einc_rt__ocl_proj_run(einc_rt_backend *self, void *state, const einc_
   einc_rt__ocl_proj *p = state;
   int64_t t = o->shape[0];
   einc_rt__cl_programs *progs;
+  int rc = einc_rt__cl_check_extents(3, (const char *const[]){"O", "Z", "out"},
+                                     (const einc_rt_tensor *const[]){o, z, out});
+  if (rc) return rc;
   pthread_mutex_lock(&ocl->mu);
-  int rc = einc_rt__ocl_proj_reserve(ocl, p, t);
+  rc = einc_rt__ocl_proj_reserve(ocl, p, t);
   if (!rc) rc = einc_rt__cl_programs_get(ocl, p->dt, &progs);
   if (rc) goto unlock;
   if ((rc = einc_rt__cl_norm(ocl, progs, o, z, p->norm_weight.data, p->norm_weight.offset,

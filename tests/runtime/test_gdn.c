@@ -493,6 +493,11 @@ static void test_invalid_run(void **state) {
   RUN_CASE("Z on another device", EINC_RT_EDEVICE,
            z.device = g_dev.device == EINC_RT_DEVICE_OPENCL ? EINC_RT_DEVICE_CPU
                                                             : EINC_RT_DEVICE_OPENCL);
+  if (g_dev.kind == EINC_RT_BACKEND_OPENCL) {
+    /* Device buffers know their size: a tensor reaching past its buffer is refused. */
+    RUN_CASE("out past its buffer", EINC_RT_EINVAL, out.offset = FT * FH * FD);
+    RUN_CASE("Z past its buffer", EINC_RT_EINVAL, z.strides[0] = 4 * FH * FD);
+  }
   expect_failure(&f, "NULL projection", EINC_RT_EINVAL,
                  einc_rt_gdn_out_proj_run(NULL, &f.to, &f.tz, &f.tout));
   expect_failure(&f, "NULL Z", EINC_RT_EINVAL,
