@@ -37,7 +37,8 @@ static void einc_rt__mm_entry_clear(einc_rt__mm_entry *e) {
 }
 
 void einc_rt__mm_cache_clear(einc_rt__mm_cache *self) {
-  for (int i = 0; i < EINC_RT__MM_CACHE_SIZE; i++) einc_rt__mm_entry_clear(&self->entries[i]);
+  for (int i = 0; i < EINC_RT__MM_CACHE_SIZE; i++)
+    einc_rt__mm_entry_clear(&self->entries[i]);
   pthread_mutex_destroy(&self->mu);
 }
 
@@ -64,15 +65,13 @@ static int einc_rt__mm_create(einc_rt__mm_cache *self, const einc_rt__mm_key *k,
   const char *impl = "";
   EINC_RT__DNNL_CHECK(dnnl_memory_desc_init_by_strides(&xd, 2, x_dims, k->x_dt, x_strides), fail);
   EINC_RT__DNNL_CHECK(dnnl_memory_desc_init_by_strides(&wd, 2, w_dims, k->w_dt, w_strides), fail);
-  EINC_RT__DNNL_CHECK(dnnl_memory_desc_init_by_strides(&od, 2, o_dims, k->out_dt, o_strides),
-                      fail);
+  EINC_RT__DNNL_CHECK(dnnl_memory_desc_init_by_strides(&od, 2, o_dims, k->out_dt, o_strides), fail);
   xd.offset0 = k->x_offset;
   wd.offset0 = k->w_offset;
   od.offset0 = k->out_offset;
   EINC_RT__DNNL_CHECK(dnnl_matmul_desc_init(&md, &xd, &wd, NULL, &od), fail);
   EINC_RT__DNNL_CHECK(dnnl_primitive_desc_create(&pd, &md, NULL, self->engine, NULL), fail);
-  EINC_RT__DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl),
-                      fail_pd);
+  EINC_RT__DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl), fail_pd);
   snprintf(e->impl, sizeof e->impl, "%s", impl);
   EINC_RT__DNNL_CHECK(dnnl_primitive_create(&e->prim, pd), fail_pd);
   EINC_RT__DNNL_CHECK(einc_rt__mm_memory(self, &e->x, &xd), fail_pd);

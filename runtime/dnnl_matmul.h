@@ -13,14 +13,14 @@
 
 /* Checks a oneDNN call; on failure records expression, file, line and oneDNN's status name and
  * jumps to `label` with `rc` set. */
-#define EINC_RT__DNNL_CHECK(expr, label)                                                          \
-  do {                                                                                            \
-    dnnl_status_t einc_rt__s = (expr);                                                            \
-    if (einc_rt__s != dnnl_success) {                                                             \
-      rc = einc_rt__fail(EINC_RT_EBACKEND, "%s failed at %s:%d: %s", #expr, __FILE__, __LINE__,  \
-                         einc_rt__dnnl_status_name(einc_rt__s));                                  \
-      goto label;                                                                                 \
-    }                                                                                             \
+#define EINC_RT__DNNL_CHECK(expr, label)                                                           \
+  do {                                                                                             \
+    dnnl_status_t einc_rt__s = (expr);                                                             \
+    if (einc_rt__s != dnnl_success) {                                                              \
+      rc = einc_rt__fail(EINC_RT_EBACKEND, "%s failed at %s:%d: %s", #expr, __FILE__, __LINE__,    \
+                         einc_rt__dnnl_status_name(einc_rt__s));                                   \
+      goto label;                                                                                  \
+    }                                                                                              \
   } while (0)
 
 const char *einc_rt__dnnl_status_name(dnnl_status_t s);
@@ -47,7 +47,7 @@ typedef struct einc_rt__mm_entry {
 typedef struct einc_rt__mm_cache {
   dnnl_engine_t engine;
   dnnl_stream_t stream;
-  bool ocl_buffers; /* an OpenCL engine: operands are cl_mem buffers */
+  bool ocl_buffers;   /* an OpenCL engine: operands are cl_mem buffers */
   pthread_mutex_t mu; /* entries and the execution with their memory objects */
   uint64_t clock;
   einc_rt__mm_entry entries[EINC_RT__MM_CACHE_SIZE];

@@ -261,15 +261,17 @@ int einc_rt_gdn_out_proj_run(einc_rt_gdn_out_proj *self, const einc_rt_tensor *o
   if (!out) return einc_rt__fail(EINC_RT_EINVAL, "out is NULL");
   if ((rc = einc_rt__check_oz(self->backend, o, z, self->dtype))) return rc;
   if (o->shape[1] != self->heads || o->shape[2] != self->head_dim)
-    return einc_rt__fail(EINC_RT_ESHAPE, "O has H=%lld d=%lld, the projection was made for "
-                         "H=%lld d=%lld", (long long)o->shape[1], (long long)o->shape[2],
-                         (long long)self->heads, (long long)self->head_dim);
+    return einc_rt__fail(EINC_RT_ESHAPE,
+                         "O has H=%lld d=%lld, the projection was made for "
+                         "H=%lld d=%lld",
+                         (long long)o->shape[1], (long long)o->shape[2], (long long)self->heads,
+                         (long long)self->head_dim);
   if ((rc = einc_rt__check_tensor(self->backend, "out", out, 2, self->dtype))) return rc;
   if ((rc = einc_rt__check_rows("out", out))) return rc;
   if (out->shape[0] != o->shape[0] || out->shape[1] != self->out_dim)
     return einc_rt__fail(EINC_RT_ESHAPE, "out is [%lld, %lld], expected [T, D] = [%lld, %lld]",
-                         (long long)out->shape[0], (long long)out->shape[1],
-                         (long long)o->shape[0], (long long)self->out_dim);
+                         (long long)out->shape[0], (long long)out->shape[1], (long long)o->shape[0],
+                         (long long)self->out_dim);
   if (o->shape[0] == 0) return EINC_RT_OK;
   return self->backend->vt->proj_run(self->backend, self->state, o, z, out);
 }

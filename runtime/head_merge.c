@@ -63,6 +63,18 @@ int einc_rt__head_merge_apply(const einc_rt__head_merge *self, const einc_rt_ten
   x->shape[1] = self->merged_len;
   x->strides[0] = y->strides[self->out_from_dim[0]];
   x->strides[1] = y->strides[self->out_from_dim[1]];
-  for (int32_t i = 2; i < EINC_RT_MAX_DIMS; i++) x->shape[i] = x->strides[i] = 0;
+  for (int32_t i = 2; i < EINC_RT_MAX_DIMS; i++)
+    x->shape[i] = x->strides[i] = 0;
   return EINC_RT_OK;
+}
+
+int einc_rt__proj_info_init(einc_rt__proj_info *self, const einc_rt_tensor *norm_weight,
+                            const einc_rt_tensor *proj_weight, const einc_rt_gdn_params *params) {
+  self->dt = norm_weight->dtype;
+  self->d = norm_weight->shape[0];
+  self->k = proj_weight->shape[1];
+  self->n = proj_weight->shape[0];
+  self->heads = self->k / self->d;
+  self->params = *params;
+  return einc_rt__head_merge_compile(self->heads, self->d, &self->merge);
 }

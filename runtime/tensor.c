@@ -48,7 +48,8 @@ einc_rt_tensor einc_rt_tensor_contiguous(einc_rt_dtype dt, einc_rt_device dev, v
 
 int64_t einc_rt_tensor_numel(const einc_rt_tensor *t) {
   int64_t n = 1;
-  for (int32_t i = 0; i < t->rank; i++) n *= t->shape[i];
+  for (int32_t i = 0; i < t->rank; i++)
+    n *= t->shape[i];
   return n;
 }
 

@@ -24,17 +24,17 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 /* X(NAME, value, message) */
-#define EINC_RT_STATUS_TABLE(X)                                                                   \
-  X(OK, 0, "success")                                                                             \
-  X(EINVAL, -1, "invalid argument")                                                               \
-  X(ESHAPE, -2, "tensor shapes do not match")                                                     \
-  X(EDTYPE, -3, "dtype not supported or not matching")                                            \
-  X(ELAYOUT, -4, "tensor layout (strides) not supported by this backend")                         \
-  X(EDEVICE, -5, "tensor lives on another device than the backend")                               \
-  X(ENOMEM, -6, "out of memory")                                                                  \
-  X(EUNSUPPORTED, -7, "operation not supported by this backend")                                  \
-  X(EBACKEND, -8, "backend library call failed")                                                  \
-  X(ENOTAVAIL, -9, "backend not available on this machine")                                       \
+#define EINC_RT_STATUS_TABLE(X)                                                                    \
+  X(OK, 0, "success")                                                                              \
+  X(EINVAL, -1, "invalid argument")                                                                \
+  X(ESHAPE, -2, "tensor shapes do not match")                                                      \
+  X(EDTYPE, -3, "dtype not supported or not matching")                                             \
+  X(ELAYOUT, -4, "tensor layout (strides) not supported by this backend")                          \
+  X(EDEVICE, -5, "tensor lives on another device than the backend")                                \
+  X(ENOMEM, -6, "out of memory")                                                                   \
+  X(EUNSUPPORTED, -7, "operation not supported by this backend")                                   \
+  X(EBACKEND, -8, "backend library call failed")                                                   \
+  X(ENOTAVAIL, -9, "backend not available on this machine")                                        \
   X(EPATTERN, -10, "invalid pattern")
 
 typedef enum einc_rt_status {
@@ -72,7 +72,7 @@ typedef struct einc_rt_tensor {
   int32_t rank;
   int64_t shape[EINC_RT_MAX_DIMS];   /* outermost first */
   int64_t strides[EINC_RT_MAX_DIMS]; /* in elements, outermost first */
-  void *data; /* CPU: host pointer; CUDA: device pointer; OpenCL: a cl_mem (buffer object) */
+  void *data;     /* CPU: host pointer; CUDA: device pointer; OpenCL: a cl_mem (buffer object) */
   int64_t offset; /* elements from `data` to element [0,...,0] (OpenCL buffers cannot be offset) */
   einc_rt_device device;
 } einc_rt_tensor;
@@ -114,10 +114,10 @@ typedef struct einc_rt_backend einc_rt_backend;
 
 /* Backend options; zero-initialise and set what you need. */
 typedef struct einc_rt_backend_options {
-  int32_t n_threads;     /* CPU: 0 = all cores */
-  int32_t device_index;  /* CUDA / OpenCL: which device (0 = first) */
-  void *stream;          /* CUDA: a cudaStream_t to run on (NULL = the legacy default stream) */
-  void *opencl_queue;    /* OpenCL: a cl_command_queue to use, or NULL to make one */
+  int32_t n_threads;    /* CPU: 0 = all cores */
+  int32_t device_index; /* CUDA / OpenCL: which device (0 = first) */
+  void *stream;         /* CUDA: a cudaStream_t to run on (NULL = the legacy default stream) */
+  void *opencl_queue;   /* OpenCL: a cl_command_queue to use, or NULL to make one */
 } einc_rt_backend_options;
 
 /* Create a backend. EINC_RT_ENOTAVAIL when the kind was not built in or no device is present. */

@@ -93,7 +93,8 @@ static int bench_buf_new(einc_rt_backend *be, einc_rt_dtype dt, int64_t n, doubl
   size_t bytes = (size_t)n * einc_rt_dtype_size(dt);
   void *h = malloc(bytes ? bytes : 1);
   if (!h) return EINC_RT_ENOMEM;
-  for (int64_t i = 0; i < n; i++) bench_set(dt, h, i, bias + scale * bench_rand());
+  for (int64_t i = 0; i < n; i++)
+    bench_set(dt, h, i, bias + scale * bench_rand());
   b->n = n;
   int rc = einc_rt_backend_alloc(be, bytes, &b->dev);
   if (!rc) rc = einc_rt_backend_upload(be, b->dev, h, bytes);
@@ -123,7 +124,8 @@ typedef struct bench_case {
 static void bench_case_free(bench_case *c) {
   einc_rt_gdn_out_proj_delete(c->proj);
   bench_buf *bufs[] = {&c->o, &c->z, &c->nw, &c->w, &c->out, &c->x};
-  for (int i = 0; i < 6; i++) bench_buf_free(c->be, bufs[i]);
+  for (int i = 0; i < 6; i++)
+    bench_buf_free(c->be, bufs[i]);
 }
 
 static int bench_case_new(einc_rt_backend *be, einc_rt_dtype dt, int64_t t, int64_t h, int64_t d,
@@ -136,9 +138,10 @@ static int bench_case_new(einc_rt_backend *be, einc_rt_dtype dt, int64_t t, int6
   c->d = d;
   c->n = n;
   int64_t k = h * d;
-  einc_rt_device dev = einc_rt_backend_get_kind(be) == EINC_RT_BACKEND_CPU      ? EINC_RT_DEVICE_CPU
-                       : einc_rt_backend_get_kind(be) == EINC_RT_BACKEND_OPENCL ? EINC_RT_DEVICE_OPENCL
-                                                                                : EINC_RT_DEVICE_CUDA;
+  einc_rt_device dev = einc_rt_backend_get_kind(be) == EINC_RT_BACKEND_CPU ? EINC_RT_DEVICE_CPU
+                       : einc_rt_backend_get_kind(be) == EINC_RT_BACKEND_OPENCL
+                           ? EINC_RT_DEVICE_OPENCL
+                           : EINC_RT_DEVICE_CUDA;
   int rc;
   if ((rc = bench_buf_new(be, dt, t * k, 2, 0, keep, &c->o)) ||
       (rc = bench_buf_new(be, dt, t * k, 4, 0, keep, &c->z)) ||
@@ -228,10 +231,14 @@ static int bench_parse_list(const char *s, int64_t *out, int max) {
 }
 
 static bool bench_dtype_from(const char *s, einc_rt_dtype *dt) {
-  if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16")) *dt = EINC_RT_BF16;
-  else if (!strcmp(s, "f16") || !strcmp(s, "float16")) *dt = EINC_RT_F16;
-  else if (!strcmp(s, "f32") || !strcmp(s, "float32")) *dt = EINC_RT_F32;
-  else return false;
+  if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16"))
+    *dt = EINC_RT_BF16;
+  else if (!strcmp(s, "f16") || !strcmp(s, "float16"))
+    *dt = EINC_RT_F16;
+  else if (!strcmp(s, "f32") || !strcmp(s, "float32"))
+    *dt = EINC_RT_F32;
+  else
+    return false;
   return true;
 }
 
@@ -248,8 +255,8 @@ typedef struct bench_torch_row {
   double proj_ms, gemm_ms;
 } bench_torch_row;
 
-static int bench_torch(const char *script, einc_rt_dtype dt, const char *shapes,
-                       const char *tokens, bench_torch_row *rows, int max) {
+static int bench_torch(const char *script, einc_rt_dtype dt, const char *shapes, const char *tokens,
+                       bench_torch_row *rows, int max) {
   char cmd[2048];
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' --dtype %s --shapes %s --tokens %s", script,
            bench_dtype_short(dt), shapes, tokens);
@@ -277,15 +284,18 @@ static int bench_gdn(int argc, char **argv) {
   einc_rt_dtype dt = EINC_RT_BF16;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--backend") && v) backend = v, i++;
+    if (!strcmp(a, "--backend") && v)
+      backend = v, i++;
     else if (!strcmp(a, "--dtype") && v) {
       if (!bench_dtype_from(v, &dt)) {
         fprintf(stderr, "bench: unknown dtype %s (bf16, f16, f32)\n", v);
         return 2;
       }
       i++;
-    } else if (!strcmp(a, "--shapes") && v) shapes_arg = v, i++;
-    else if (!strcmp(a, "--tokens") && v) tokens_arg = v, i++;
+    } else if (!strcmp(a, "--shapes") && v)
+      shapes_arg = v, i++;
+    else if (!strcmp(a, "--tokens") && v)
+      tokens_arg = v, i++;
     else if (!strcmp(a, "--torch")) {
       torch_script = v && v[0] != '-' ? (i++, v) : "scripts/bench_torch_cpu.py";
     } else {
@@ -311,9 +321,8 @@ static int bench_gdn(int argc, char **argv) {
     return 2;
   }
   bench_torch_row torch_rows[256];
-  int n_torch = torch_script ? bench_torch(torch_script, dt, shapes_arg, tokens_arg, torch_rows,
-                                           256)
-                             : 0;
+  int n_torch =
+      torch_script ? bench_torch(torch_script, dt, shapes_arg, tokens_arg, torch_rows, 256) : 0;
   if (torch_script && n_torch == 0)
     fprintf(stderr, "bench gdn: no figures from %s (PyTorch missing?)\n", torch_script);
 
@@ -323,8 +332,8 @@ static int bench_gdn(int argc, char **argv) {
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
   double load[1] = {0};
   getloadavg(load, 1);
-  printf("einc bench gdn, %s, dtype %s, d = 128, silu; copy bandwidth %.1f GB/s; load %.2f\n",
-         date, bench_dtype_short(dt), bw / 1e9, load[0]);
+  printf("einc bench gdn, %s, dtype %s, d = 128, silu; copy bandwidth %.1f GB/s; load %.2f\n", date,
+         bench_dtype_short(dt), bw / 1e9, load[0]);
   for (int bi = 0; bi < 3; bi++) {
     if (strcmp(backend, "all") && strcmp(backend, bench_backend_names[bi])) continue;
     einc_rt_backend *be = NULL;
@@ -367,7 +376,9 @@ static int bench_gdn(int argc, char **argv) {
             printf(" %9.3f %6.2f", torch_rows[r].proj_ms, sp * 1e3 / torch_rows[r].proj_ms);
             found = true;
           }
-        printf("%s\n", found ? "" : " " "        -      -");
+        printf("%s\n", found ? ""
+                             : " "
+                               "        -      -");
         fflush(stdout);
         bench_case_free(&c);
       }
@@ -386,10 +397,14 @@ static int bench_demo(int argc, char **argv) {
   int64_t t = 64, h = 32, n = 2048, d = 128;
   einc_rt_dtype dt = EINC_RT_BF16;
   for (int i = 0; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--tokens")) t = atoll(argv[i + 1]);
-    else if (!strcmp(argv[i], "--heads")) h = atoll(argv[i + 1]);
-    else if (!strcmp(argv[i], "--dim")) n = atoll(argv[i + 1]);
-    else if (!strcmp(argv[i], "--dtype") && bench_dtype_from(argv[i + 1], &dt)) continue;
+    if (!strcmp(argv[i], "--tokens"))
+      t = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--heads"))
+      h = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--dim"))
+      n = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--dtype") && bench_dtype_from(argv[i + 1], &dt))
+      continue;
     else {
       fprintf(stderr, "bench demo: unknown argument %s\n", argv[i]);
       return 2;
@@ -440,7 +455,8 @@ static int bench_demo(int argc, char **argv) {
         }
         for (int64_t ni = 0; ni < n; ni++) {
           double ref = 0;
-          for (int64_t j = 0; j < k; j++) ref += y[j] * bench_get(dt, c.w.host, ni * k + j);
+          for (int64_t j = 0; j < k; j++)
+            ref += y[j] * bench_get(dt, c.w.host, ni * k + j);
           double err = fabs(bench_get(dt, out, ti * n + ni) - ref);
           if (!(err <= max_err)) max_err = err; /* NaN sticks */
         }
@@ -459,9 +475,8 @@ int einc_cli_bench(int argc, char **argv) {
   /* argv[0] is the command's own name; argv[1] the benchmark. */
   if (argc >= 2 && !strcmp(argv[1], "gdn")) return bench_gdn(argc - 2, argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "demo")) return bench_demo(argc - 2, argv + 2);
-  fprintf(stderr,
-          "usage: bench gdn [--backend cpu|opencl|cuda|all] [--dtype bf16|f16|f32]\n"
-          "                 [--shapes H/D,...] [--tokens T,...] [--torch [SCRIPT]]\n"
-          "       bench demo [--tokens T] [--heads H] [--dim D] [--dtype bf16|f16|f32]\n");
+  fprintf(stderr, "usage: bench gdn [--backend cpu|opencl|cuda|all] [--dtype bf16|f16|f32]\n"
+                  "                 [--shapes H/D,...] [--tokens T,...] [--torch [SCRIPT]]\n"
+                  "       bench demo [--tokens T] [--heads H] [--dim D] [--dtype bf16|f16|f32]\n");
   return 2;
 }

@@ -66,16 +66,20 @@ static void einc_rt__convert_rows(void *ctx, int64_t r0, int64_t r1) {
       const float *s = (const float *)j->src + r * j->src_ld;
       uint16_t *d = (uint16_t *)j->dst + r * j->dst_ld;
       if (j->dst_dt == EINC_RT_BF16)
-        for (int64_t c = 0; c < j->cols; c++) d[c] = einc_rt__f32_to_bf16(s[c]);
+        for (int64_t c = 0; c < j->cols; c++)
+          d[c] = einc_rt__f32_to_bf16(s[c]);
       else
-        for (int64_t c = 0; c < j->cols; c++) d[c] = einc_rt__f32_to_f16(s[c]);
+        for (int64_t c = 0; c < j->cols; c++)
+          d[c] = einc_rt__f32_to_f16(s[c]);
     } else {
       const uint16_t *s = (const uint16_t *)j->src + r * j->src_ld;
       float *d = (float *)j->dst + r * j->dst_ld;
       if (j->src_dt == EINC_RT_BF16)
-        for (int64_t c = 0; c < j->cols; c++) d[c] = einc_rt__bf16_to_f32(s[c]);
+        for (int64_t c = 0; c < j->cols; c++)
+          d[c] = einc_rt__bf16_to_f32(s[c]);
       else
-        for (int64_t c = 0; c < j->cols; c++) d[c] = einc_rt__f16_to_f32(s[c]);
+        for (int64_t c = 0; c < j->cols; c++)
+          d[c] = einc_rt__f16_to_f32(s[c]);
     }
   }
 }
@@ -115,7 +119,7 @@ static int einc_rt__widen_weight(einc_rt_dtype dt, const einc_rt_tensor *w, floa
   if (!f) return einc_rt__fail(EINC_RT_ENOMEM, "allocating the norm weight");
   const void *p = einc_rt__host_ptr(w);
   for (int64_t i = 0; i < n; i++)
-    f[i] = dt == EINC_RT_F32   ? ((const float *)p)[i]
+    f[i] = dt == EINC_RT_F32    ? ((const float *)p)[i]
            : dt == EINC_RT_BF16 ? einc_rt__bf16_to_f32(((const uint16_t *)p)[i])
                                 : einc_rt__f16_to_f32(((const uint16_t *)p)[i]);
   *out = f;
@@ -215,16 +219,13 @@ fail_alloc:
 /* ---- the bound projection ---- */
 
 typedef struct einc_rt__cpu_proj {
-  einc_rt__head_merge merge;
-  einc_rt_dtype dt;
-  int64_t heads, d, k, n;
-  einc_rt_gdn_params params;
-  float *norm_w;        /* widened norm weight */
-  const void *w;        /* the caller's W */
+  einc_rt__proj_info info;
+  float *norm_w; /* widened norm weight */
+  const void *w; /* the caller's W */
   int64_t ldw;
-  float *w_f32;         /* W widened once, when GEMMs of more than one token go through float */
-  void *y;              /* workspace: Y for up to y_cap tokens (float when widened) */
-  float *out_f32;       /* workspace: the float output before narrowing */
+  float *w_f32;   /* W widened once, when GEMMs of more than one token go through float */
+  void *y;        /* workspace: Y for up to y_cap tokens (float when widened) */
+  float *out_f32; /* workspace: the float output before narrowing */
   int64_t y_cap;
   einc_rt__mm_cache mm; /* this projection's primitives, one per token count */
 } einc_rt__cpu_proj;
@@ -244,11 +245,11 @@ static void einc_rt__cpu_proj_delete(einc_rt_backend *self, void *state) {
 /* Room for `tokens` tokens of Y (and of the float output when widening). */
 static int einc_rt__cpu_proj_reserve(einc_rt__cpu_proj *p, int64_t tokens) {
   if (tokens <= p->y_cap) return EINC_RT_OK;
-  size_t y_bytes = (size_t)(tokens * p->k) * sizeof(float);
-  size_t o_bytes = (size_t)(tokens * p->n) * sizeof(float);
+  size_t y_bytes = (size_t)(tokens * p->info.k) * sizeof(float);
+  size_t o_bytes = (size_t)(tokens * p->info.n) * sizeof(float);
   void *y = einc_rt__aligned_alloc(y_bytes);
-  float *o = p->dt != EINC_RT_F32 ? einc_rt__aligned_alloc(o_bytes) : NULL;
-  if (!y || (p->dt != EINC_RT_F32 && !o)) {
+  float *o = p->info.dt != EINC_RT_F32 ? einc_rt__aligned_alloc(o_bytes) : NULL;
+  if (!y || (p->info.dt != EINC_RT_F32 && !o)) {
     free(y);
     free(o);
     return einc_rt__fail(EINC_RT_ENOMEM, "allocating the workspace for %lld tokens",
@@ -271,23 +272,18 @@ static int einc_rt__cpu_proj_new(einc_rt_backend *self, const einc_rt_tensor *no
   if (!p) return einc_rt__fail(EINC_RT_ENOMEM, "allocating the projection");
   einc_rt__mm_cache_init(&p->mm, cpu->engine, cpu->stream, false);
   int rc;
-  p->dt = norm_weight->dtype;
-  p->d = norm_weight->shape[0];
-  p->k = proj_weight->shape[1];
-  p->n = proj_weight->shape[0];
-  p->heads = p->k / p->d;
-  p->params = *params;
   p->w = einc_rt__host_ptr(proj_weight);
   p->ldw = proj_weight->strides[0];
-  if ((rc = einc_rt__head_merge_compile(p->heads, p->d, &p->merge))) goto fail;
-  if ((rc = einc_rt__widen_weight(p->dt, norm_weight, &p->norm_w))) goto fail;
-  if (einc_rt__gemm_widens(cpu, p->dt, 2, true)) {
-    p->w_f32 = einc_rt__aligned_alloc((size_t)(p->n * p->k) * sizeof(float));
+  if ((rc = einc_rt__proj_info_init(&p->info, norm_weight, proj_weight, params))) goto fail;
+  if ((rc = einc_rt__widen_weight(p->info.dt, norm_weight, &p->norm_w))) goto fail;
+  if (einc_rt__gemm_widens(cpu, p->info.dt, 2, true)) {
+    p->w_f32 = einc_rt__aligned_alloc((size_t)(p->info.n * p->info.k) * sizeof(float));
     if (!p->w_f32) {
       rc = einc_rt__fail(EINC_RT_ENOMEM, "allocating float weights");
       goto fail;
     }
-    einc_rt__convert(cpu, p->w, p->dt, p->ldw, p->w_f32, EINC_RT_F32, p->k, p->n, p->k);
+    einc_rt__convert(cpu, p->w, p->info.dt, p->ldw, p->w_f32, EINC_RT_F32, p->info.k, p->info.n,
+                     p->info.k);
   }
   if ((rc = einc_rt__cpu_proj_reserve(p, max_tokens > 0 ? max_tokens : 1))) goto fail;
   *state = p;
@@ -304,7 +300,7 @@ static int einc_rt__cpu_proj_run(einc_rt_backend *self, void *state, const einc_
   int64_t t = o->shape[0];
   int rc = einc_rt__cpu_proj_reserve(p, t);
   if (rc) return rc;
-  bool widen = einc_rt__gemm_widens(cpu, p->dt, t, true);
+  bool widen = einc_rt__gemm_widens(cpu, p->info.dt, t, true);
 
   /* Y [T, H, d], contiguous in the workspace. */
   einc_rt__norm_job job = {
@@ -313,38 +309,38 @@ static int einc_rt__cpu_proj_run(einc_rt_backend *self, void *state, const einc_
       .o_stride = o->strides[0],
       .z_stride = z->strides[0],
       .w = p->norm_w,
-      .heads = p->heads,
-      .d = p->d,
-      .eps = p->params.eps,
-      .gate = p->params.gate,
-      .dt = p->dt,
+      .heads = p->info.heads,
+      .d = p->info.d,
+      .eps = p->info.params.eps,
+      .gate = p->info.params.gate,
+      .dt = p->info.dt,
       .y = p->y,
-      .y_stride = p->k,
-      .y_f32 = widen && p->dt != EINC_RT_F32,
+      .y_stride = p->info.k,
+      .y_f32 = widen && p->info.dt != EINC_RT_F32,
   };
   einc_rt__norm_run(cpu, &job, t);
 
   /* X = rearrange(Y, "... h d -> ... (h d)"): a view, from the compiled plan. */
-  int64_t y_shape[3] = {t, p->heads, p->d};
-  einc_rt_tensor y = einc_rt_tensor_contiguous(widen ? EINC_RT_F32 : p->dt, EINC_RT_DEVICE_CPU,
+  int64_t y_shape[3] = {t, p->info.heads, p->info.d};
+  einc_rt_tensor y = einc_rt_tensor_contiguous(widen ? EINC_RT_F32 : p->info.dt, EINC_RT_DEVICE_CPU,
                                                p->y, 3, y_shape);
   einc_rt_tensor x;
-  if ((rc = einc_rt__head_merge_apply(&p->merge, &y, &x))) return rc;
+  if ((rc = einc_rt__head_merge_apply(&p->info.merge, &y, &x))) return rc;
 
   if (!widen) {
-    dnnl_data_type_t dt = einc_rt__dnnl_dt(p->dt);
+    dnnl_data_type_t dt = einc_rt__dnnl_dt(p->info.dt);
     einc_rt__mm_key key =
-        einc_rt__key(dt, dt, dt, t, p->k, p->n, x.strides[0], p->ldw, out->strides[0]);
+        einc_rt__key(dt, dt, dt, t, p->info.k, p->info.n, x.strides[0], p->ldw, out->strides[0]);
     return einc_rt__mm_run(&p->mm, &key, x.data, (void *)p->w, einc_rt__host_ptr(out), NULL);
   }
-  float *dst = p->dt == EINC_RT_F32 ? einc_rt__host_ptr(out) : p->out_f32;
-  int64_t ldo = p->dt == EINC_RT_F32 ? out->strides[0] : p->n;
-  einc_rt__mm_key key =
-      einc_rt__key(dnnl_f32, dnnl_f32, dnnl_f32, t, p->k, p->n, x.strides[0], p->k, ldo);
+  float *dst = p->info.dt == EINC_RT_F32 ? einc_rt__host_ptr(out) : p->out_f32;
+  int64_t ldo = p->info.dt == EINC_RT_F32 ? out->strides[0] : p->info.n;
+  einc_rt__mm_key key = einc_rt__key(dnnl_f32, dnnl_f32, dnnl_f32, t, p->info.k, p->info.n,
+                                     x.strides[0], p->info.k, ldo);
   if ((rc = einc_rt__mm_run(&p->mm, &key, x.data, p->w_f32, dst, NULL))) return rc;
-  if (p->dt != EINC_RT_F32)
-    einc_rt__convert(cpu, p->out_f32, EINC_RT_F32, p->n, einc_rt__host_ptr(out), p->dt,
-                     out->strides[0], t, p->n);
+  if (p->info.dt != EINC_RT_F32)
+    einc_rt__convert(cpu, p->out_f32, EINC_RT_F32, p->info.n, einc_rt__host_ptr(out), p->info.dt,
+                     out->strides[0], t, p->info.n);
   return EINC_RT_OK;
 }
 

@@ -37,7 +37,8 @@ static void *einc_rt__pool_main(void *arg_) {
   uint64_t seen = 0;
   pthread_mutex_lock(&self->mu);
   for (;;) {
-    while (!self->stop && self->generation == seen) pthread_cond_wait(&self->wake, &self->mu);
+    while (!self->stop && self->generation == seen)
+      pthread_cond_wait(&self->wake, &self->mu);
     if (self->stop) break;
     seen = self->generation;
     int64_t begin = self->chunk * index, end = begin + self->chunk;
@@ -89,7 +90,8 @@ void einc_rt__pool_delete(einc_rt__pool *self) {
   self->stop = true;
   pthread_cond_broadcast(&self->wake);
   pthread_mutex_unlock(&self->mu);
-  for (int32_t i = 1; i < self->n_threads; i++) pthread_join(self->workers[i], NULL);
+  for (int32_t i = 1; i < self->n_threads; i++)
+    pthread_join(self->workers[i], NULL);
   pthread_cond_destroy(&self->done);
   pthread_cond_destroy(&self->wake);
   pthread_mutex_destroy(&self->mu);
@@ -125,7 +127,8 @@ void einc_rt__pool_run(einc_rt__pool *self, int64_t n, int64_t grain, einc_rt__p
   pthread_mutex_unlock(&self->mu);
   fn(ctx, 0, chunk < n ? chunk : n);
   pthread_mutex_lock(&self->mu);
-  while (self->pending > 0) pthread_cond_wait(&self->done, &self->mu);
+  while (self->pending > 0)
+    pthread_cond_wait(&self->done, &self->mu);
   pthread_mutex_unlock(&self->mu);
   pthread_mutex_unlock(&self->run_mu);
 }

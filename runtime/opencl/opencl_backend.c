@@ -27,31 +27,40 @@ extern const char einc_rt__cl_gemm_nt[];
 
 /* ---- errors ---- */
 
-#define EINC_RT__CL_ERRORS(X)                                                                     \
-  X(CL_SUCCESS) X(CL_DEVICE_NOT_FOUND) X(CL_DEVICE_NOT_AVAILABLE) X(CL_COMPILER_NOT_AVAILABLE)    \
-  X(CL_MEM_OBJECT_ALLOCATION_FAILURE) X(CL_OUT_OF_RESOURCES) X(CL_OUT_OF_HOST_MEMORY)             \
-  X(CL_PROFILING_INFO_NOT_AVAILABLE) X(CL_MEM_COPY_OVERLAP) X(CL_IMAGE_FORMAT_MISMATCH)           \
-  X(CL_IMAGE_FORMAT_NOT_SUPPORTED) X(CL_BUILD_PROGRAM_FAILURE) X(CL_MAP_FAILURE)                  \
-  X(CL_MISALIGNED_SUB_BUFFER_OFFSET) X(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)              \
-  X(CL_COMPILE_PROGRAM_FAILURE) X(CL_LINKER_NOT_AVAILABLE) X(CL_LINK_PROGRAM_FAILURE)             \
-  X(CL_DEVICE_PARTITION_FAILED) X(CL_KERNEL_ARG_INFO_NOT_AVAILABLE) X(CL_INVALID_VALUE)           \
-  X(CL_INVALID_DEVICE_TYPE) X(CL_INVALID_PLATFORM) X(CL_INVALID_DEVICE) X(CL_INVALID_CONTEXT)     \
-  X(CL_INVALID_QUEUE_PROPERTIES) X(CL_INVALID_COMMAND_QUEUE) X(CL_INVALID_HOST_PTR)               \
-  X(CL_INVALID_MEM_OBJECT) X(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR) X(CL_INVALID_IMAGE_SIZE)         \
-  X(CL_INVALID_SAMPLER) X(CL_INVALID_BINARY) X(CL_INVALID_BUILD_OPTIONS) X(CL_INVALID_PROGRAM)    \
-  X(CL_INVALID_PROGRAM_EXECUTABLE) X(CL_INVALID_KERNEL_NAME) X(CL_INVALID_KERNEL_DEFINITION)      \
-  X(CL_INVALID_KERNEL) X(CL_INVALID_ARG_INDEX) X(CL_INVALID_ARG_VALUE) X(CL_INVALID_ARG_SIZE)     \
-  X(CL_INVALID_KERNEL_ARGS) X(CL_INVALID_WORK_DIMENSION) X(CL_INVALID_WORK_GROUP_SIZE)            \
-  X(CL_INVALID_WORK_ITEM_SIZE) X(CL_INVALID_GLOBAL_OFFSET) X(CL_INVALID_EVENT_WAIT_LIST)          \
-  X(CL_INVALID_EVENT) X(CL_INVALID_OPERATION) X(CL_INVALID_GL_OBJECT) X(CL_INVALID_BUFFER_SIZE)   \
-  X(CL_INVALID_MIP_LEVEL) X(CL_INVALID_GLOBAL_WORK_SIZE) X(CL_INVALID_PROPERTY)                   \
-  X(CL_INVALID_IMAGE_DESCRIPTOR) X(CL_INVALID_COMPILER_OPTIONS) X(CL_INVALID_LINKER_OPTIONS)      \
-  X(CL_INVALID_DEVICE_PARTITION_COUNT)
+#define EINC_RT__CL_ERRORS(X)                                                                      \
+  X(CL_SUCCESS)                                                                                    \
+  X(CL_DEVICE_NOT_FOUND) X(CL_DEVICE_NOT_AVAILABLE) X(CL_COMPILER_NOT_AVAILABLE) X(                \
+      CL_MEM_OBJECT_ALLOCATION_FAILURE) X(CL_OUT_OF_RESOURCES) X(CL_OUT_OF_HOST_MEMORY)            \
+      X(CL_PROFILING_INFO_NOT_AVAILABLE) X(CL_MEM_COPY_OVERLAP) X(CL_IMAGE_FORMAT_MISMATCH) X(     \
+          CL_IMAGE_FORMAT_NOT_SUPPORTED) X(CL_BUILD_PROGRAM_FAILURE) X(CL_MAP_FAILURE)             \
+          X(CL_MISALIGNED_SUB_BUFFER_OFFSET) X(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST) X(    \
+              CL_COMPILE_PROGRAM_FAILURE) X(CL_LINKER_NOT_AVAILABLE) X(CL_LINK_PROGRAM_FAILURE)    \
+              X(CL_DEVICE_PARTITION_FAILED) X(CL_KERNEL_ARG_INFO_NOT_AVAILABLE) X(                 \
+                  CL_INVALID_VALUE) X(CL_INVALID_DEVICE_TYPE) X(CL_INVALID_PLATFORM)               \
+                  X(CL_INVALID_DEVICE) X(CL_INVALID_CONTEXT) X(CL_INVALID_QUEUE_PROPERTIES) X(     \
+                      CL_INVALID_COMMAND_QUEUE) X(CL_INVALID_HOST_PTR) X(CL_INVALID_MEM_OBJECT)    \
+                      X(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR) X(CL_INVALID_IMAGE_SIZE) X(            \
+                          CL_INVALID_SAMPLER) X(CL_INVALID_BINARY) X(CL_INVALID_BUILD_OPTIONS)     \
+                          X(CL_INVALID_PROGRAM) X(CL_INVALID_PROGRAM_EXECUTABLE) X(                \
+                              CL_INVALID_KERNEL_NAME) X(CL_INVALID_KERNEL_DEFINITION)              \
+                              X(CL_INVALID_KERNEL) X(CL_INVALID_ARG_INDEX) X(CL_INVALID_ARG_VALUE) \
+                                  X(CL_INVALID_ARG_SIZE) X(CL_INVALID_KERNEL_ARGS) X(              \
+                                      CL_INVALID_WORK_DIMENSION) X(CL_INVALID_WORK_GROUP_SIZE)     \
+                                      X(CL_INVALID_WORK_ITEM_SIZE) X(CL_INVALID_GLOBAL_OFFSET)     \
+                                          X(CL_INVALID_EVENT_WAIT_LIST) X(CL_INVALID_EVENT)        \
+                                              X(CL_INVALID_OPERATION) X(CL_INVALID_GL_OBJECT) X(   \
+                                                  CL_INVALID_BUFFER_SIZE) X(CL_INVALID_MIP_LEVEL)  \
+                                                  X(CL_INVALID_GLOBAL_WORK_SIZE)                   \
+                                                      X(CL_INVALID_PROPERTY) X(                    \
+                                                          CL_INVALID_IMAGE_DESCRIPTOR)             \
+                                                          X(CL_INVALID_COMPILER_OPTIONS) X(        \
+                                                              CL_INVALID_LINKER_OPTIONS)           \
+                                                              X(CL_INVALID_DEVICE_PARTITION_COUNT)
 
 static const char *einc_rt__cl_error_name(cl_int err) {
   switch (err) {
-#define EINC_RT__CL_ERROR_CASE(name)                                                              \
-  case name:                                                                                      \
+#define EINC_RT__CL_ERROR_CASE(name)                                                               \
+  case name:                                                                                       \
     return #name;
     EINC_RT__CL_ERRORS(EINC_RT__CL_ERROR_CASE)
 #undef EINC_RT__CL_ERROR_CASE
@@ -61,21 +70,21 @@ static const char *einc_rt__cl_error_name(cl_int err) {
 
 /* Checks an expression that yields a cl_int; on failure records expression, file, line and the
  * error's name, and jumps to `label` with `rc` set. */
-#define EINC_RT__CL(expr, label)                                                                  \
-  do {                                                                                            \
-    cl_int einc_rt__e = (expr);                                                                   \
-    if (einc_rt__e != CL_SUCCESS) {                                                               \
-      rc = einc_rt__fail(EINC_RT_EBACKEND, "%s failed at %s:%d: %s", #expr, __FILE__, __LINE__,  \
-                         einc_rt__cl_error_name(einc_rt__e));                                     \
-      goto label;                                                                                 \
-    }                                                                                             \
+#define EINC_RT__CL(expr, label)                                                                   \
+  do {                                                                                             \
+    cl_int einc_rt__e = (expr);                                                                    \
+    if (einc_rt__e != CL_SUCCESS) {                                                                \
+      rc = einc_rt__fail(EINC_RT_EBACKEND, "%s failed at %s:%d: %s", #expr, __FILE__, __LINE__,    \
+                         einc_rt__cl_error_name(einc_rt__e));                                      \
+      goto label;                                                                                  \
+    }                                                                                              \
   } while (0)
 
 /* ---- the backend's state ---- */
 
 #define EINC_RT__NORM_LOCAL 64
-#define EINC_RT__TILE 16
-#define EINC_RT__WPT 4
+#define EINC_RT__TILE       16
+#define EINC_RT__WPT        4
 
 typedef struct einc_rt__cl_programs {
   cl_program program;
@@ -88,8 +97,8 @@ typedef struct einc_rt__ocl {
   cl_command_queue queue;
   bool intel_subgroups;
   bool intel_gpu;
-  pthread_mutex_t mu;                /* programs and kernel arguments */
-  einc_rt__cl_programs programs[3];  /* per dtype, built on first use */
+  pthread_mutex_t mu;               /* programs and kernel arguments */
+  einc_rt__cl_programs programs[3]; /* per dtype, built on first use */
 #ifdef EINC_RT_HAVE_DNNL
   bool use_dnnl;
   dnnl_engine_t engine;
@@ -103,7 +112,9 @@ static inline einc_rt__ocl *einc_rt__ocl_of(einc_rt_backend *b) {
 }
 
 static const char *einc_rt__cl_dt_define(einc_rt_dtype dt) {
-  return dt == EINC_RT_BF16 ? "-DEINC_DT_BF16" : dt == EINC_RT_F16 ? "-DEINC_DT_F16" : "-DEINC_DT_F32";
+  return dt == EINC_RT_BF16  ? "-DEINC_DT_BF16"
+         : dt == EINC_RT_F16 ? "-DEINC_DT_F16"
+                             : "-DEINC_DT_F32";
 }
 
 /* Build dtype.cl + the kernels for `dt` once; caller holds ocl->mu. */
@@ -125,20 +136,19 @@ static int einc_rt__cl_programs_get(einc_rt__ocl *ocl, einc_rt_dtype dt,
   err = clBuildProgram(p->program, 1, &ocl->device, options, NULL, NULL);
   if (err != CL_SUCCESS) {
     char log[1024] = "";
-    clGetProgramBuildInfo(p->program, ocl->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log,
-                          NULL);
-    rc = einc_rt__fail(EINC_RT_EBACKEND, "clBuildProgram (%s) failed at %s:%d: %s: %s",
-                       einc_rt_dtype_name(dt), __FILE__, __LINE__, einc_rt__cl_error_name(err),
-                       log);
+    clGetProgramBuildInfo(p->program, ocl->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+    rc =
+        einc_rt__fail(EINC_RT_EBACKEND, "clBuildProgram (%s) failed at %s:%d: %s: %s",
+                      einc_rt_dtype_name(dt), __FILE__, __LINE__, einc_rt__cl_error_name(err), log);
     goto fail_program;
   }
   EINC_RT__CL((p->norm = clCreateKernel(p->program, "einc_gated_rmsnorm", &err), err),
               fail_program);
   EINC_RT__CL((p->gemm = clCreateKernel(p->program, "einc_gemm_nt", &err), err), fail_program);
   if (ocl->intel_subgroups)
-    EINC_RT__CL((p->norm_subgroup = clCreateKernel(p->program, "einc_gated_rmsnorm_subgroup",
-                                                   &err), err),
-                fail_program);
+    EINC_RT__CL(
+        (p->norm_subgroup = clCreateKernel(p->program, "einc_gated_rmsnorm_subgroup", &err), err),
+        fail_program);
   return EINC_RT_OK;
 fail_program:
   if (p->norm) clReleaseKernel(p->norm);
@@ -174,7 +184,8 @@ fail:
 static int einc_rt__cl_check_extents(int n, const char *const *names,
                                      const einc_rt_tensor *const *ts) {
   int rc = EINC_RT_OK;
-  for (int i = 0; i < n && !rc; i++) rc = einc_rt__cl_check_extent(names[i], ts[i]);
+  for (int i = 0; i < n && !rc; i++)
+    rc = einc_rt__cl_check_extent(names[i], ts[i]);
   return rc;
 }
 
@@ -209,10 +220,10 @@ static int einc_rt__cl_norm(einc_rt__ocl *ocl, einc_rt__cl_programs *p, const ei
   cl_int d = (cl_int)o->shape[2], gate = (cl_int)params->gate;
   cl_float eps = params->eps;
   einc_rt__cl_arg args[] = {
-      EINC_RT__ARG(om), EINC_RT__ARG(o_off), EINC_RT__ARG(o_stride), EINC_RT__ARG(zm),
-      EINC_RT__ARG(z_off), EINC_RT__ARG(z_stride), EINC_RT__ARG(w), EINC_RT__ARG(w_off),
-      EINC_RT__ARG(y), EINC_RT__ARG(y_off), EINC_RT__ARG(y_stride), EINC_RT__ARG(d),
-      EINC_RT__ARG(eps), EINC_RT__ARG(gate),
+      EINC_RT__ARG(om),    EINC_RT__ARG(o_off),    EINC_RT__ARG(o_stride), EINC_RT__ARG(zm),
+      EINC_RT__ARG(z_off), EINC_RT__ARG(z_stride), EINC_RT__ARG(w),        EINC_RT__ARG(w_off),
+      EINC_RT__ARG(y),     EINC_RT__ARG(y_off),    EINC_RT__ARG(y_stride), EINC_RT__ARG(d),
+      EINC_RT__ARG(eps),   EINC_RT__ARG(gate),
   };
   bool sg = p->norm_subgroup != NULL;
   size_t local[2] = {sg ? 16 : EINC_RT__NORM_LOCAL, 1};
@@ -221,10 +232,10 @@ static int einc_rt__cl_norm(einc_rt__ocl *ocl, einc_rt__cl_programs *p, const ei
 }
 
 /* out = x · wᵀ through oneDNN (Intel GPUs) or the tiled kernel. */
-static int einc_rt__cl_gemm(einc_rt__ocl *ocl, einc_rt__cl_programs *p, einc_rt_dtype dt,
-                            cl_mem x, cl_long x_off, cl_long ldx, cl_mem w, cl_long w_off,
-                            cl_long ldw, cl_mem out, cl_long out_off, cl_long ldo, cl_int m,
-                            cl_int n, cl_int k) {
+static int einc_rt__cl_gemm(einc_rt__ocl *ocl, einc_rt__cl_programs *p, einc_rt_dtype dt, cl_mem x,
+                            cl_long x_off, cl_long ldx, cl_mem w, cl_long w_off, cl_long ldw,
+                            cl_mem out, cl_long out_off, cl_long ldo, cl_int m, cl_int n,
+                            cl_int k) {
 #ifdef EINC_RT_HAVE_DNNL
   if (ocl->use_dnnl) {
     dnnl_data_type_t t = dt == EINC_RT_BF16 ? dnnl_bf16 : dt == EINC_RT_F16 ? dnnl_f16 : dnnl_f32;
@@ -246,9 +257,9 @@ static int einc_rt__cl_gemm(einc_rt__ocl *ocl, einc_rt__cl_programs *p, einc_rt_
   (void)dt;
 #endif
   einc_rt__cl_arg args[] = {
-      EINC_RT__ARG(x),   EINC_RT__ARG(x_off),   EINC_RT__ARG(ldx), EINC_RT__ARG(w),
+      EINC_RT__ARG(x),     EINC_RT__ARG(x_off), EINC_RT__ARG(ldx), EINC_RT__ARG(w),
       EINC_RT__ARG(w_off), EINC_RT__ARG(ldw),   EINC_RT__ARG(out), EINC_RT__ARG(out_off),
-      EINC_RT__ARG(ldo), EINC_RT__ARG(m),       EINC_RT__ARG(n),   EINC_RT__ARG(k),
+      EINC_RT__ARG(ldo),   EINC_RT__ARG(m),     EINC_RT__ARG(n),   EINC_RT__ARG(k),
   };
   size_t local[2] = {EINC_RT__TILE, EINC_RT__TILE / EINC_RT__WPT};
   size_t global[2] = {(size_t)(n + EINC_RT__TILE - 1) / EINC_RT__TILE * EINC_RT__TILE,
@@ -283,10 +294,11 @@ static int einc_rt__ocl_gemm_nt(einc_rt_backend *self, const einc_rt_tensor *x,
   pthread_mutex_lock(&ocl->mu);
   rc = einc_rt__cl_programs_get(ocl, x->dtype, &p);
   if (!rc)
-    rc = einc_rt__cl_gemm(ocl, p, x->dtype, x->data, x->offset, x->shape[0] > 1 ? x->strides[0] : x->shape[1],
-                          w->data, w->offset, w->strides[0], out->data, out->offset,
-                          out->shape[0] > 1 ? out->strides[0] : out->shape[1],
-                          (cl_int)x->shape[0], (cl_int)w->shape[0], (cl_int)x->shape[1]);
+    rc = einc_rt__cl_gemm(ocl, p, x->dtype, x->data, x->offset,
+                          x->shape[0] > 1 ? x->strides[0] : x->shape[1], w->data, w->offset,
+                          w->strides[0], out->data, out->offset,
+                          out->shape[0] > 1 ? out->strides[0] : out->shape[1], (cl_int)x->shape[0],
+                          (cl_int)w->shape[0], (cl_int)x->shape[1]);
   pthread_mutex_unlock(&ocl->mu);
   return rc;
 }
@@ -294,10 +306,7 @@ static int einc_rt__ocl_gemm_nt(einc_rt_backend *self, const einc_rt_tensor *x,
 /* ---- the bound projection ---- */
 
 typedef struct einc_rt__ocl_proj {
-  einc_rt__head_merge merge;
-  einc_rt_dtype dt;
-  int64_t heads, d, k, n;
-  einc_rt_gdn_params params;
+  einc_rt__proj_info info;
   einc_rt_tensor norm_weight, proj_weight;
   cl_mem y; /* workspace: Y for up to y_cap tokens */
   int64_t y_cap;
@@ -317,7 +326,7 @@ static int einc_rt__ocl_proj_reserve(einc_rt__ocl *ocl, einc_rt__ocl_proj *p, in
   cl_int err = CL_SUCCESS;
   if (tokens <= p->y_cap) return EINC_RT_OK;
   cl_mem y;
-  size_t bytes = (size_t)(tokens * p->k) * einc_rt_dtype_size(p->dt);
+  size_t bytes = (size_t)(tokens * p->info.k) * einc_rt_dtype_size(p->info.dt);
   EINC_RT__CL((y = clCreateBuffer(ocl->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err), err), fail);
   if (p->y) clReleaseMemObject(p->y);
   p->y = y;
@@ -334,21 +343,15 @@ static int einc_rt__ocl_proj_new(einc_rt_backend *self, const einc_rt_tensor *no
   einc_rt__ocl_proj *p = calloc(1, sizeof *p);
   if (!p) return einc_rt__fail(EINC_RT_ENOMEM, "allocating the projection");
   int rc;
-  p->dt = norm_weight->dtype;
-  p->d = norm_weight->shape[0];
-  p->k = proj_weight->shape[1];
-  p->n = proj_weight->shape[0];
-  p->heads = p->k / p->d;
-  p->params = *params;
   p->norm_weight = *norm_weight;
   p->proj_weight = *proj_weight;
   if ((rc = einc_rt__cl_check_extents(2, (const char *const[]){"norm weight w", "W"},
                                       (const einc_rt_tensor *const[]){norm_weight, proj_weight})))
     goto fail;
-  if ((rc = einc_rt__head_merge_compile(p->heads, p->d, &p->merge))) goto fail;
+  if ((rc = einc_rt__proj_info_init(&p->info, norm_weight, proj_weight, params))) goto fail;
   einc_rt__cl_programs *progs;
   pthread_mutex_lock(&ocl->mu);
-  rc = einc_rt__cl_programs_get(ocl, p->dt, &progs);
+  rc = einc_rt__cl_programs_get(ocl, p->info.dt, &progs);
   pthread_mutex_unlock(&ocl->mu);
   if (rc) goto fail;
   if ((rc = einc_rt__ocl_proj_reserve(ocl, p, max_tokens > 0 ? max_tokens : 1))) goto fail;
@@ -370,19 +373,20 @@ static int einc_rt__ocl_proj_run(einc_rt_backend *self, void *state, const einc_
   if (rc) return rc;
   pthread_mutex_lock(&ocl->mu);
   rc = einc_rt__ocl_proj_reserve(ocl, p, t);
-  if (!rc) rc = einc_rt__cl_programs_get(ocl, p->dt, &progs);
+  if (!rc) rc = einc_rt__cl_programs_get(ocl, p->info.dt, &progs);
   if (rc) goto unlock;
   if ((rc = einc_rt__cl_norm(ocl, progs, o, z, p->norm_weight.data, p->norm_weight.offset,
-                             &p->params, p->y, 0, p->k)))
+                             &p->info.params, p->y, 0, p->info.k)))
     goto unlock;
   /* X = rearrange(Y, "... h d -> ... (h d)"): a view, from the compiled plan. */
-  int64_t y_shape[3] = {t, p->heads, p->d};
-  einc_rt_tensor y = einc_rt_tensor_contiguous(p->dt, EINC_RT_DEVICE_OPENCL, p->y, 3, y_shape);
+  int64_t y_shape[3] = {t, p->info.heads, p->info.d};
+  einc_rt_tensor y = einc_rt_tensor_contiguous(p->info.dt, EINC_RT_DEVICE_OPENCL, p->y, 3, y_shape);
   einc_rt_tensor x;
-  if ((rc = einc_rt__head_merge_apply(&p->merge, &y, &x))) goto unlock;
-  rc = einc_rt__cl_gemm(ocl, progs, p->dt, x.data, x.offset, x.strides[0], p->proj_weight.data,
+  if ((rc = einc_rt__head_merge_apply(&p->info.merge, &y, &x))) goto unlock;
+  rc = einc_rt__cl_gemm(ocl, progs, p->info.dt, x.data, x.offset, x.strides[0], p->proj_weight.data,
                         p->proj_weight.offset, p->proj_weight.strides[0], out->data, out->offset,
-                        t > 1 ? out->strides[0] : p->n, (cl_int)t, (cl_int)p->n, (cl_int)p->k);
+                        t > 1 ? out->strides[0] : p->info.n, (cl_int)t, (cl_int)p->info.n,
+                        (cl_int)p->info.k);
 unlock:
   pthread_mutex_unlock(&ocl->mu);
   return rc;
@@ -432,7 +436,8 @@ static int einc_rt__ocl_mem_alloc(einc_rt_backend *self, size_t bytes, void **ou
   cl_int err = CL_SUCCESS;
   cl_mem m;
   EINC_RT__CL((m = clCreateBuffer(einc_rt__ocl_of(self)->ctx, CL_MEM_READ_WRITE, bytes ? bytes : 64,
-                                  NULL, &err), err),
+                                  NULL, &err),
+               err),
               fail);
   *out = m;
 fail:
@@ -501,8 +506,7 @@ static int einc_rt__ocl_open(einc_rt__ocl *ocl, int32_t device_index) {
     return einc_rt__fail(EINC_RT_ENOTAVAIL, "OpenCL device %d asked for, %d present",
                          (int)device_index, (int)seen);
   EINC_RT__CL((ocl->ctx = clCreateContext(NULL, 1, &ocl->device, NULL, NULL, &err), err), fail);
-  EINC_RT__CL((ocl->queue = clCreateCommandQueue(ocl->ctx, ocl->device, 0, &err), err),
-              fail_ctx);
+  EINC_RT__CL((ocl->queue = clCreateCommandQueue(ocl->ctx, ocl->device, 0, &err), err), fail_ctx);
   return EINC_RT_OK;
 fail_ctx:
   clReleaseContext(ocl->ctx);
@@ -515,9 +519,8 @@ static int einc_rt__ocl_adopt(einc_rt__ocl *ocl, cl_command_queue queue) {
   int rc = EINC_RT_OK;
   EINC_RT__CL(clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof ocl->ctx, &ocl->ctx, NULL),
               fail);
-  EINC_RT__CL(
-      clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof ocl->device, &ocl->device, NULL),
-      fail);
+  EINC_RT__CL(clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof ocl->device, &ocl->device, NULL),
+              fail);
   EINC_RT__CL(clRetainCommandQueue(queue), fail);
   EINC_RT__CL(clRetainContext(ocl->ctx), fail_queue);
   ocl->queue = queue;
@@ -550,8 +553,7 @@ int einc_rt__opencl_backend_new(const einc_rt_backend_options *opts, einc_rt_bac
   size_t ext_len = 0;
   clGetDeviceInfo(ocl->device, CL_DEVICE_EXTENSIONS, 0, NULL, &ext_len);
   if (ext_len < sizeof ext)
-    EINC_RT__CL(clGetDeviceInfo(ocl->device, CL_DEVICE_EXTENSIONS, sizeof ext, ext, NULL),
-                fail_cl);
+    EINC_RT__CL(clGetDeviceInfo(ocl->device, CL_DEVICE_EXTENSIONS, sizeof ext, ext, NULL), fail_cl);
   ocl->intel_subgroups = strstr(ext, "cl_intel_subgroups") != NULL;
   ocl->intel_gpu = vendor == 0x8086 && (type & CL_DEVICE_TYPE_GPU);
   pthread_mutex_init(&ocl->mu, NULL);

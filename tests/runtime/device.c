@@ -170,8 +170,8 @@ void rt_device_download(const rt_device *dev, void *host, const void *buf, size_
   if (bytes == 0) return;
 #ifdef EINC_RT_HAVE_OPENCL
   if (dev->kind == EINC_RT_BACKEND_OPENCL) {
-    cl_int err = clEnqueueReadBuffer(dev->queue, (cl_mem)buf, CL_TRUE, 0, bytes, host, 0, NULL,
-                                     NULL);
+    cl_int err =
+        clEnqueueReadBuffer(dev->queue, (cl_mem)buf, CL_TRUE, 0, bytes, host, 0, NULL, NULL);
     if (err != CL_SUCCESS) rt_die("clEnqueueReadBuffer", err);
     return;
   }

@@ -91,7 +91,8 @@ static double ulp(einc_rt_dtype dt) {
 static void *host_random(einc_rt_dtype dt, int64_t n, double lo, double hi) {
   void *p = malloc((size_t)(n > 0 ? n : 1) * einc_rt_dtype_size(dt));
   assert_non_null(p);
-  for (int64_t i = 0; i < n; i++) set(dt, p, i, rnd(lo, hi));
+  for (int64_t i = 0; i < n; i++)
+    set(dt, p, i, rnd(lo, hi));
   return p;
 }
 
@@ -104,7 +105,8 @@ static void *dev_copy(const void *host, size_t bytes) {
 static einc_rt_tensor tensor(einc_rt_dtype dt, void *data, int64_t offset, int32_t rank,
                              const int64_t *shape, const int64_t *strides) {
   einc_rt_tensor t = einc_rt_tensor_contiguous(dt, g_dev.device, data, rank, shape);
-  for (int32_t i = 0; i < rank; i++) t.strides[i] = strides[i];
+  for (int32_t i = 0; i < rank; i++)
+    t.strides[i] = strides[i];
   t.offset = offset;
   return t;
 }
@@ -209,13 +211,13 @@ static void check_out(const problem *p, const double *y, bool round_y, const voi
       }
       double got = get(p->dt, buf, i);
       /* output rounding + Y elements that round the other way + float accumulation */
-      double tol = u * fabs(ref) + 2 * u * big * (p->dt == EINC_RT_F32 ? 0 : 1) + 2e-6 * mag +
-                   tiny(p->dt);
+      double tol =
+          u * fabs(ref) + 2 * u * big * (p->dt == EINC_RT_F32 ? 0 : 1) + 2e-6 * mag + tiny(p->dt);
       double err = fabs(got - ref);
       if (!(err <= tol))
         fail_msg("%s %s out[%lld, %lld] = %.9g, reference %.9g (error %.3g > bound %.3g)",
-                 g_dev.name, einc_rt_dtype_name(p->dt), (long long)t, (long long)c, got, ref,
-                 err, tol);
+                 g_dev.name, einc_rt_dtype_name(p->dt), (long long)t, (long long)c, got, ref, err,
+                 tol);
       if (mag > 0 && err / mag > worst) worst = err / mag;
     }
 }
@@ -280,12 +282,14 @@ static void test_proj_silu(void **state) {
 
 static void test_proj_sigmoid(void **state) {
   (void)state;
-  for (int i = 0; i < 3; i++) run_proj(k_dtypes[i], EINC_RT_GATE_SIGMOID, 5, 2, 64, 24);
+  for (int i = 0; i < 3; i++)
+    run_proj(k_dtypes[i], EINC_RT_GATE_SIGMOID, 5, 2, 64, 24);
 }
 
 static void test_proj_zero_tokens(void **state) {
   (void)state;
-  for (int i = 0; i < 3; i++) run_proj(k_dtypes[i], EINC_RT_GATE_SILU, 0, 2, 64, 16);
+  for (int i = 0; i < 3; i++)
+    run_proj(k_dtypes[i], EINC_RT_GATE_SILU, 0, 2, 64, 16);
 }
 
 /* More tokens than the projection was made for: the workspace grows (CPU, OpenCL). */
@@ -364,7 +368,8 @@ static void test_gemm(void **state) {
       void *hx = host_random(dt, p.t * ldx, -3, 3);
       double *y = malloc((size_t)(p.t * k + 1) * sizeof(double));
       for (int64_t t = 0; t < p.t; t++)
-        for (int64_t j = 0; j < k; j++) y[t * k + j] = get(dt, hx, t * ldx + j);
+        for (int64_t j = 0; j < k; j++)
+          y[t * k + j] = get(dt, hx, t * ldx + j);
       size_t es = einc_rt_dtype_size(dt);
       int64_t rows = p.out_row0 + p.t + 1;
       void *x = dev_copy(hx, (size_t)(p.t * ldx) * es);
@@ -465,11 +470,11 @@ static void test_invalid_run(void **state) {
   fixture f;
   fixture_init(&f);
   einc_rt_tensor o, z, out;
-#define RUN_CASE(what, want, mutate)                                                              \
-  do {                                                                                            \
-    o = f.to, z = f.tz, out = f.tout;                                                             \
-    mutate;                                                                                       \
-    expect_failure(&f, what, want, einc_rt_gdn_out_proj_run(f.proj, &o, &z, &out));               \
+#define RUN_CASE(what, want, mutate)                                                               \
+  do {                                                                                             \
+    o = f.to, z = f.tz, out = f.tout;                                                              \
+    mutate;                                                                                        \
+    expect_failure(&f, what, want, einc_rt_gdn_out_proj_run(f.proj, &o, &z, &out));                \
   } while (0)
   RUN_CASE("O rank 2", EINC_RT_ESHAPE, o.rank = 2);
   RUN_CASE("O with other heads", EINC_RT_ESHAPE, (o.shape[1] = 1, z.shape[1] = 1));
@@ -488,11 +493,11 @@ static void test_invalid_run(void **state) {
   RUN_CASE("O without data", EINC_RT_EINVAL, o.data = NULL);
   RUN_CASE("out negative offset", EINC_RT_EINVAL, out.offset = -1);
   RUN_CASE("out on another device", EINC_RT_EDEVICE,
-           out.device = g_dev.device == EINC_RT_DEVICE_CPU ? EINC_RT_DEVICE_CUDA
-                                                           : EINC_RT_DEVICE_CPU);
+           out.device =
+               g_dev.device == EINC_RT_DEVICE_CPU ? EINC_RT_DEVICE_CUDA : EINC_RT_DEVICE_CPU);
   RUN_CASE("Z on another device", EINC_RT_EDEVICE,
-           z.device = g_dev.device == EINC_RT_DEVICE_OPENCL ? EINC_RT_DEVICE_CPU
-                                                            : EINC_RT_DEVICE_OPENCL);
+           z.device =
+               g_dev.device == EINC_RT_DEVICE_OPENCL ? EINC_RT_DEVICE_CPU : EINC_RT_DEVICE_OPENCL);
   if (g_dev.kind == EINC_RT_BACKEND_OPENCL) {
     /* Device buffers know their size: a tensor reaching past its buffer is refused. */
     RUN_CASE("out past its buffer", EINC_RT_EINVAL, out.offset = FT * FH * FD);
@@ -515,12 +520,12 @@ static void test_invalid_new(void **state) {
   einc_rt_tensor nw, w;
   einc_rt_gdn_params params;
   einc_rt_gdn_out_proj *proj;
-#define NEW_CASE(what, want, mutate)                                                              \
-  do {                                                                                            \
-    nw = f.tnw, w = f.tw, params = f.params, proj = (einc_rt_gdn_out_proj *)&f;                   \
-    mutate;                                                                                       \
-    expect_failure(&f, what, want, einc_rt_gdn_out_proj_new(g_be, &nw, &w, &params, 4, &proj));   \
-    assert_null(proj);                                                                            \
+#define NEW_CASE(what, want, mutate)                                                               \
+  do {                                                                                             \
+    nw = f.tnw, w = f.tw, params = f.params, proj = (einc_rt_gdn_out_proj *)&f;                    \
+    mutate;                                                                                        \
+    expect_failure(&f, what, want, einc_rt_gdn_out_proj_new(g_be, &nw, &w, &params, 4, &proj));    \
+    assert_null(proj);                                                                             \
   } while (0)
   NEW_CASE("w rank 2", EINC_RT_ESHAPE, nw.rank = 2);
   NEW_CASE("w empty", EINC_RT_ESHAPE, nw.shape[0] = 0);
@@ -530,8 +535,8 @@ static void test_invalid_new(void **state) {
   NEW_CASE("W row stride", EINC_RT_ELAYOUT, w.strides[0] = 3);
   NEW_CASE("W float16", EINC_RT_EDTYPE, w.dtype = EINC_RT_F16);
   NEW_CASE("W on another device", EINC_RT_EDEVICE,
-           w.device = g_dev.device == EINC_RT_DEVICE_CPU ? EINC_RT_DEVICE_OPENCL
-                                                         : EINC_RT_DEVICE_CPU);
+           w.device =
+               g_dev.device == EINC_RT_DEVICE_CPU ? EINC_RT_DEVICE_OPENCL : EINC_RT_DEVICE_CPU);
   NEW_CASE("eps negative", EINC_RT_EINVAL, params.eps = -1.0f);
   NEW_CASE("eps NaN", EINC_RT_EINVAL, params.eps = NAN);
   NEW_CASE("gate unknown", EINC_RT_EINVAL, params.gate = (einc_rt_gate)9);
@@ -568,8 +573,7 @@ static void test_invalid_new(void **state) {
   expect_failure(&f, "x columns", EINC_RT_ESHAPE, einc_rt_gemm_nt(g_be, &x, &f.tw, &f.tout));
   x.shape[1] = FH * FD;
   x.strides[1] = 3;
-  expect_failure(&f, "x column stride", EINC_RT_ELAYOUT,
-                 einc_rt_gemm_nt(g_be, &x, &f.tw, &f.tout));
+  expect_failure(&f, "x column stride", EINC_RT_ELAYOUT, einc_rt_gemm_nt(g_be, &x, &f.tw, &f.tout));
   fixture_free(&f);
 }
 
@@ -599,7 +603,7 @@ static void test_conversions(void **state) {
   assert_int_equal(einc_rt_f32_to_f16(65504.0f), 0x7bff);
   assert_int_equal(einc_rt_f32_to_f16(65520.0f), 0x7c00); /* the tie above the largest: inf */
   assert_int_equal(einc_rt_f32_to_f16(-0.0f), 0x8000);
-  assert_int_equal(einc_rt_f32_to_f16(5.9604644775390625e-8f), 0x0001); /* 2^-24 */
+  assert_int_equal(einc_rt_f32_to_f16(5.9604644775390625e-8f), 0x0001);  /* 2^-24 */
   assert_int_equal(einc_rt_f32_to_f16(2.98023223876953125e-8f), 0x0000); /* 2^-25: tie to 0 */
   assert_int_equal(einc_rt_f32_to_f16(1.00048828125f), 0x3c00); /* 1 + 2^-11: tie to even */
   assert_true(isnan(einc_rt_f16_to_f32(einc_rt_f32_to_f16(NAN))));
@@ -653,8 +657,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *seed_env = getenv("EINC_TEST_SEED");
-  uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0)
-                           : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15u;
+  uint64_t seed = seed_env
+                      ? strtoull(seed_env, NULL, 0)
+                      : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15u;
   if (seed == 0) seed = 1;
   g_rng = seed;
   printf("seed %llu (set EINC_TEST_SEED to replay)\n", (unsigned long long)seed);
@@ -684,10 +689,14 @@ int main(int argc, char **argv) {
   }
   printf("backend: %s\n", einc_rt_backend_name(g_be));
   const struct CMUnitTest backend_tests[] = {
-      cmocka_unit_test(test_proj_silu),       cmocka_unit_test(test_proj_sigmoid),
-      cmocka_unit_test(test_proj_zero_tokens), cmocka_unit_test(test_proj_many_tokens),
-      cmocka_unit_test(test_norm),            cmocka_unit_test(test_gemm),
-      cmocka_unit_test(test_invalid_run),     cmocka_unit_test(test_invalid_new),
+      cmocka_unit_test(test_proj_silu),
+      cmocka_unit_test(test_proj_sigmoid),
+      cmocka_unit_test(test_proj_zero_tokens),
+      cmocka_unit_test(test_proj_many_tokens),
+      cmocka_unit_test(test_norm),
+      cmocka_unit_test(test_gemm),
+      cmocka_unit_test(test_invalid_run),
+      cmocka_unit_test(test_invalid_new),
       cmocka_unit_test(test_zero_tokens_no_data),
   };
   failed += _cmocka_run_group_tests(name, backend_tests,
