@@ -6,8 +6,9 @@
  * gdn: per backend, shape (H heads of d = 128, D outputs) and token count: the projection's time
  * per call (median after warm-up), its GB/s and GFLOP/s, the floor on this machine (bytes over
  * the copy bandwidth and FLOPs over the GEMM rate, both measured in this run), the GEMM alone
- * (einc_rt_gemm_nt on the same operands) and the ratio; with --torch, PyTorch's time for the same
- * work (scripts/bench_torch_cpu.py under /usr/bin/python3) and the ratio einc / PyTorch.
+ * (einc_rt_gemm_nt on the same operands, and for 16-bit dtypes on float32 operands of the same
+ * shape) and the ratio of the projection to the faster of the two; with --torch, PyTorch's time for
+ * the same work (scripts/bench_torch_cpu.py under /usr/bin/python3) and the ratio einc / PyTorch.
  * demo: the projection on every backend present, each against a float64 reference.
  */
 #include <math.h>
@@ -344,8 +345,8 @@ static int bench_gdn(int argc, char **argv) {
     }
     double rate = bench_gemm_rate(be, dt);
     printf("\nbackend %s; GEMM rate %.1f GFLOP/s\n", einc_rt_backend_name(be), rate / 1e9);
-    printf("%4s %5s %5s | %9s %7s %8s | %9s | %9s %6s | %9s %6s\n", "H", "D", "T", "proj ms",
-           "GB/s", "GFLOP/s", "floor ms", "GEMM ms", "p/GEMM", "torch ms", "e/t");
+    printf("%4s %5s %5s | %9s %7s %8s | %9s | %9s %9s %6s | %9s %6s\n", "H", "D", "T", "proj ms",
+           "GB/s", "GFLOP/s", "floor ms", "GEMM ms", "f32 GEMM", "p/GEMM", "torch ms", "e/t");
     for (int si = 0; si < n_shapes; si++)
       for (int ti = 0; ti < n_tokens; ti++) {
         int64_t h = shapes[si][0], n = shapes[si][1], t = tokens[ti], k = h * 128;
@@ -355,7 +356,7 @@ static int bench_gdn(int argc, char **argv) {
                  einc_rt_status_name(rc), einc_rt_last_error());
           continue;
         }
-        double sp = 0, sg = 0;
+        double sp = 0, sg = 0, sf = 0;
         if ((rc = bench_time(be, bench_run_proj, &c, &sp)) ||
             (rc = bench_time(be, bench_run_gemm, &c, &sg))) {
           printf("%4lld %5lld %5lld | %s: %s\n", (long long)h, (long long)n, (long long)t,
@@ -363,13 +364,25 @@ static int bench_gdn(int argc, char **argv) {
           bench_case_free(&c);
           continue;
         }
+        /* For a 16-bit dtype, also the float32 GEMM of the same shape: the best GEMM the
+         * library offers may be that one (see the CPU backend). */
+        sf = sg;
+        if (dt != EINC_RT_F32) {
+          bench_case cf;
+          double s32;
+          if (!bench_case_new(be, EINC_RT_F32, t, h, 128, n, false, &cf)) {
+            if (!bench_time(be, bench_run_gemm, &cf, &s32)) sf = s32;
+            bench_case_free(&cf);
+          }
+        }
+        double best_gemm = fmin(sg, sf);
         double es = (double)einc_rt_dtype_size(dt);
         double bytes = es * (2.0 * t * k + (double)n * k + 128 + (double)t * n);
         double flops = 2.0 * t * k * n;
         double floor_s = fmax(bytes / bw, rate > 0 ? flops / rate : 0);
-        printf("%4lld %5lld %5lld | %9.3f %7.1f %8.1f | %9.3f | %9.3f %6.2f |", (long long)h,
+        printf("%4lld %5lld %5lld | %9.3f %7.1f %8.1f | %9.3f | %9.3f %9.3f %6.2f |", (long long)h,
                (long long)n, (long long)t, sp * 1e3, bytes / sp / 1e9, flops / sp / 1e9,
-               floor_s * 1e3, sg * 1e3, sp / sg);
+               floor_s * 1e3, sg * 1e3, sf * 1e3, sp / best_gemm);
         bool found = false;
         for (int r = 0; r < n_torch && !found; r++)
           if (torch_rows[r].h == h && torch_rows[r].n == n && torch_rows[r].t == t) {
