@@ -114,7 +114,8 @@ typedef struct einc_rt_backend einc_rt_backend;
 
 /* Backend options; zero-initialise and set what you need. */
 typedef struct einc_rt_backend_options {
-  int32_t n_threads;    /* CPU: 0 = all cores */
+  int32_t n_threads;    /* CPU: threads of the norm, 0 = all cores (oneDNN's GEMM runs on its
+                           own OpenMP threads: OMP_NUM_THREADS) */
   int32_t device_index; /* CUDA / OpenCL: which device (0 = first) */
   void *stream;         /* CUDA: a cudaStream_t to run on (NULL = the legacy default stream) */
   void *opencl_queue;   /* OpenCL: a cl_command_queue to use, or NULL to make one */
@@ -124,7 +125,9 @@ typedef struct einc_rt_backend_options {
 int einc_rt_backend_new(einc_rt_backend_kind kind, const einc_rt_backend_options *opts,
                         einc_rt_backend **out);
 void einc_rt_backend_delete(einc_rt_backend *self);
-const char *einc_rt_backend_name(const einc_rt_backend *self); /* "cpu (oneDNN 2.6, avx512_bf16)" */
+/* "cpu (2 threads, norm avx512, oneDNN 2.6)", "opencl (<device>, norm portable, GEMM tiled
+ * kernel)"; never NULL. */
+const char *einc_rt_backend_name(const einc_rt_backend *self);
 einc_rt_backend_kind einc_rt_backend_get_kind(const einc_rt_backend *self);
 /* Whether `op` runs on this backend for activations of dtype `dt`. */
 bool einc_rt_backend_supports(const einc_rt_backend *self, einc_rt_op op, einc_rt_dtype dt);
