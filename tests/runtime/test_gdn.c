@@ -589,6 +589,25 @@ static void test_zero_tokens_no_data(void **state) {
   fixture_free(&f);
 }
 
+/* The backend's own device memory: a round trip. */
+static void test_backend_memory(void **state) {
+  (void)state;
+  uint8_t in[1000], back[1000];
+  for (int i = 0; i < 1000; i++)
+    in[i] = (uint8_t)(rnd(0, 256));
+  void *buf = NULL;
+  int rc = einc_rt_backend_alloc(g_be, sizeof in, &buf);
+  if (rc == EINC_RT_EUNSUPPORTED) return;
+  assert_int_equal(rc, EINC_RT_OK);
+  assert_non_null(buf);
+  assert_int_equal(einc_rt_backend_upload(g_be, buf, in, sizeof in), EINC_RT_OK);
+  memset(back, 0, sizeof back);
+  assert_int_equal(einc_rt_backend_download(g_be, back, buf, sizeof back), EINC_RT_OK);
+  assert_memory_equal(in, back, sizeof in);
+  assert_int_equal(einc_rt_backend_upload(g_be, NULL, in, 4), EINC_RT_EINVAL);
+  einc_rt_backend_free(g_be, buf);
+}
+
 /* ---- helpers of the public API (backend-independent; run with the CPU tests) ---- */
 
 static void test_conversions(void **state) {
@@ -698,6 +717,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_invalid_run),
       cmocka_unit_test(test_invalid_new),
       cmocka_unit_test(test_zero_tokens_no_data),
+      cmocka_unit_test(test_backend_memory),
   };
   failed += _cmocka_run_group_tests(name, backend_tests,
                                     sizeof backend_tests / sizeof backend_tests[0], NULL, NULL);
