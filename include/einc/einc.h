@@ -70,7 +70,6 @@ const char *einc_status_name(int status);
   X(INVALID_IDENTIFIER, "invalid_identifier", "parse")                                            \
   X(UNDERSCORE_NAME, "underscore_name", "parse")                                                  \
   X(ANON_NONPOSITIVE, "anon_nonpositive", "parse")                                                \
-  X(ELLIPSIS_CHAR, "ellipsis_char", "parse")                                                      \
   X(PATTERN_TOO_LONG, "pattern_too_long", "parse")                                                \
   X(TOO_MANY_AXES, "too_many_axes", "parse")                                                      \
   X(ANON_TOO_LARGE, "anon_too_large", "parse")                                                    \
@@ -325,7 +324,7 @@ typedef struct einc_loop {
  * ellipsis sits). */
 typedef struct einc_einsum_operand {
   int32_t n_terms;
-  int32_t terms[EINC_MAX_RANK];
+  int32_t terms[EINC_MAX_AXES];
   int32_t ellipsis_at; /* index into terms where ... was, or -1 */
 } einc_einsum_operand;
 
