@@ -425,7 +425,7 @@ int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backe
       (st = EINC_RT__CUDA(cudaMalloc(&cu->workspace, EINC_RT__CUDA_WORKSPACE))) ||
       (st = EINC_RT__CUDA(einc_rt__cuda_small_prepare())))
     goto fail_backend;
-  snprintf(self->name, sizeof self->name, "cuda (%s, sm_%d%d, %d SMs, cuBLASLt %zu)", prop.name,
+  snprintf(self->name, sizeof self->name, "cuda (%.80s, sm_%d%d, %d SMs, cuBLASLt %zu)", prop.name,
            prop.major, prop.minor, prop.multiProcessorCount, cublasLtGetVersion());
   *out = self;
   return EINC_RT_OK;
