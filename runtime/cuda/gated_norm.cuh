@@ -70,9 +70,11 @@ template <> __device__ __forceinline__ float from_f32<float>(float x) { return x
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 template <> __device__ __forceinline__ __half from_f32<__half>(float x) { return __float2half_rn(x); }
 
-/* act(z): silu (gate 0) or sigmoid (gate 1), in fp32. */
+/* act(z): silu (gate 0) or sigmoid (gate 1), in fp32. The approximate exponential and
+ * reciprocal (a few ulp) keep the norm bound by memory rather than by IEEE division; for very
+ * negative z the reciprocal of +inf gives 0, so silu stays finite. */
 __device__ __forceinline__ float gate_act(float z, int gate) {
-  float s = 1.0f / (1.0f + __expf(-z));
+  float s = __fdividef(1.0f, 1.0f + __expf(-z));
   return gate == 0 ? z * s : s;
 }
 

@@ -123,6 +123,17 @@ static cudaError_t launch_copy(const loops &s, size_t es, const void *in, void *
   return cudaErrorInvalidValue;
 }
 
+/* The loop to fuse with a short output-contiguous loop `ib`, or -1: one that continues it in the
+ * output (out_stride == len), is not the input-contiguous loop, and keeps rows in 32 bits. */
+static int widen_b(const loops &s, int ia, int ib) {
+  if (s.l[ib].length >= 64) return -1;
+  for (int k = 0; k < s.n; k++)
+    if (k != ia && k != ib && s.l[k].out_stride == s.l[ib].length &&
+        s.l[k].length * s.l[ib].length < ((int64_t)1 << 31))
+      return k;
+  return -1;
+}
+
 template <int NB>
 static cudaError_t launch_transpose_nb(const loops &s, int ia, int ib, size_t es, const void *in,
                                        void *out, cudaStream_t stream) {
@@ -130,11 +141,19 @@ static cudaError_t launch_transpose_nb(const loops &s, int ia, int ib, size_t es
   memset(&d, 0, sizeof d);
   d.len_a = s.l[ia].length, d.len_b = s.l[ib].length;
   d.out_stride_a = s.l[ia].out_stride, d.in_stride_b = s.l[ib].in_stride;
+  d.len_b1 = (uint32_t)d.len_b;
+  /* Widen a short output-contiguous loop with the loop that continues it in the output. */
+  const int ib2 = widen_b(s, ia, ib);
+  if (ib2 >= 0) {
+    d.len_b *= s.l[ib2].length;
+    d.in_stride_b2 = s.l[ib2].in_stride;
+  }
   int64_t batch = 1;
   bool even = d.len_a % 2 == 0 && d.len_b % 2 == 0 && d.out_stride_a % 2 == 0 &&
-              d.in_stride_b % 2 == 0 && aligned(in, 4) && aligned(out, 4);
+              d.in_stride_b % 2 == 0 && d.in_stride_b2 % 2 == 0 && aligned(in, 4) &&
+              aligned(out, 4);
   for (int k = 0, j = 0; k < s.n; k++) {
-    if (k == ia || k == ib) continue;
+    if (k == ia || k == ib || k == ib2) continue;
     d.batch_len[j] = s.l[k].length, d.batch_in[j] = s.l[k].in_stride;
     d.batch_out[j] = s.l[k].out_stride;
     even = even && d.batch_in[j] % 2 == 0 && d.batch_out[j] % 2 == 0;
@@ -169,7 +188,7 @@ static cudaError_t launch_transpose_nb(const loops &s, int ia, int ib, size_t es
 
 static cudaError_t launch_transpose(const loops &s, int ia, int ib, size_t es, const void *in,
                                     void *out, cudaStream_t stream) {
-  switch (s.n - 2) {
+  switch (s.n - 2 - (widen_b(s, ia, ib) >= 0)) {
   case 0: return launch_transpose_nb<0>(s, ia, ib, es, in, out, stream);
   case 1: return launch_transpose_nb<1>(s, ia, ib, es, in, out, stream);
   case 2: return launch_transpose_nb<2>(s, ia, ib, es, in, out, stream);

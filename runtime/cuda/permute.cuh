@@ -89,10 +89,16 @@ permute_vec_kernel(const permute_vec_desc<Index, RANK> d, const V *__restrict__ 
     if (dst[j] != ~Index(0)) out[dst[j]] = v[j];
 }
 
-/* A transpose: loop `a` is contiguous in the input, loop `b` in the output; NB batch loops. */
+/* A transpose: loop `a` is contiguous in the input, loop `b` in the output; NB batch loops.
+ * A short `b` is widened with the output loop just outside it when that one continues it in the
+ * output (out_stride == len_b1): the tile's rows are then len_b = len_b1 * that loop's length,
+ * written contiguously, and row j reads at (j % len_b1) * in_stride_b + (j / len_b1) *
+ * in_stride_b2. */
 template <int NB> struct transpose_desc {
   int64_t len_a, len_b;
   int64_t out_stride_a, in_stride_b;
+  uint32_t len_b1;      /* len_b when nothing is widened */
+  int64_t in_stride_b2; /* 0 when nothing is widened */
   int64_t tiles_a, tiles_b;
   int64_t batch_len[NB > 0 ? NB : 1], batch_in[NB > 0 ? NB : 1], batch_out[NB > 0 ? NB : 1];
 };
@@ -114,8 +120,15 @@ __device__ __forceinline__ void transpose_tile(const transpose_desc<NB> &d, int6
     in_off += c * d.batch_in[k], out_off += c * d.batch_out[k];
   }
   a0 = ta * TILE, b0 = tb * TILE;
-  in_off += a0 + b0 * d.in_stride_b;
+  in_off += a0;
   out_off += a0 * d.out_stride_a + b0;
+}
+
+/* Input offset of tile row (output-contiguous index) j. */
+template <int NB>
+__device__ __forceinline__ int64_t transpose_row(const transpose_desc<NB> &d, int64_t j) {
+  const uint32_t b2 = (uint32_t)j / d.len_b1, b = (uint32_t)j - b2 * d.len_b1;
+  return (int64_t)b * d.in_stride_b + (int64_t)b2 * d.in_stride_b2;
 }
 
 /* 2-byte elements, 64x64 tile, 256 threads. Needs even len_a, len_b, strides and 4-byte aligned
@@ -136,8 +149,8 @@ transpose_b16_kernel(const transpose_desc<NB> d, const uint16_t *__restrict__ in
   for (int k = 0; k < 4; k++) {
     const int bw = warp + 8 * k;
     if (a_ok && b0 + 2 * bw < d.len_b) {
-      r0[k] = *reinterpret_cast<const uint32_t *>(src + (2 * bw) * d.in_stride_b);
-      r1[k] = *reinterpret_cast<const uint32_t *>(src + (2 * bw + 1) * d.in_stride_b);
+      r0[k] = *reinterpret_cast<const uint32_t *>(src + transpose_row(d, b0 + 2 * bw));
+      r1[k] = *reinterpret_cast<const uint32_t *>(src + transpose_row(d, b0 + 2 * bw + 1));
     }
   }
 #pragma unroll
@@ -172,7 +185,7 @@ transpose_kernel(const transpose_desc<NB> d, const W *__restrict__ in, W *__rest
 #pragma unroll
     for (int k = 0; k < 4; k++) {
       const int b = warp + 8 * k;
-      if (b0 + b < d.len_b) tile[b][lane] = in[in_off + lane + b * d.in_stride_b];
+      if (b0 + b < d.len_b) tile[b][lane] = in[in_off + lane + transpose_row(d, b0 + b)];
     }
   }
   __syncthreads();
