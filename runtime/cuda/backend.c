@@ -1,7 +1,7 @@
 /*
  * The CUDA backend of libeinc_rt: device selection, the cuBLASLt handle, and the GDN projection
- * as the gated-norm kernel followed by one cuBLASLt GEMM (or, for up to 16 tokens of bf16/f16,
- * the fused small-batch kernel). Everything a projection needs on the device (its activation
+ * as the gated-norm kernel followed by one cuBLASLt GEMM (or, on request, for up to 16 tokens of
+ * bf16/f16, the fused small-batch kernel). Everything a projection needs on the device (its activation
  * buffer, the GEMM workspace) is allocated when it is created; running it only enqueues work on
  * the backend's stream, never allocates device memory and never waits for the device, so a run
  * can be captured into a CUDA graph.
@@ -343,7 +343,10 @@ static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc
   int st = einc_rt__cuda_enter(cu);
   if (st || tokens == 0) return st;
 
-  if (p->path != EINC_RT__CUDA_PATH_UNFUSED && dim == 128 && tokens <= EINC_RT__CUDA_SMALL_MAX_TOKENS) {
+  /* The fused kernel is opt-in: on the H100 it measured slower than the norm kernel followed
+   * by cuBLASLt's GEMV (see README, CUDA). */
+  if (p->path == EINC_RT__CUDA_PATH_FUSED && dim == 128 &&
+      tokens <= EINC_RT__CUDA_SMALL_MAX_TOKENS) {
     einc_rt__cuda_small_args a = {
         .dtype = o->dtype,
         .o = einc_rt__cuda_ptr(o), .z = einc_rt__cuda_ptr(z),

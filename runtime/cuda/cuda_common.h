@@ -65,8 +65,8 @@ cudaError_t einc_rt__cuda_small_launch(const einc_rt__cuda_small_args *args, int
 
 /* Which kernels a bound projection may use; benchmarks compare the two. */
 enum einc_rt__cuda_proj_path {
-  EINC_RT__CUDA_PATH_AUTO,    /* the fused kernel where it applies, else norm + cuBLASLt */
-  EINC_RT__CUDA_PATH_UNFUSED, /* always norm + cuBLASLt */
+  EINC_RT__CUDA_PATH_AUTO,  /* what measured fastest on the H100: norm kernel + cuBLASLt */
+  EINC_RT__CUDA_PATH_FUSED, /* the fused small-batch kernel where it applies (T <= 16) */
 };
 void einc_rt__cuda_proj_set_path(void *state, int path);
 

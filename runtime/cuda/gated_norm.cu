@@ -11,7 +11,7 @@
 namespace einc_rt_cuda {
 
 constexpr int kNormThreads = 256;
-constexpr int kRowsPerThread = 4; /* independent rows a lane works on: more loads in flight */
+constexpr int kRowsPerThread = 2; /* independent rows a lane works on: more loads in flight */
 
 template <typename T, int LANES>
 __global__ void __launch_bounds__(kNormThreads)

@@ -4,9 +4,9 @@
  * plus cuBLAS's GEMM cost about 1.5x the floor, so the norm is fused into the product:
  *
  * - A cluster of 4 blocks shares a tile of ROWS output features; block `rank` of the cluster
- *   owns a quarter of the heads (a K-slice). It first issues the loads of its first batch of W,
- *   then computes the gated norm of its heads for all tokens into shared memory (the same device
- *   function and rounding as the stand-alone norm), so Y never goes through device memory.
+ *   owns a quarter of the heads (a K-slice). It first asks L2 for its slice of W, then computes
+ *   the gated norm of its heads for all tokens into shared memory (the same device function and
+ *   rounding as the stand-alone norm), so Y never goes through device memory.
  * - Its 8 warps multiply that slice with mma.sync m16n8k16 (fp32 accumulate): each warp owns 16
  *   rows of W and a part of the slice, W streamed with 16-byte loads. K inside a 32-column
  *   step is permuted identically for W and Y so that one 16-byte load per row feeds two MMAs.
@@ -81,21 +81,13 @@ gdn_small_kernel(einc_rt__cuda_small_args a) {
   float *red = reinterpret_cast<float *>(smem + (size_t)TOK * ys_stride * sizeof(T));
   const T *W = static_cast<const T *>(a.W);
 
-  /* This warp's part of the product: 16 rows of W, kw columns of the slice, 32 per step. */
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int rg = warp % RG, ks = warp / RG;
-  const int g = lane / 4, tig = lane % 4;
-  const int kw = kc / KS, kw0 = ks * kw, steps = kw / 32;
-  const T *w0 = W + (int64_t)(n_base + rg * 16 + g) * a.W_row_stride + k0 + kw0 + tig * 8;
-  const T *w1 = w0 + 8 * a.W_row_stride;
-
-  /* The first batch of W is in flight while the norm below runs. */
-  uint4 wa[kUnroll], wb[kUnroll];
-#pragma unroll
-  for (int u = 0; u < kUnroll; u++) {
-    if (u < steps) {
-      wa[u] = load_stream(w0 + u * 32);
-      wb[u] = load_stream(w1 + u * 32);
+  /* Start streaming this block's W slice into L2 while the norm below runs. */
+  {
+    const int lines = kc * (int)sizeof(T) / 128;
+    for (int i = threadIdx.x; i < ROWS * lines; i += kSmallThreads) {
+      const int r = i / lines, l = i - r * lines;
+      const char *p = reinterpret_cast<const char *>(W + (int64_t)(n_base + r) * a.W_row_stride + k0);
+      asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p + l * 128));
     }
   }
 
@@ -139,20 +131,25 @@ gdn_small_kernel(einc_rt__cuda_small_args a) {
   }
   __syncthreads();
 
-  /* out^T[rows, tokens] += W[rows, slice] · Y[tokens, slice]^T on the tensor cores, the next
-   * batch of W loading while this one multiplies. */
+  /* out^T[rows, tokens] += W[rows, slice] · Y[tokens, slice]^T on the tensor cores. */
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int rg = warp % RG, ks = warp / RG;
+  const int g = lane / 4, tig = lane % 4;
+  const int kw = kc / KS, kw0 = ks * kw, steps = kw / 32;
+  const T *w0 = W + (int64_t)(n_base + rg * 16 + g) * a.W_row_stride + k0 + kw0 + tig * 8;
+  const T *w1 = w0 + 8 * a.W_row_stride;
   const T *yrow = ys + g * ys_stride + kw0 + tig * 8;
   float acc[NT][4];
 #pragma unroll
   for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
 
   for (int s0 = 0; s0 < steps; s0 += kUnroll) {
-    uint4 na[kUnroll], nb[kUnroll];
+    uint4 wa[kUnroll], wb[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; u++) {
-      if (s0 + kUnroll + u < steps) {
-        na[u] = load_stream(w0 + (s0 + kUnroll + u) * 32);
-        nb[u] = load_stream(w1 + (s0 + kUnroll + u) * 32);
+      if (s0 + u < steps) {
+        wa[u] = load_stream(w0 + (s0 + u) * 32);
+        wb[u] = load_stream(w1 + (s0 + u) * 32);
       }
     }
 #pragma unroll
@@ -166,8 +163,6 @@ gdn_small_kernel(einc_rt__cuda_small_args a) {
         }
       }
     }
-#pragma unroll
-    for (int u = 0; u < kUnroll; u++) wa[u] = na[u], wb[u] = nb[u];
   }
 
   /* Accumulator (row g / g+8, token 2*tig + {0,1}) -> red[ks][row][token]. */

@@ -144,7 +144,7 @@ static cudaError_t launch_transpose_nb(const loops &s, int ia, int ib, size_t es
   d.len_b1 = (uint32_t)d.len_b;
   /* Widen a short output-contiguous loop with the loop that continues it in the output. */
   const int ib2 = widen_b(s, ia, ib);
-  if (ib2 >= 0) {
+  if (ib2 >= 0 && s.l[ib2].in_stride != 0) {
     d.len_b *= s.l[ib2].length;
     d.in_stride_b2 = s.l[ib2].in_stride;
   }

@@ -127,6 +127,7 @@ __device__ __forceinline__ void transpose_tile(const transpose_desc<NB> &d, int6
 /* Input offset of tile row (output-contiguous index) j. */
 template <int NB>
 __device__ __forceinline__ int64_t transpose_row(const transpose_desc<NB> &d, int64_t j) {
+  if (d.in_stride_b2 == 0) return j * d.in_stride_b; /* not widened: no division */
   const uint32_t b2 = (uint32_t)j / d.len_b1, b = (uint32_t)j - b2 * d.len_b1;
   return (int64_t)b * d.in_stride_b + (int64_t)b2 * d.in_stride_b2;
 }

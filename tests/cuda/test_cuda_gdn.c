@@ -134,8 +134,8 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
   const einc_rt_dtype dt = c->dt;
   /* Z as a slice of a wider projection output; out as a row slice of a larger buffer. */
   const int64_t z_ts = c->z_slice ? 2 * K + 64 : K;
-  /* The unfused cases put Z off 16-byte alignment: the norm's scalar path. */
-  const int64_t z_off = !c->z_slice ? 0 : c->path == EINC_RT__CUDA_PATH_UNFUSED ? K + 1 : K + 8;
+  /* The default (unfused) cases put Z off 16-byte alignment: the norm's scalar path. */
+  const int64_t z_off = !c->z_slice ? 0 : c->path == EINC_RT__CUDA_PATH_AUTO ? K + 1 : K + 8;
   const int64_t out_ld = c->out_slice ? D + 24 : D, out_off = c->out_slice ? 3 * out_ld + 8 : 0;
   const int64_t out_rows = c->out_slice ? T + 5 : T;
   buf o = buf_random(dt, T * K, 2.0), z = buf_random(dt, T * z_ts + z_off, 3.0);
@@ -181,7 +181,7 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
   snprintf(what, sizeof what, "proj %s T=%lld H=%lld D=%lld %s%s%s%s%s max_tokens=%lld",
            einc_test_dtype_name(dt), (long long)T, (long long)H, (long long)D,
            c->gate == EINC_RT_GATE_SILU ? "silu" : "sigmoid", c->z_slice ? " z-slice" : "",
-           c->out_slice ? " out-slice" : "", c->path == EINC_RT__CUDA_PATH_UNFUSED ? " unfused" : "",
+           c->out_slice ? " out-slice" : "", c->path == EINC_RT__CUDA_PATH_FUSED ? " fused" : "",
            c->graph ? " graph" : "", (long long)c->max_tokens);
   compare(what, &out, out_off, out_ld, ref, T, D);
   be->vt->proj_delete(be, state);
@@ -265,22 +265,27 @@ int main(int argc, char **argv) {
       run_case(be, stream, &c);
       c.gate = EINC_RT_GATE_SIGMOID, c.z_slice = true, c.out_slice = true;
       run_case(be, stream, &c);
-      c.path = EINC_RT__CUDA_PATH_UNFUSED;
+      c.path = EINC_RT__CUDA_PATH_FUSED;
+      run_case(be, stream, &c);
+      c.gate = EINC_RT_GATE_SILU;
       run_case(be, stream, &c);
     }
     /* Real Qwen3.5 shapes: the 64-row tiles of the fused kernel, and its cluster split. */
     if (!quick) {
-      gdn_case c = {.dt = dts[di], .T = 16, .H = 32, .D = 2048, .max_tokens = 16, .z_slice = true};
+      gdn_case c = {.dt = dts[di], .T = 16, .H = 32, .D = 2048, .max_tokens = 16, .z_slice = true,
+                    .path = EINC_RT__CUDA_PATH_FUSED};
       run_case(be, stream, &c);
       c.T = 5, c.H = 48, c.D = 5120, c.gate = EINC_RT_GATE_SIGMOID, c.out_slice = true;
       run_case(be, stream, &c);
-      c.T = 40, c.max_tokens = 16;
+      c.T = 40, c.max_tokens = 16, c.path = EINC_RT__CUDA_PATH_AUTO;
       run_case(be, stream, &c);
     }
     gdn_case g = {.dt = dts[di], .T = 4, .H = 8, .D = 128, .max_tokens = 32, .graph = true,
                   .z_slice = true};
     run_case(be, stream, &g);
-    g.T = 33;
+    g.path = EINC_RT__CUDA_PATH_FUSED;
+    run_case(be, stream, &g);
+    g.T = 33, g.path = EINC_RT__CUDA_PATH_AUTO;
     run_case(be, stream, &g);
     run_steps(be, dts[di], quick ? 5 : 37, 4, 96, 128);
     run_steps(be, dts[di], 3, 3, 64, 40); /* a head size off the vector path */
