@@ -6,6 +6,7 @@
 #   sanitize  compute-sanitizer memcheck over the tests' quick variants
 #   bench     einc's permute and GDN benchmarks (ratios to floors measured in the same run)
 #   torch     PyTorch / einops comparators on the same cases (scripts/bench_gdn_torch_cuda.py)
+#   profile   Nsight Compute sections of the fused small-batch kernel (not run by default)
 # Logs and CSV files go to $OUT when set, else to $EINC_GPU_BUILD/logs. Exit status: non-zero if
 # any stage failed.
 set -uo pipefail
@@ -19,7 +20,7 @@ status=0
 export PATH=/usr/local/cuda/bin:$PATH PYTHONUNBUFFERED=1
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv \
-  2>&1 | tee "$LOG/device.log"
+  2>&1 | tee "$LOG/build.log"
 
 # The GPU machine may lack cmocka (and a package registry): the CUDA tests need neither, so
 # build them from runtime/cuda when the full test suite cannot be configured.
@@ -28,7 +29,7 @@ if pkg-config --exists cmocka 2>/dev/null; then tests=(-DEINC_BUILD_TESTS=ON); f
 if ! { cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEINC_WITH_CUDA=ON \
   -DEINC_WITH_PYTHON=OFF -DEINC_WITH_CLANG=OFF -DEINC_WITH_OPENCL=OFF -DEINC_WITH_DNNL=OFF \
   -DCMAKE_CUDA_ARCHITECTURES="90a-real;90-virtual" "${tests[@]}" &&
-  cmake --build "$BUILD" --parallel "$(nproc)"; } >"$LOG/build.log" 2>&1; then
+  cmake --build "$BUILD" --parallel "$(nproc)"; } >>"$LOG/build.log" 2>&1; then
   tail -30 "$LOG/build.log"
   echo "gpu.sh: build failed"
   exit 1
@@ -80,6 +81,15 @@ for stage in "${stages[@]}"; do
       "$ROOT/scripts/bench_gdn_torch_cuda.py" --einc-permute "$LOG/permute_einc.csv" \
       --einc-gdn "$LOG/gdn_einc.csv"
     cat "$LOG/torch.log"
+    ;;
+  profile)
+    : >"$LOG/profile.log"
+    run "ncu: fused small-batch kernel" "$LOG/profile.log" ncu --clock-control none \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
+      --section Occupancy --section LaunchStats --section SchedulerStats -k regex:gdn_small \
+      --launch-skip 4 --launch-count 2 "$(find_bin einc_bench_cuda_gdn)" --profile
+    grep -E "gdn_small|Duration|DRAM Throughput|Memory Throughput|Achieved Occupancy|Registers|Stall|Warp Cycles|Eligible|Issued Warp|Block Limit" \
+      "$LOG/profile.log" | head -60
     ;;
   *)
     echo "gpu.sh: unknown stage '$stage' (test, sanitize, bench, torch)"

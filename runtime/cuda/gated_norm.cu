@@ -34,7 +34,9 @@ gated_norm_vec_kernel(einc_rt__cuda_norm_args a) {
   for (int k = 0; k < kRowsPerThread; k++) {
     const int64_t row = row0 + (int64_t)k * rows_per_pass;
     const int64_t r = row < n_rows ? row : n_rows - 1; /* clamped: every lane joins the shuffles */
-    const int64_t t = r / a.heads, h = r - t * a.heads;
+    /* 32-bit division while rows fit: a 64-bit one costs as much as the row's arithmetic. */
+    const int64_t t = n_rows < INT32_MAX ? (int64_t)((uint32_t)r / (uint32_t)a.heads) : r / a.heads;
+    const int64_t h = r - t * a.heads;
     V::load(o + t * a.o_token_stride + h * a.o_head_stride + lane * N, ov[k]);
     V::load(z + t * a.z_token_stride + h * a.z_head_stride + lane * N, zv[k]);
     yoff[k] = row < n_rows ? t * a.y_token_stride + h * a.y_head_stride + lane * N : -1;

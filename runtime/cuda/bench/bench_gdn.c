@@ -57,14 +57,17 @@ typedef struct ctx {
   int n_rot;
   void *proj[MAX_ROT];
   einc_rt_tensor o[MAX_ROT], z[MAX_ROT], x[MAX_ROT], W[MAX_ROT], out;
-  bool gemm_only;
+  bool gemm_only, norm_only;
+  einc_rt_tensor w, y;
   cudaGraphExec_t graph;
 } ctx;
 
 static void run_once(void *p, int i) {
   ctx *c = p;
   const int r = i % c->n_rot;
-  if (c->gemm_only) CHECK_RT(c->be->vt->gemm_nt(c->be, &c->x[r], &c->W[r], &c->out));
+  static const einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
+  if (c->norm_only) CHECK_RT(c->be->vt->gated_rmsnorm(c->be, &c->o[r], &c->z[r], &c->w, &params, &c->y));
+  else if (c->gemm_only) CHECK_RT(c->be->vt->gemm_nt(c->be, &c->x[r], &c->W[r], &c->out));
   else CHECK_RT(c->be->vt->proj_run(c->be, c->proj[r], &c->o[r], &c->z[r], &c->out));
 }
 static void run_graph(void *p, int i) {
@@ -91,7 +94,9 @@ static double measure(ctx *c, bool graph, int iters) {
 }
 
 int main(int argc, char **argv) {
-  FILE *csv = argc > 1 ? fopen(argv[1], "w") : NULL;
+  /* --profile: only the fused kernel at H=32 D=2048, T=1 and 16, for a profiler to look at. */
+  const bool profile = argc > 1 && strcmp(argv[1], "--profile") == 0;
+  FILE *csv = argc > 1 && !profile ? fopen(argv[1], "w") : NULL;
   cudaStream_t s;
   einc_rt_backend *be;
   int count = 0;
@@ -106,9 +111,9 @@ int main(int argc, char **argv) {
   BENCH_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
 
   /* The two floors. */
-  const double bw = bench_copy_bandwidth(s);
-  double gemm_rate;
-  {
+  const double bw = profile ? 3e12 : bench_copy_bandwidth(s);
+  double gemm_rate = 7e14;
+  if (!profile) {
     const int64_t n = 8192, sq[] = {n, n};
     ctx c = {.be = be, .s = s, .n_rot = 1, .gemm_only = true};
     c.x[0] = tensor(dev_random((size_t)(n * n), 1.0), 2, sq);
@@ -127,9 +132,10 @@ int main(int argc, char **argv) {
   const int64_t shapes[][2] = {{32, 2048}, {48, 5120}};
   const int64_t Ts[] = {1, 16, 128, 1024, 8192, 32768};
   const int64_t t_max = 32768, d = 128;
-  printf("\n%3s %5s %6s %9s | %-17s %-17s %-17s %-17s\n", "H", "D", "T", "floor us",
-         "einc eager", "einc graph", "fused (T<=16) graph", "GEMM alone graph");
-  for (int si = 0; si < 2; si++) {
+  printf("\n%3s %5s %6s %9s | %-17s %-17s %-17s %-17s %s\n", "H", "D", "T", "floor us",
+         "einc eager", "einc graph", "fused (T<=16) graph", "GEMM alone graph",
+         "| norm alone (of copy bw)");
+  for (int si = 0; si < (profile ? 1 : 2); si++) {
     const int64_t H = shapes[si][0], D = shapes[si][1], K = H * d;
     const size_t w_bytes = (size_t)(D * K * 2);
     int n_rot = (int)((3 * (size_t)l2 + w_bytes - 1) / w_bytes);
@@ -137,7 +143,7 @@ int main(int argc, char **argv) {
     if (n_rot > MAX_ROT) n_rot = MAX_ROT;
     const int64_t sw[] = {d}, sW[] = {D, K};
     void *ob = dev_random((size_t)(t_max * K), 2.0), *zb = dev_random((size_t)(t_max * K), 3.0);
-    void *outb = dev_random((size_t)(t_max * D), 1.0);
+    void *outb = dev_random((size_t)(t_max * D), 1.0), *ybuf = dev_random((size_t)(t_max * K), 1.0);
     einc_rt_tensor w = tensor(dev_random((size_t)d, 1.0), 1, sw);
     einc_rt_tensor Ws[MAX_ROT];
     void *projs[MAX_ROT];
@@ -146,7 +152,7 @@ int main(int argc, char **argv) {
       Ws[r] = tensor(dev_random((size_t)(D * K), 0.02), 2, sW);
       CHECK_RT(be->vt->proj_new(be, &w, &Ws[r], &params, t_max, &projs[r]));
     }
-    for (int ti = 0; ti < 6; ti++) {
+    for (int ti = 0; ti < (profile ? 2 : 6); ti++) {
       const int64_t T = Ts[ti];
       const double bytes = 2.0 * (2.0 * T * K + (double)D * K + d + (double)T * D);
       const double flops = 2.0 * T * D * K;
@@ -167,6 +173,12 @@ int main(int argc, char **argv) {
       if (iters < 2 * n_rot) iters = 2 * n_rot;
       if (iters > 2000) iters = 2000;
       iters = (iters + n_rot - 1) / n_rot * n_rot;
+      if (profile) {
+        for (int r = 0; r < n_rot; r++) einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
+        for (int i = 0; i < 2 * n_rot; i++) run_once(&c, i);
+        BENCH_CUDA(cudaStreamSynchronize(s));
+        continue;
+      }
       for (int r = 0; r < n_rot; r++) einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
       const double eager = measure(&c, false, iters), graph = measure(&c, true, iters);
       for (int r = 0; r < n_rot; r++) einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
@@ -174,9 +186,15 @@ int main(int argc, char **argv) {
       for (int r = 0; r < n_rot; r++) einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
       c.gemm_only = true;
       const double gemm = measure(&c, true, iters);
-      printf("%3lld %5lld %6lld %9.1f | %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx)\n",
+      c.gemm_only = false, c.norm_only = true, c.w = w;
+      c.y = tensor(ybuf, 3, s3);
+      const double norm = measure(&c, true, iters);
+      const double norm_bytes = 2.0 * 3.0 * T * K; /* o, z read; y written */
+      printf("%3lld %5lld %6lld %9.1f | %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) | "
+             "%8.1f (%4.0f%%)\n",
              (long long)H, (long long)D, (long long)T, floor_us, eager, eager / floor_us, graph,
-             graph / floor_us, fused, fused / floor_us, gemm, gemm / floor_us);
+             graph / floor_us, fused, fused / floor_us, gemm, gemm / floor_us, norm,
+             100.0 * norm_bytes / (norm * 1e-6) / bw);
       if (csv)
         fprintf(csv, "%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f\n", (long long)H, (long long)D,
                 (long long)T, floor_us, eager, graph, fused, gemm);
@@ -186,7 +204,7 @@ int main(int argc, char **argv) {
       be->vt->proj_delete(be, projs[r]);
       cudaFree(Ws[r].data);
     }
-    cudaFree(ob), cudaFree(zb), cudaFree(outb), cudaFree(w.data);
+    cudaFree(ob), cudaFree(zb), cudaFree(outb), cudaFree(ybuf), cudaFree(w.data);
   }
   printf("\nratios are time / floor; einc = gated-norm kernel + cuBLASLt; fused = the opt-in fused "
          "small-batch kernel\n");
