@@ -188,6 +188,31 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
   spec.inputs = shapes;
   spec.dtype = n_inputs ? dtypes[0] : EINC_F64;
 
+  /* rearrange / reduce / repeat of a list: einops stacks the tensors on a new axis 0 */
+  size_t stacked = 0;
+  einc_shape stack_shape;
+  if ((op == EINC_OP_REARRANGE || op == EINC_OP_REDUCE || op == EINC_OP_REPEAT) && n_inputs > 1) {
+    for (size_t i = 1; i < n_inputs; i++) {
+      bool same = shapes[i].rank == shapes[0].rank;
+      for (int d = 0; same && d < shapes[0].rank; d++) same = shapes[i].dims[d] == shapes[0].dims[d];
+      if (!same) { /* numpy's stack refuses: a backend error */
+        if (!expect_ok) return EINC_CASE_PASS;
+        snprintf(why, why_size, "inputs of different shapes cannot be stacked");
+        return EINC_CASE_FAIL;
+      }
+    }
+    if (shapes[0].rank >= EINC_MAX_RANK) {
+      snprintf(why, why_size, "stacked input has too many dims");
+      return EINC_CASE_FAIL;
+    }
+    stack_shape.rank = shapes[0].rank + 1;
+    stack_shape.dims[0] = (int64_t)n_inputs;
+    memcpy(stack_shape.dims + 1, shapes[0].dims, sizeof(int64_t) * (size_t)shapes[0].rank);
+    stacked = n_inputs;
+    spec.n_inputs = 1;
+    spec.inputs = &stack_shape;
+  }
+
   einc_kwarg kwargs[EINC_MAX_AXES];
   int n_kwargs = 0;
   bool bad_kwarg = false, negative_kwarg = false;
@@ -275,6 +300,20 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
       n *= shapes[i].dims[d];
     ins[i] = einc__make_input(kinds[i], dtypes[i], n, (int)i);
     if (!ins[i]) goto done;
+  }
+  if (stacked) {
+    int64_t n = 1;
+    for (int d = 0; d < shapes[0].rank; d++)
+      n *= shapes[0].dims[d];
+    size_t bytes = (size_t)n * einc_dtype_size(dtypes[0]);
+    char *all = malloc(bytes * stacked + 1);
+    if (!all) goto done;
+    for (size_t i = 0; i < stacked; i++) {
+      memcpy(all + i * bytes, ins[i], bytes);
+      free(ins[i]);
+      ins[i] = NULL;
+    }
+    ins[0] = all;
   }
   for (int i = 0; i < n_outs; i++) {
     int64_t n = einc_plan_out_numel(plan, i);
