@@ -11,8 +11,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const char *const reductions[] = {"sum", "mean", "max", "min", "prod", "any", "all",
-                                           "median"};
+  static const char *const reductions[] = {"sum",  "mean", "max", "min",
+                                           "prod", "any",  "all", "median"};
   if (size < 2) return 0;
   einc_op op = (einc_op)(data[0] % 6);
   const char *reduction = reductions[(data[0] / 6) % 8];
@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(einc_plan_describe(plan));
   if (einc_plan_is_bound(plan)) {
     int64_t in_n = 1;
-    for (int d = 0; d < shapes[0].rank; d++) in_n *= shapes[0].dims[d];
+    for (int d = 0; d < shapes[0].rank; d++)
+      in_n *= shapes[0].dims[d];
     bool small = in_n <= 4096;
     for (int i = 0; i < plan->n_outputs; i++) {
       int64_t n = einc_plan_out_numel(plan, i);
@@ -62,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         outs[i] = calloc(4097, sizeof(double));
       }
       einc_plan_execute(plan, (const void *const *)ins, (void *const *)outs);
-      for (int i = 0; i < 2; i++) free(ins[i]), free(outs[i]);
+      for (int i = 0; i < 2; i++)
+        free(ins[i]), free(outs[i]);
     }
   }
   einc_plan_delete(plan);

@@ -49,7 +49,8 @@ static void transpose_of_every_dtype(void **state) {
   for (int dt = 0; dt < EINC_DTYPE__COUNT; dt++) {
     einc_plan *p = compile(EINC_OP_REARRANGE, "a b -> b a", NULL, (einc_dtype)dt, 1, &in, NULL, 0);
     char src[6 * 8], dst[6 * 8];
-    for (int i = 0; i < 6; i++) einc__store_f64((einc_dtype)dt, src, i, (double)(i % 2 ? i : 0));
+    for (int i = 0; i < 6; i++)
+      einc__store_f64((einc_dtype)dt, src, i, (double)(i % 2 ? i : 0));
     const void *ins[] = {src};
     void *outs[] = {dst};
     assert_int_equal(einc_plan_execute(p, ins, outs), 0);
@@ -93,8 +94,13 @@ static void reductions(void **state) {
   einc_plan_delete(p);
 
   /* integer mean is refused, only when something is reduced */
-  einc_spec spec = {.op = EINC_OP_REDUCE, .pattern = "a b -> a", .pattern_len = 8,
-                    .reduction_name = "mean", .dtype = EINC_I64, .n_inputs = 1, .inputs = &in};
+  einc_spec spec = {.op = EINC_OP_REDUCE,
+                    .pattern = "a b -> a",
+                    .pattern_len = 8,
+                    .reduction_name = "mean",
+                    .dtype = EINC_I64,
+                    .n_inputs = 1,
+                    .inputs = &in};
   einc_error err;
   assert_int_equal(einc_plan_new(&spec, &p, &err), EINC_EDTYPE);
   assert_int_equal(err.kind, EINC_ERR_MEAN_ON_NON_FLOAT);
@@ -152,8 +158,13 @@ static void pack_then_unpack_round_trips(void **state) {
   einc_plan_delete(p);
   einc_shape pk = {.rank = 2, .dims = {2, 7}};
   einc_shape shapes[2] = {{.rank = 1, .dims = {3}}, {.rank = 2, .dims = {2, -1}}};
-  einc_spec spec = {.op = EINC_OP_UNPACK, .pattern = "b *", .pattern_len = 3,
-                    .dtype = EINC_F64, .n_inputs = 1, .inputs = &pk, .n_packed = 2,
+  einc_spec spec = {.op = EINC_OP_UNPACK,
+                    .pattern = "b *",
+                    .pattern_len = 3,
+                    .dtype = EINC_F64,
+                    .n_inputs = 1,
+                    .inputs = &pk,
+                    .n_packed = 2,
                     .packed = shapes};
   einc_error err;
   assert_int_equal(einc_plan_new(&spec, &p, &err), 0);

@@ -72,8 +72,8 @@ static void expect_error(fixture *f, const char *text, einc_error_kind kind, uin
                          uint32_t end) {
   einc_side_options o = {0};
   assert_int_not_equal(parse(f, text, o), 0);
-  if (f->err.kind != kind) fail_msg("%s: got %s, want %s", text, einc_error_key(f->err.kind),
-                                    einc_error_key(kind));
+  if (f->err.kind != kind)
+    fail_msg("%s: got %s, want %s", text, einc_error_key(f->err.kind), einc_error_key(kind));
   assert_true(f->err.has_span);
   if (f->err.span.start != start || f->err.span.end != end)
     fail_msg("%s: span [%u, %u), want [%u, %u)", text, f->err.span.start, f->err.span.end, start,
@@ -95,8 +95,8 @@ static void errors_with_spans(void **state) {
   expect_error(f, "b _x", EINC_ERR_UNDERSCORE_NAME, 2, 4);
   expect_error(f, "x_", EINC_ERR_UNDERSCORE_NAME, 0, 2);
   expect_error(f, "a 0", EINC_ERR_ANON_NONPOSITIVE, 2, 3);
-  expect_error(f, "a \xA0", EINC_ERR_UNKNOWN_CHAR, 2, 3);               /* not UTF-8 */
-  expect_error(f, "a \xC2\xA0 b", EINC_ERR_UNKNOWN_CHAR, 2, 4);         /* NBSP separates nothing */
+  expect_error(f, "a \xA0", EINC_ERR_UNKNOWN_CHAR, 2, 3);       /* not UTF-8 */
+  expect_error(f, "a \xC2\xA0 b", EINC_ERR_UNKNOWN_CHAR, 2, 4); /* NBSP separates nothing */
   expect_error(f, "99999999999999999999", EINC_ERR_ANON_TOO_LARGE, 0, 20); /* no overflow */
 }
 
@@ -143,8 +143,8 @@ static void too_many_axes_is_an_error(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(groups_units_and_anonymous), cmocka_unit_test(ellipsis),
-      cmocka_unit_test(errors_with_spans),          cmocka_unit_test(unicode_names_and_digits),
+      cmocka_unit_test(groups_units_and_anonymous),  cmocka_unit_test(ellipsis),
+      cmocka_unit_test(errors_with_spans),           cmocka_unit_test(unicode_names_and_digits),
       cmocka_unit_test(einsum_and_underscore_modes), cmocka_unit_test(axis_name_rule),
       cmocka_unit_test(too_many_axes_is_an_error),
   };

@@ -12,11 +12,12 @@
 
 static einc_shape shape_of(int rank, const int64_t *dims) {
   einc_shape s = {.rank = rank};
-  for (int i = 0; i < rank; i++) s.dims[i] = dims[i];
+  for (int i = 0; i < rank; i++)
+    s.dims[i] = dims[i];
   return s;
 }
 
-#define SHAPE(...)                                                                                \
+#define SHAPE(...)                                                                                 \
   shape_of((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
 
 static int plan(einc_op op, const char *pattern, einc_shape in, const einc_kwarg *kw, int nkw,
@@ -37,9 +38,8 @@ static void head_merge_is_a_view_with_one_loop(void **state) {
   (void)state;
   einc_plan *p;
   einc_error err;
-  assert_int_equal(plan(EINC_OP_REARRANGE, "... h d -> ... (h d)", SHAPE(7, 32, 128), NULL, 0, &p,
-                        &err),
-                   0);
+  assert_int_equal(
+      plan(EINC_OP_REARRANGE, "... h d -> ... (h d)", SHAPE(7, 32, 128), NULL, 0, &p, &err), 0);
   assert_int_equal(p->klass, EINC_PLAN_VIEW);
   assert_int_equal(p->out_rank, 2);
   assert_int_equal(p->out_shape[0], 7);
@@ -55,16 +55,14 @@ static void transposes_are_views_until_a_merge_needs_a_copy(void **state) {
   (void)state;
   einc_plan *p;
   einc_error err;
-  assert_int_equal(plan(EINC_OP_REARRANGE, "b h n d -> b n h d", SHAPE(2, 3, 4, 5), NULL, 0, &p,
-                        &err),
-                   0);
+  assert_int_equal(
+      plan(EINC_OP_REARRANGE, "b h n d -> b n h d", SHAPE(2, 3, 4, 5), NULL, 0, &p, &err), 0);
   assert_int_equal(p->klass, EINC_PLAN_VIEW);
   assert_int_equal(p->view_strides[1], 5);
   assert_int_equal(p->view_strides[2], 20);
   einc_plan_delete(p);
-  assert_int_equal(plan(EINC_OP_REARRANGE, "b h n d -> b n (h d)", SHAPE(2, 3, 4, 5), NULL, 0, &p,
-                        &err),
-                   0);
+  assert_int_equal(
+      plan(EINC_OP_REARRANGE, "b h n d -> b n (h d)", SHAPE(2, 3, 4, 5), NULL, 0, &p, &err), 0);
   assert_int_equal(p->klass, EINC_PLAN_COPY);
   assert_int_equal(p->n_loops, 4);
   einc_plan_delete(p);
@@ -112,8 +110,7 @@ static void check_order_matches_einops(void **state) {
   assert_int_not_equal(plan(EINC_OP_REARRANGE, "a b -> b a", SHAPE(2, 3), bad, 1, &p, &err), 0);
   assert_int_equal(err.kind, EINC_ERR_INVALID_KWARG_NAME);
   einc_kwarg unused[] = {{"c", 2}};
-  assert_int_not_equal(plan(EINC_OP_REARRANGE, "a b -> b a", SHAPE(2, 3), unused, 1, &p, &err),
-                       0);
+  assert_int_not_equal(plan(EINC_OP_REARRANGE, "a b -> b a", SHAPE(2, 3), unused, 1, &p, &err), 0);
   assert_int_equal(err.kind, EINC_ERR_KWARG_UNUSED);
   assert_int_not_equal(plan(EINC_OP_REARRANGE, "(a b) -> a b", SHAPE(6), NULL, 0, &p, &err), 0);
   assert_int_equal(err.kind, EINC_ERR_UNDERDETERMINED);
@@ -138,9 +135,8 @@ static void reduce_repeat_and_broadcast(void **state) {
   (void)state;
   einc_plan *p;
   einc_error err;
-  assert_int_equal(plan(EINC_OP_REDUCE, "b c (h 2) (w 2) -> b c h w", SHAPE(2, 3, 4, 6), NULL, 0,
-                        &p, &err),
-                   0);
+  assert_int_equal(
+      plan(EINC_OP_REDUCE, "b c (h 2) (w 2) -> b c h w", SHAPE(2, 3, 4, 6), NULL, 0, &p, &err), 0);
   assert_int_equal(p->klass, EINC_PLAN_REDUCE);
   assert_int_equal(p->n_reduced, 2);
   einc_plan_delete(p);
@@ -168,10 +164,10 @@ static void absurd_sizes_are_errors(void **state) {
   einc_kwarg huge[] = {{"r", INT64_C(1) << 40}, {"s", INT64_C(1) << 40}};
   assert_int_not_equal(plan(EINC_OP_REPEAT, "a -> a r s", SHAPE(4), huge, 2, &p, &err), 0);
   assert_int_equal(err.kind, EINC_ERR_SIZE_OVERFLOW);
-  assert_int_not_equal(
-      plan(EINC_OP_REARRANGE, "a b c -> (a b c)",
-           SHAPE(INT64_C(1) << 30, INT64_C(1) << 30, INT64_C(1) << 30), NULL, 0, &p, &err),
-      0);
+  assert_int_not_equal(plan(EINC_OP_REARRANGE, "a b c -> (a b c)",
+                            SHAPE(INT64_C(1) << 30, INT64_C(1) << 30, INT64_C(1) << 30), NULL, 0,
+                            &p, &err),
+                       0);
   assert_int_equal(err.kind, EINC_ERR_SIZE_OVERFLOW);
   assert_int_not_equal(plan(EINC_OP_REARRANGE, "a -> a", SHAPE(-5), NULL, 0, &p, &err), 0);
   assert_int_equal(err.kind, EINC_ERR_NEGATIVE_LENGTH);
