@@ -118,4 +118,22 @@ int einc__gen_run_c(einc__via_c_case *cases, int32_t n_cases, char *err, size_t 
 int einc__conformance_via_c(const einc_plan *plan, const void *const *ins, void *const *outs,
                             char *why, size_t why_size);
 
+/* ---------------------------------------------------------------------------------------------
+ * The libclang scanner's settings and --export-fixes (scan_clang.c, built with EINC_WITH_CLANG;
+ * the scan itself is einc__lint_c_file in lint.h)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Set what `einc lint` was given: the folder of compile_commands.json (-p DIR; NULL: the
+ * nearest one above each file, or its build/), explicit compile flags (after `--`; they replace
+ * the database) and the manifest fixes add entries to (NULL: $EINC_MANIFEST, else the nearest
+ * einc_patterns.einc above the file, else one created beside it). */
+void einc__lint_c_configure(const char *compdb_dir, int n_flags, const char *const *flags,
+                            const char *manifest);
+
+/* YAML that clang-apply-replacements accepts: begin, the fixes of each file, end. */
+struct einc__lint_file;
+void einc__lint_c_export_begin(einc_sbuf *out, const char *main_file);
+void einc__lint_c_export_file(einc_sbuf *out, const struct einc__lint_file *file);
+void einc__lint_c_export_end(einc_sbuf *out);
+
 #endif /* EINC_GEN_H */

@@ -14,7 +14,6 @@
  * The parser is line-based, reports "FILE:LINE: message" and never stops half-way silently.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,7 +251,7 @@ void einc__manifest_format_entry(einc_sbuf *out, const einc__gen_entry *en) {
   if (en->targets & EINC_GEN_TARGET_C) einc__sbuf_printf(out, "%sc", sep), sep = ", ";
   if (en->targets & EINC_GEN_TARGET_CUDA) einc__sbuf_printf(out, "%scuda", sep), sep = ", ";
   if (en->targets & EINC_GEN_TARGET_OPENCL) einc__sbuf_printf(out, "%sopencl", sep);
-  einc__sbuf_printf(out, "\n\n");
+  einc__sbuf_printf(out, "\n");
 }
 
 void einc__gen_entry_spec(const einc__gen_entry *self, einc_spec *spec, einc_kwarg *kwargs) {
