@@ -2,7 +2,10 @@
 #
 #   einc_generate(<target>
 #     MANIFEST <file>...          pattern manifests (README.md, "Code generation")
-#     [NAME <base>]               generated files are <base>.h / <base>.c (default <target>_einc)
+#     [NAME <base>]               generated files are <base>.h / <base>.c (default: the manifest's
+#                                 name without its extension when there is one manifest, as
+#                                 `einc gen` and `einc lint --fix` name the header, else
+#                                 <target>_einc)
 #     [OUTPUT_DIR <dir>]          default ${CMAKE_CURRENT_BINARY_DIR}/einc_generated
 #     [TARGETS c ...]             code targets (default c)
 #     [OUT_VAR <var>])            receives the generated files' paths
@@ -24,7 +27,12 @@ function(einc_generate target)
     message(FATAL_ERROR "einc_generate(${target}): unknown arguments ${EG_UNPARSED_ARGUMENTS}")
   endif()
   if(NOT EG_NAME)
-    set(EG_NAME "${target}_einc")
+    list(LENGTH EG_MANIFEST n_manifests)
+    if(n_manifests EQUAL 1)
+      get_filename_component(EG_NAME "${EG_MANIFEST}" NAME_WE)
+    else()
+      set(EG_NAME "${target}_einc")
+    endif()
   endif()
   if(NOT EG_OUTPUT_DIR)
     set(EG_OUTPUT_DIR "${CMAKE_CURRENT_BINARY_DIR}/einc_generated")

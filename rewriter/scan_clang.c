@@ -519,7 +519,15 @@ static int scan__call_one(einc__lint_file *file, const einc__lint_options *opts,
                           bool *include_added) {
   CXCursor c = call->cursor;
   uint32_t cs, ce;
-  if (!scan__range(c, false, &cs, &ce) || ce > file->len) return EINC_OK;
+  if (!scan__range(c, false, &cs, &ce) || ce > file->len) {
+    /* written by a macro: point at where the macro is used (and never edit it) */
+    CXFile f;
+    unsigned off = 0;
+    clang_getExpansionLocation(clang_getCursorLocation(c), &f, NULL, NULL, &off);
+    if (off >= file->len) return EINC_OK;
+    cs = off;
+    ce = off + 1;
+  }
   /* rearrange/repeat(pattern, dtype, in, rank, shape, out, sizes);
    * reduce(pattern, reduction, dtype, in, rank, shape, out, sizes) */
   int base = call->op == EINC_OP_REDUCE ? 1 : 0;
@@ -676,16 +684,26 @@ int einc__lint_c_file(einc__lint_file *file, const einc__lint_options *opts) {
   scan__flags_for(file->path, &args);
   const char *dot = strrchr(file->path, '.');
   if (dot && (!strcmp(dot, ".cu") || !strcmp(dot, ".cuh"))) {
-    bool has_x = false;
-    for (int i = 0; i < args.n; i++)
+    bool has_x = false, no_inc = false;
+    for (int i = 0; i < args.n; i++) {
       if (!strcmp(args.v[i], "-x")) has_x = true;
+      if (!strcmp(args.v[i], "-nocudainc")) no_inc = true;
+    }
     if (!has_x) {
-      /* host-side CUDA without the toolkit's headers: the calls are host code */
-      scan__push(&args, "-x");
-      scan__push(&args, "cuda");
-      scan__push(&args, "--cuda-host-only");
-      scan__push(&args, "-nocudainc");
-      scan__push(&args, "-nocudalib");
+      /* host-side CUDA without the toolkit's headers (clang 14 does not know recent CUDA
+       * versions): the calls are host code; kernels only need to parse */
+      static const char *const cuda[] = {"-x", "cuda", "--cuda-host-only", "-nocudainc",
+                                         "-nocudalib", "-Wno-unknown-cuda-version"};
+      for (size_t i = 0; i < sizeof cuda / sizeof *cuda; i++) scan__push(&args, cuda[i]);
+      no_inc = true;
+    }
+    if (no_inc) {
+      /* what cuda_runtime.h would define: the qualifiers and threadIdx & co. */
+      static const char *const quals[] = {
+          "-D__global__=__attribute__((global))", "-D__device__=__attribute__((device))",
+          "-D__host__=__attribute__((host))",     "-D__shared__=__attribute__((shared))",
+          "-D__constant__=__attribute__((constant))", "-include", "__clang_cuda_builtin_vars.h"};
+      for (size_t i = 0; i < sizeof quals / sizeof *quals; i++) scan__push(&args, quals[i]);
     }
   } else if (dot && !strcmp(dot, ".h")) {
     bool has_x = false;
