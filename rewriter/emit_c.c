@@ -223,22 +223,29 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "  (void)n;\n"
       "#endif\n"
       "}\n"
+      "/* Rows of a finished tile to the output: whole rows, streamed for large outputs so that\n"
+      "   each one fills complete cache lines without reading them first. */\n"
+      "static inline void einc_gen__tile_rows(char *dst, int64_t os_bytes, const char *tb,\n"
+      "                                       int64_t tb_row, int64_t rows, int64_t row_bytes,\n"
+      "                                       int stream) {\n"
+      "  for (int64_t x = 0; x < rows; x++)\n"
+      "    einc_gen__copy(dst + x * os_bytes, tb + x * tb_row, (size_t)row_bytes, stream);\n"
+      "}\n"
       "/* A transpose tile: dst[x * os + y] = src[x + y * is] for x < pn, y < qn (at most 64 by 64\n"
-      "   4-byte or 32 by 32 8-byte elements). The input rows are first copied into a contiguous\n"
-      "   buffer: rows of a power-of-two stride would otherwise share a few cache sets and evict\n"
-      "   each other. Then 4x4 (2x2) blocks are transposed in registers. Stores stay ordinary:\n"
-      "   measured, streaming a tile's short rows is slower than letting the cache merge them. */\n"
+      "   4-byte or 32 by 32 8-byte elements). The input rows are copied into a buffer first (rows\n"
+      "   of a power-of-two stride would share a few cache sets and evict each other; the next\n"
+      "   tile's piece of each row is prefetched), 4x4 (2x2) blocks are transposed in registers\n"
+      "   into a second buffer, and each output row is then written whole. */\n"
       "static inline void einc_gen__tile4(uint32_t *restrict dst, int64_t os,\n"
       "                                   const uint32_t *restrict src, int64_t is, int64_t pn,\n"
-      "                                   int64_t qn) {\n"
-      "  _Alignas(64) uint32_t buf[64 * 64];\n"
+      "                                   int64_t qn, int stream) {\n"
+      "  _Alignas(64) uint32_t buf[64 * 64], tb[64 * 64];\n"
       "  int64_t x = 0, y;\n"
       "  for (y = 0; y < qn; y++) {\n"
-      "    einc_gen__prefetch_row(src + y * is, 8 * is * 4, (size_t)pn * 4);\n"
+      "    einc_gen__prefetch_row(src + y * is, 64 * 4, (size_t)pn * 4);\n"
       "    memcpy(buf + y * 64, src + y * is, (size_t)pn * 4);\n"
       "  }\n"
       "#if defined(__SSE2__)\n"
-
       "  for (; x + 4 <= pn; x += 4) {\n"
       "    for (y = 0; y + 4 <= qn; y += 4) {\n"
       "      __m128 r0 = _mm_load_ps((const float *)(buf + (y + 0) * 64 + x));\n"
@@ -246,46 +253,43 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "      __m128 r2 = _mm_load_ps((const float *)(buf + (y + 2) * 64 + x));\n"
       "      __m128 r3 = _mm_load_ps((const float *)(buf + (y + 3) * 64 + x));\n"
       "      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);\n"
-      "      float *d0 = (float *)(dst + (x + 0) * os + y), *d1 = (float *)(dst + (x + 1) * os + y);\n"
-      "      float *d2 = (float *)(dst + (x + 2) * os + y), *d3 = (float *)(dst + (x + 3) * os + y);\n"
-      "      _mm_storeu_ps(d0, r0);\n"
-      "      _mm_storeu_ps(d1, r1);\n"
-      "      _mm_storeu_ps(d2, r2);\n"
-      "      _mm_storeu_ps(d3, r3);\n"
+      "      _mm_store_ps((float *)(tb + (x + 0) * 64 + y), r0);\n"
+      "      _mm_store_ps((float *)(tb + (x + 1) * 64 + y), r1);\n"
+      "      _mm_store_ps((float *)(tb + (x + 2) * 64 + y), r2);\n"
+      "      _mm_store_ps((float *)(tb + (x + 3) * 64 + y), r3);\n"
       "    }\n"
       "    for (; y < qn; y++)\n"
-      "      for (int64_t k = 0; k < 4; k++) dst[(x + k) * os + y] = buf[y * 64 + x + k];\n"
+      "      for (int64_t k = 0; k < 4; k++) tb[(x + k) * 64 + y] = buf[y * 64 + x + k];\n"
       "  }\n"
       "#endif\n"
       "  for (; x < pn; x++)\n"
-      "    for (y = 0; y < qn; y++) dst[x * os + y] = buf[y * 64 + x];\n"
+      "    for (y = 0; y < qn; y++) tb[x * 64 + y] = buf[y * 64 + x];\n"
+      "  einc_gen__tile_rows((char *)dst, os * 4, (const char *)tb, 64 * 4, pn, qn * 4, stream);\n"
       "}\n"
       "static inline void einc_gen__tile8(uint64_t *restrict dst, int64_t os,\n"
       "                                   const uint64_t *restrict src, int64_t is, int64_t pn,\n"
-      "                                   int64_t qn) {\n"
-      "  _Alignas(64) uint64_t buf[32 * 32];\n"
+      "                                   int64_t qn, int stream) {\n"
+      "  _Alignas(64) uint64_t buf[32 * 32], tb[32 * 32];\n"
       "  int64_t x = 0, y;\n"
       "  for (y = 0; y < qn; y++) {\n"
-      "    einc_gen__prefetch_row(src + y * is, 8 * is * 8, (size_t)pn * 8);\n"
+      "    einc_gen__prefetch_row(src + y * is, 32 * 8, (size_t)pn * 8);\n"
       "    memcpy(buf + y * 32, src + y * is, (size_t)pn * 8);\n"
       "  }\n"
       "#if defined(__SSE2__)\n"
-
       "  for (; x + 2 <= pn; x += 2) {\n"
       "    for (y = 0; y + 2 <= qn; y += 2) {\n"
       "      __m128d r0 = _mm_load_pd((const double *)(buf + y * 32 + x));\n"
       "      __m128d r1 = _mm_load_pd((const double *)(buf + (y + 1) * 32 + x));\n"
-      "      __m128d t0 = _mm_unpacklo_pd(r0, r1), t1 = _mm_unpackhi_pd(r0, r1);\n"
-      "      double *d0 = (double *)(dst + x * os + y), *d1 = (double *)(dst + (x + 1) * os + y);\n"
-      "      _mm_storeu_pd(d0, t0);\n"
-      "      _mm_storeu_pd(d1, t1);\n"
+      "      _mm_store_pd((double *)(tb + x * 32 + y), _mm_unpacklo_pd(r0, r1));\n"
+      "      _mm_store_pd((double *)(tb + (x + 1) * 32 + y), _mm_unpackhi_pd(r0, r1));\n"
       "    }\n"
       "    for (; y < qn; y++)\n"
-      "      for (int64_t k = 0; k < 2; k++) dst[(x + k) * os + y] = buf[y * 32 + x + k];\n"
+      "      for (int64_t k = 0; k < 2; k++) tb[(x + k) * 32 + y] = buf[y * 32 + x + k];\n"
       "  }\n"
       "#endif\n"
       "  for (; x < pn; x++)\n"
-      "    for (y = 0; y < qn; y++) dst[x * os + y] = buf[y * 32 + x];\n"
+      "    for (y = 0; y < qn; y++) tb[x * 32 + y] = buf[y * 32 + x];\n"
+      "  einc_gen__tile_rows((char *)dst, os * 8, (const char *)tb, 32 * 8, pn, qn * 8, stream);\n"
       "}\n"
       "static inline void einc_gen__fence(void) {\n"
       "#if defined(__SSE2__)\n"
@@ -652,10 +656,19 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
     }
   }
 
+  /* Item dims: the loops outside the inner kernel. For tiles, the tile index along the output
+   * rows (blk) goes innermost, so consecutive tiles read on along the same input rows (whose
+   * next pieces are prefetched) and each tile writes whole output rows. */
   item_dim dims[EINC_MAX_AXES];
-  int32_t m = 0;
+  int32_t m = 0, dim_pos[EINC_MAX_AXES];
   int32_t nd = kind == TILES ? n : (n > 0 ? n - 1 : 0);
-  for (int32_t j = 0; j < nd; j++) {
+  int32_t order[EINC_MAX_AXES], no = 0;
+  for (int32_t j = 0; j < nd; j++)
+    if (!(kind == TILES && j == blk)) order[no++] = j;
+  if (kind == TILES) order[no++] = blk;
+  for (int32_t oi = 0; oi < no; oi++) {
+    int32_t j = order[oi];
+    dim_pos[j] = m;
     item_dim *d = &dims[m++];
     if (kind == TILES && (j == blk || j == last)) {
       if (v[j].len >= 0)
@@ -695,14 +708,16 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
                       "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n"
                       "    const int64_t pn = pr < %" PRId64 " ? pr : %" PRId64
                       ", qn = qr < %" PRId64 " ? qr : %" PRId64 ";\n",
-                      v[blk].elen, blk, tile, v[last].elen, last, tile, tile, tile, tile, tile);
+                      v[blk].elen, dim_pos[blk], tile, v[last].elen, dim_pos[last], tile, tile,
+                      tile, tile, tile);
     if (esz == 4 || esz == 8) {
       /* full tiles get constant trip counts; the register transposes do the rest */
       einc__sbuf_printf(c,
                         "    if (pn == %" PRId64 " && qn == %" PRId64 ")\n"
-                        "      einc_gen__tile%d(dst, %s, src, %s, %" PRId64 ", %" PRId64 ");\n"
+                        "      einc_gen__tile%d(dst, %s, src, %s, %" PRId64 ", %" PRId64
+                        ", c->stream);\n"
                         "    else\n"
-                        "      einc_gen__tile%d(dst, %s, src, %s, pn, qn);\n",
+                        "      einc_gen__tile%d(dst, %s, src, %s, pn, qn, c->stream);\n",
                         tile, tile, (int)esz, v[blk].eos, v[last].eis, tile, tile, (int)esz,
                         v[blk].eos, v[last].eis);
     } else {
