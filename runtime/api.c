@@ -238,6 +238,19 @@ static void api__unlink(api__shard *sh, int32_t idx) {
   *p = sh->entries[idx].next;
 }
 
+/* The cached plan of the key, referenced and marked used; NULL when absent. */
+static api__plan_ref *api__find_locked(api__shard *sh, int32_t b, const api__key *k) {
+  for (int32_t i = sh->buckets[b]; i >= 0; i = sh->entries[i].next) {
+    api__entry *e = &sh->entries[i];
+    if (api__key_equal(e, k)) {
+      e->stamp = ++sh->clock;
+      atomic_fetch_add_explicit(&e->ref->refs, 1, memory_order_relaxed);
+      return e->ref;
+    }
+  }
+  return NULL;
+}
+
 /* A referenced plan for the key: from the cache, or compiled and inserted. */
 static int api__lookup(const api__key *k, api__plan_ref **out) {
   pthread_once(&api__once, api__init);
@@ -245,16 +258,10 @@ static int api__lookup(const api__key *k, api__plan_ref **out) {
   int32_t b = (int32_t)((k->hash >> 8) % API__BUCKETS);
 
   pthread_mutex_lock(&sh->lock);
-  for (int32_t i = sh->buckets[b]; i >= 0; i = sh->entries[i].next) {
-    api__entry *e = &sh->entries[i];
-    if (api__key_equal(e, k)) {
-      e->stamp = ++sh->clock;
-      atomic_fetch_add_explicit(&e->ref->refs, 1, memory_order_relaxed);
-      *out = e->ref;
-      sh->hits++;
-      pthread_mutex_unlock(&sh->lock);
-      return EINC_RT_OK;
-    }
+  if ((*out = api__find_locked(sh, b, k)) != NULL) {
+    sh->hits++;
+    pthread_mutex_unlock(&sh->lock);
+    return EINC_RT_OK;
   }
   sh->misses++;
   pthread_mutex_unlock(&sh->lock);
@@ -265,16 +272,10 @@ static int api__lookup(const api__key *k, api__plan_ref **out) {
 
   pthread_mutex_lock(&sh->lock);
   /* Another thread may have inserted the same key meanwhile: then use (and keep) that one. */
-  for (int32_t i = sh->buckets[b]; i >= 0; i = sh->entries[i].next) {
-    api__entry *e = &sh->entries[i];
-    if (api__key_equal(e, k)) {
-      e->stamp = ++sh->clock;
-      atomic_fetch_add_explicit(&e->ref->refs, 1, memory_order_relaxed);
-      *out = e->ref;
-      pthread_mutex_unlock(&sh->lock);
-      api__ref_release(ref);
-      return EINC_RT_OK;
-    }
+  if ((*out = api__find_locked(sh, b, k)) != NULL) {
+    pthread_mutex_unlock(&sh->lock);
+    api__ref_release(ref);
+    return EINC_RT_OK;
   }
   int32_t slot = -1;
   uint64_t oldest = UINT64_MAX;

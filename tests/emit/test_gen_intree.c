@@ -12,23 +12,8 @@
 #include <string.h>
 
 #include "einc/einc.h"
+#include "interp_ref.h"
 #include "intree_gen.h"
-
-static void interp(const char *pattern, einc_op op, const char *red, einc_dtype dt, int32_t rank,
-                   const int64_t *dims, const einc_kwarg *kw, int32_t nk, const void *in,
-                   void *out) {
-  einc_shape s = {.rank = rank};
-  memcpy(s.dims, dims, (size_t)rank * sizeof *dims);
-  einc_spec spec = {.op = op, .pattern = pattern, .pattern_len = strlen(pattern),
-                    .reduction_name = red, .dtype = dt, .n_inputs = 1, .inputs = &s,
-                    .n_kwargs = nk, .kwargs = kw};
-  einc_plan *p = NULL;
-  assert_int_equal(einc_plan_new(&spec, &p, NULL), EINC_OK);
-  const void *ins[1] = {in};
-  void *outs[1] = {out};
-  assert_int_equal(einc_plan_execute(p, ins, outs), EINC_OK);
-  einc_plan_delete(p);
-}
 
 static void test_flatten_is_a_view(void **state) {
   (void)state;
@@ -52,7 +37,7 @@ static void test_transpose(void **state) {
   float x[210], got[210], want[210];
   for (int i = 0; i < 210; i++) x[i] = (float)i;
   assert_int_equal(t_transpose(x, shape, got), EINC_GEN_OK);
-  interp("b c h w -> b h w c", EINC_OP_REARRANGE, NULL, EINC_F32, 4, shape, NULL, 0, x, want);
+  interp_ref(EINC_OP_REARRANGE, "b c h w -> b h w c", NULL, EINC_F32, 4, shape, NULL, 0, x, want);
   assert_memory_equal(got, want, sizeof got);
   int64_t out_shape[4];
   assert_int_equal(t_transpose_out_shape(shape, out_shape), EINC_GEN_OK);
@@ -69,7 +54,7 @@ static void test_pool(void **state) {
   float x[384], got[96], want[96];
   for (int i = 0; i < 384; i++) x[i] = (float)(i % 17) * 0.37f;
   assert_int_equal(t_pool(x, shape, got), EINC_GEN_OK);
-  interp("b c (h 2) (w 2) -> b c h w", EINC_OP_REDUCE, "mean", EINC_F32, 4, shape, NULL, 0, x,
+  interp_ref(EINC_OP_REDUCE, "b c (h 2) (w 2) -> b c h w", "mean", EINC_F32, 4, shape, NULL, 0, x,
          want);
   assert_memory_equal(got, want, sizeof got);
 }
@@ -81,7 +66,7 @@ static void test_repeat_size_argument(void **state) {
   for (int i = 0; i < 12; i++) x[i] = i;
   assert_int_equal(t_repeat(x, shape, got, 3), EINC_GEN_OK);
   einc_kwarg kw[] = {{"r", 3}};
-  interp("h w -> h (w r)", EINC_OP_REPEAT, NULL, EINC_F64, 2, shape, kw, 1, x, want);
+  interp_ref(EINC_OP_REPEAT, "h w -> h (w r)", NULL, EINC_F64, 2, shape, kw, 1, x, want);
   assert_memory_equal(got, want, sizeof got);
   assert_int_equal(t_repeat(x, shape, got, 0), EINC_GEN_EINVAL);
 }

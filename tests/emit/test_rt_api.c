@@ -14,23 +14,8 @@
 #include <string.h>
 
 #include "einc/einc.h"
+#include "interp_ref.h"
 #include "einc/einc_rt.h"
-
-static void interp(einc_op op, const char *pattern, const char *red, int32_t rank,
-                   const int64_t *dims, const einc_kwarg *kw, int32_t nk, const float *in,
-                   float *out) {
-  einc_shape s = {.rank = rank};
-  memcpy(s.dims, dims, (size_t)rank * sizeof *dims);
-  einc_spec spec = {.op = op, .pattern = pattern, .pattern_len = strlen(pattern),
-                    .reduction_name = red, .dtype = EINC_F32, .n_inputs = 1, .inputs = &s,
-                    .n_kwargs = nk, .kwargs = kw};
-  einc_plan *p = NULL;
-  assert_int_equal(einc_plan_new(&spec, &p, NULL), EINC_OK);
-  const void *ins[1] = {in};
-  void *outs[1] = {out};
-  assert_int_equal(einc_plan_execute(p, ins, outs), EINC_OK);
-  einc_plan_delete(p);
-}
 
 static void test_results(void **state) {
   (void)state;
@@ -42,12 +27,12 @@ static void test_results(void **state) {
                                      EINC_RT_SIZES({"h", 3})),
                    EINC_RT_OK);
   einc_kwarg kw[] = {{"h", 3}};
-  interp(EINC_OP_REARRANGE, "b (h d) w -> b w h d", NULL, 3, shape, kw, 1, x, want);
+  interp_ref(EINC_OP_REARRANGE, "b (h d) w -> b w h d", NULL, EINC_F32, 3, shape, kw, 1, x, want);
   assert_memory_equal(got, want, sizeof got);
 
   assert_int_equal(einc_rt_reduce("b c w -> b w", "max", EINC_RT_F32, x, 3, shape, got, NULL),
                    EINC_RT_OK);
-  interp(EINC_OP_REDUCE, "b c w -> b w", "max", 3, shape, NULL, 0, x, want);
+  interp_ref(EINC_OP_REDUCE, "b c w -> b w", "max", EINC_F32, 3, shape, NULL, 0, x, want);
   assert_memory_equal(got, want, 8 * sizeof(float));
 
   float rep[96], rep_want[96];
@@ -56,7 +41,7 @@ static void test_results(void **state) {
                                   EINC_RT_SIZES({"r", 2})),
                    EINC_RT_OK);
   einc_kwarg kr[] = {{"r", 2}};
-  interp(EINC_OP_REPEAT, "a b -> a (b r)", NULL, 2, s2, kr, 1, x, rep_want);
+  interp_ref(EINC_OP_REPEAT, "a b -> a (b r)", NULL, EINC_F32, 2, s2, kr, 1, x, rep_want);
   assert_memory_equal(rep, rep_want, sizeof rep);
 
   int32_t out_rank = 0;
