@@ -130,6 +130,10 @@ int einc__conformance_via_c(const einc_plan *plan, const void *const *ins, void 
 void einc__lint_c_configure(const char *compdb_dir, int n_flags, const char *const *flags,
                             const char *manifest);
 
+/* While set (not NULL), every call the scanner could fix adds its entry to `into` (deduplicated
+ * by name): `einc gen --scan` compiles calls found in sources without editing them. */
+void einc__lint_c_collect(einc__manifest *into);
+
 /* YAML that clang-apply-replacements accepts: begin, the fixes of each file, end. */
 struct einc__lint_file;
 void einc__lint_c_export_begin(einc_sbuf *out, const char *main_file);

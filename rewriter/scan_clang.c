@@ -27,6 +27,8 @@
  * ------------------------------------------------------------------------------------------- */
 
 static pthread_mutex_t scan__lock = PTHREAD_MUTEX_INITIALIZER;
+/* `einc gen` sources: where the entries of fixable calls go (NULL when linting). */
+static einc__manifest *scan__collect_into;
 static struct {
   char *compdb_dir;
   int n_flags;
@@ -188,6 +190,36 @@ static void scan__header_for(const char *manifest, char *out, size_t n) {
   if (dot && dot != out) *dot = '\0';
   size_t l = strlen(out);
   snprintf(out + l, n - l, ".h");
+}
+
+void einc__lint_c_collect(einc__manifest *into) {
+  pthread_mutex_lock(&scan__lock);
+  scan__collect_into = into;
+  pthread_mutex_unlock(&scan__lock);
+}
+
+/* Add `entry` to the collecting manifest (einc gen) unless it is there. */
+static int scan__collect_entry(const einc__gen_entry *entry) {
+  int status = EINC_OK;
+  pthread_mutex_lock(&scan__lock);
+  einc__manifest *m = scan__collect_into;
+  bool have = false;
+  for (int32_t i = 0; m && i < m->n_entries && !have; i++)
+    have = !strcmp(m->entries[i].name, entry->name);
+  if (m && !have) {
+    if (m->n_entries == m->cap) {
+      int32_t cap = m->cap ? 2 * m->cap : 8;
+      einc__gen_entry *p = realloc(m->entries, (size_t)cap * sizeof *p);
+      if (!p) status = EINC_ENOMEM;
+      else {
+        m->entries = p;
+        m->cap = cap;
+      }
+    }
+    if (status == EINC_OK) m->entries[m->n_entries++] = *entry;
+  }
+  pthread_mutex_unlock(&scan__lock);
+  return status;
 }
 
 /* Add `entry` to the manifest unless an entry of that name is there; atomic. */
@@ -628,6 +660,7 @@ static int scan__call_one(einc__lint_file *file, const einc__lint_options *opts,
                                  "%s parses \"%s\" at run time; `einc gen` can compile it into "
                                  "%s() at build time",
                                  api, en.pattern, en.name);
+  if (scan__collect_into && scan__collect_entry(&en) != EINC_OK) return EINC_ENOMEM;
   if (!file_ok || !scan__in_file(c)) return EINC_OK; /* report only: not safe to edit */
 
   /* The replacement: NAME(in, shape, out[, run-time sizes]). */
