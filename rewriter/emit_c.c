@@ -38,7 +38,8 @@ typedef struct emit {
 
 static int64_t emit__mul(int64_t a, int64_t b) {
   if (a < 0 || b < 0) return EINC_UNKNOWN;
-  if (a != 0 && b > INT64_MAX / a) return EINC_UNKNOWN; /* too large to print: compute at run time */
+  if (a != 0 && b > INT64_MAX / a)
+    return EINC_UNKNOWN; /* too large to print: compute at run time */
   return a * b;
 }
 
@@ -53,10 +54,14 @@ static const char *emit__val(char *buf, size_t n, int64_t known, const char *fmt
 
 static const char *emit__raw_type(einc_dtype dt) {
   switch (einc_dtype_size(dt)) {
-  case 8: return "uint64_t";
-  case 4: return "uint32_t";
-  case 2: return "uint16_t";
-  default: return "uint8_t";
+  case 8:
+    return "uint64_t";
+  case 4:
+    return "uint32_t";
+  case 2:
+    return "uint16_t";
+  default:
+    return "uint8_t";
   }
 }
 
@@ -83,7 +88,8 @@ static void emit__axis_knowledge(emit *e) {
 
 static int64_t emit__loop_len(const emit *e, const einc_loop *l) {
   int64_t v = 1;
-  for (int32_t k = 0; k < l->n_axes; k++) v = emit__mul(v, e->len[l->axes[k]]);
+  for (int32_t k = 0; k < l->n_axes; k++)
+    v = emit__mul(v, e->len[l->axes[k]]);
   return v;
 }
 
@@ -179,7 +185,8 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "  if (rem > 0x1000u || (rem == 0x1000u && (hv & 1u))) hv++;\n"
       "  return (uint16_t)(sign | hv);\n"
       "}\n\n"
-      "/* Outputs of at least this many bytes are written with non-temporal stores: they would not\n"
+      "/* Outputs of at least this many bytes are written with non-temporal stores: they would "
+      "not\n"
       "   stay in cache anyway, and streaming them saves the read-for-ownership of every line. */\n"
       "#ifndef EINC_GEN_STREAM_BYTES\n"
       "#define EINC_GEN_STREAM_BYTES (INT64_C(16) << 20)\n"
@@ -210,8 +217,10 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "  (void)stream;\n"
       "  memcpy(dst, src, n);\n"
       "}\n"
-      "/* Ask for the row `ahead` bytes past `row` (n bytes of it) to be loaded: a transpose reads\n"
-      "   short pieces of many rows, too short for the hardware prefetcher to follow. Past the end\n"
+      "/* Ask for the row `ahead` bytes past `row` (n bytes of it) to be loaded: a transpose "
+      "reads\n"
+      "   short pieces of many rows, too short for the hardware prefetcher to follow. Past the "
+      "end\n"
       "   of a tile this is the next tile's row; a prefetch never faults. */\n"
       "static inline void einc_gen__prefetch_row(const void *row, int64_t ahead, size_t n) {\n"
       "#if defined(__SSE2__)\n"
@@ -231,8 +240,10 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "  for (int64_t x = 0; x < rows; x++)\n"
       "    einc_gen__copy(dst + x * os_bytes, tb + x * tb_row, (size_t)row_bytes, stream);\n"
       "}\n"
-      "/* A transpose tile: dst[x * os + y] = src[x + y * is] for x < pn, y < qn (at most 64 by 64\n"
-      "   4-byte or 32 by 32 8-byte elements). The input rows are copied into a buffer first (rows\n"
+      "/* A transpose tile: dst[x * os + y] = src[x + y * is] for x < pn, y < qn (at most 64 by "
+      "64\n"
+      "   4-byte or 32 by 32 8-byte elements). The input rows are copied into a buffer first "
+      "(rows\n"
       "   of a power-of-two stride would share a few cache sets and evict each other; the next\n"
       "   tile's piece of each row is prefetched), 4x4 (2x2) blocks are transposed in registers\n"
       "   into a second buffer, and each output row is then written whole. */\n"
@@ -312,7 +323,8 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "  job->fn(job->ctx, job->begin, job->end);\n"
       "  return NULL;\n"
       "}\n"
-      "static inline void einc_gen__parallel(einc_gen__part_fn fn, const void *ctx, int64_t items,\n"
+      "static inline void einc_gen__parallel(einc_gen__part_fn fn, const void *ctx, int64_t "
+      "items,\n"
       "                                      int64_t bytes) {\n"
       "  int64_t nt = 1;\n"
       "  if (bytes >= EINC_GEN_PARALLEL_BYTES && items > 1) {\n"
@@ -392,18 +404,21 @@ static void emit__bind(emit *e) {
         infer = i;
     }
     if (n_in_dim == 1 && infer >= 0) { /* the dim is one axis: it is the dim's length */
-      einc__sbuf_printf(c, "  if (in_shape[%d] < 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d];\n",
-                        d, infer, d);
+      einc__sbuf_printf(
+          c, "  if (in_shape[%d] < 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d];\n", d, infer,
+          d);
       continue;
     }
     if (infer < 0 && known >= 0) { /* every length known: the dim must be their product */
-      einc__sbuf_printf(c, "  if (in_shape[%d] != %" PRId64 ") return EINC_GEN_ESHAPE;\n", d, known);
+      einc__sbuf_printf(c, "  if (in_shape[%d] != %" PRId64 ") return EINC_GEN_ESHAPE;\n", d,
+                        known);
       continue;
     }
     if (infer >= 0) {
       if (known >= 0) {
-        einc__sbuf_printf(c, "  if (in_shape[%d] < 0 || in_shape[%d] %% %" PRId64
-                             " != 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d] / %" PRId64 ";\n",
+        einc__sbuf_printf(c,
+                          "  if (in_shape[%d] < 0 || in_shape[%d] %% %" PRId64
+                          " != 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d] / %" PRId64 ";\n",
                           d, d, known > 0 ? known : 1, infer, d, known > 0 ? known : 1);
         if (known == 0) einc__sbuf_printf(c, "  return EINC_GEN_ESHAPE;\n");
         continue;
@@ -422,8 +437,8 @@ static void emit__bind(emit *e) {
     einc__sbuf_printf(c, "  {\n    int64_t n = 1;\n");
     for (int32_t i = 0; i < p->n_axes; i++)
       if (p->axes[i].role != EINC_AXIS_NEW && p->axes[i].in_dim == d)
-        einc__sbuf_printf(c, "    if (__builtin_mul_overflow(n, a[%d], &n)) return EINC_GEN_ESHAPE;\n",
-                          i);
+        einc__sbuf_printf(
+            c, "    if (__builtin_mul_overflow(n, a[%d], &n)) return EINC_GEN_ESHAPE;\n", i);
     einc__sbuf_printf(c, "    if (n != in_shape[%d]) return EINC_GEN_ESHAPE;\n  }\n", d);
   }
   for (int32_t i = 0; i < p->n_axes; i++) {
@@ -469,7 +484,8 @@ static void emit__group_len(emit *e, einc_sbuf *c, int32_t j) {
     einc__sbuf_printf(c, "1");
     return;
   }
-  for (int32_t q = b; q < end; q++) einc__sbuf_printf(c, "%sa[%d]", q > b ? " * " : "", p->out_axes[q]);
+  for (int32_t q = b; q < end; q++)
+    einc__sbuf_printf(c, "%sa[%d]", q > b ? " * " : "", p->out_axes[q]);
 }
 
 static void emit__out_shape_fn(emit *e) {
@@ -491,14 +507,16 @@ static void emit__out_shape_fn(emit *e) {
 
 static void emit__view_fn(emit *e) {
   const einc_plan *p = e->p;
-  einc__sbuf_printf(e->h,
-                    "/* The output as a view of `in` (no data moves). */\n"
-                    "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s);\n",
-                    e->name, e->params);
-  einc__sbuf_printf(e->c,
-                    "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s) {\n"
-                    "  if (!in_shape || !view) return EINC_GEN_EINVAL;\n",
-                    e->name, e->params);
+  einc__sbuf_printf(
+      e->h,
+      "/* The output as a view of `in` (no data moves). */\n"
+      "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s);\n",
+      e->name, e->params);
+  einc__sbuf_printf(
+      e->c,
+      "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s) {\n"
+      "  if (!in_shape || !view) return EINC_GEN_EINVAL;\n",
+      e->name, e->params);
   emit__call_bind(e);
   einc__sbuf_printf(e->c, "  view->data = (void *)(uintptr_t)in;\n  view->rank = %d;\n",
                     p->out_rank);
@@ -523,7 +541,8 @@ static void emit__view_fn(emit *e) {
       }
     }
     if (!done) einc__sbuf_printf(e->c, "1");
-    for (; open > 0; open--) einc__sbuf_printf(e->c, ")");
+    for (; open > 0; open--)
+      einc__sbuf_printf(e->c, ")");
     einc__sbuf_printf(e->c, ";\n");
   }
   einc__sbuf_printf(e->c, "  return EINC_GEN_OK;\n}\n\n");
@@ -540,7 +559,8 @@ typedef struct item_dim {
 /* Items are walked like an odometer: decoded once at `begin`, then stepped. */
 static void emit__items_open(emit *e, const item_dim *dims, int32_t m) {
   einc_sbuf *c = e->c;
-  for (int32_t k = 0; k < m; k++) einc__sbuf_printf(c, "  int64_t i%d;\n", k);
+  for (int32_t k = 0; k < m; k++)
+    einc__sbuf_printf(c, "  int64_t i%d;\n", k);
   if (m > 0) {
     einc__sbuf_printf(c, "  {\n    int64_t r = begin;\n");
     for (int32_t k = m - 1; k > 0; k--)
@@ -549,9 +569,11 @@ static void emit__items_open(emit *e, const item_dim *dims, int32_t m) {
   }
   einc__sbuf_printf(c, "  for (int64_t it = begin; it < end; it++) {\n");
   einc__sbuf_printf(c, "    const %s *src = in", e->p->klass == EINC_PLAN_REDUCE ? "T_IN" : "T");
-  for (int32_t k = 0; k < m; k++) einc__sbuf_printf(c, " + i%d * %s", k, dims[k].in_step);
+  for (int32_t k = 0; k < m; k++)
+    einc__sbuf_printf(c, " + i%d * %s", k, dims[k].in_step);
   einc__sbuf_printf(c, ";\n    %s *dst = out", e->p->klass == EINC_PLAN_REDUCE ? "T_OUT" : "T");
-  for (int32_t k = 0; k < m; k++) einc__sbuf_printf(c, " + i%d * %s", k, dims[k].out_step);
+  for (int32_t k = 0; k < m; k++)
+    einc__sbuf_printf(c, " + i%d * %s", k, dims[k].out_step);
   einc__sbuf_printf(c, ";\n");
 }
 
@@ -565,8 +587,10 @@ static void emit__items_close(emit *e, const item_dim *dims, int32_t m) {
       einc__sbuf_printf(c, "%*sif (++i%d == %s) {\n%*si%d = 0;\n", ind, "", k, dims[k].count,
                         ind + 2, "", k);
   }
-  for (int32_t k = 1; k < m; k++) einc__sbuf_printf(c, "%*s}\n", 4 + 2 * (k - 1), "");
-  for (int32_t k = 0; k < m; k++) einc__sbuf_printf(c, "    (void)i%d;\n", k);
+  for (int32_t k = 1; k < m; k++)
+    einc__sbuf_printf(c, "%*s}\n", 4 + 2 * (k - 1), "");
+  for (int32_t k = 0; k < m; k++)
+    einc__sbuf_printf(c, "    (void)i%d;\n", k);
   einc__sbuf_printf(c, "  }\n");
 }
 
@@ -575,8 +599,7 @@ typedef struct loopv {
   char elen[48], eis[48], eos[48];
 } loopv;
 
-static void emit__loopv(const emit *e, const einc_loop *l, const char *kind, int32_t j,
-                        loopv *v) {
+static void emit__loopv(const emit *e, const einc_loop *l, const char *kind, int32_t j, loopv *v) {
   int32_t last = l->axes[l->n_axes - 1];
   v->len = emit__loop_len(e, l);
   v->is = e->is[last];
@@ -598,8 +621,8 @@ static void emit__fill_loops(emit *e, const einc_loop *loops, int32_t n, const c
     einc__sbuf_printf(e->c, "  c->%sL[%d] = ", kind, j);
     for (int32_t k = 0; k < l->n_axes; k++)
       einc__sbuf_printf(e->c, "%sa[%d]", k ? " * " : "", l->axes[k]);
-    einc__sbuf_printf(e->c, ";\n  c->%sIS[%d] = s[%d];\n  c->%sOS[%d] = o[%d];\n", kind, j, last, kind,
-                      j, last);
+    einc__sbuf_printf(e->c, ";\n  c->%sIS[%d] = s[%d];\n  c->%sOS[%d] = o[%d];\n", kind, j, last,
+                      kind, j, last);
   }
 }
 
@@ -634,7 +657,8 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
   einc_sbuf *c = e->c;
   int32_t n = p->n_loops;
   loopv v[EINC_MAX_AXES];
-  for (int32_t j = 0; j < n; j++) emit__loopv(e, &p->loops[j], "", j, &v[j]);
+  for (int32_t j = 0; j < n; j++)
+    emit__loopv(e, &p->loops[j], "", j, &v[j]);
   size_t esz = einc_dtype_size(p->in_dtype);
   int64_t tile = esz >= 8 ? 32 : 64;
   (void)EINC__TILE_BYTES;
@@ -704,12 +728,12 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
     break;
   case TILES:
     /* Read a tile of input rows into a buffer, write it out transposed (einc_gen__tile*). */
-    einc__sbuf_printf(c,
-                      "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n"
-                      "    const int64_t pn = pr < %" PRId64 " ? pr : %" PRId64
-                      ", qn = qr < %" PRId64 " ? qr : %" PRId64 ";\n",
-                      v[blk].elen, dim_pos[blk], tile, v[last].elen, dim_pos[last], tile, tile,
-                      tile, tile, tile);
+    einc__sbuf_printf(
+        c,
+        "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n"
+        "    const int64_t pn = pr < %" PRId64 " ? pr : %" PRId64 ", qn = qr < %" PRId64
+        " ? qr : %" PRId64 ";\n",
+        v[blk].elen, dim_pos[blk], tile, v[last].elen, dim_pos[last], tile, tile, tile, tile, tile);
     if (esz == 4 || esz == 8) {
       /* full tiles get constant trip counts; the register transposes do the rest */
       einc__sbuf_printf(c,
@@ -745,8 +769,10 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   einc_sbuf *c = e->c;
   int32_t n = p->n_loops, nr = p->n_red_loops;
   loopv v[EINC_MAX_AXES], rv[EINC_MAX_AXES];
-  for (int32_t j = 0; j < n; j++) emit__loopv(e, &p->loops[j], "", j, &v[j]);
-  for (int32_t j = 0; j < nr; j++) emit__loopv(e, &p->red_loops[j], "R", j, &rv[j]);
+  for (int32_t j = 0; j < n; j++)
+    emit__loopv(e, &p->loops[j], "", j, &v[j]);
+  for (int32_t j = 0; j < nr; j++)
+    emit__loopv(e, &p->red_loops[j], "R", j, &rv[j]);
 
   item_dim dims[EINC_MAX_AXES];
   int32_t m = 0;
@@ -759,7 +785,8 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   bool int_acc = false, bool_acc = false;
   einc_dtype dt = p->in_dtype;
   einc_reduction r = p->reduction;
-  if (r == EINC_RED_ANY || r == EINC_RED_ALL) bool_acc = true;
+  if (r == EINC_RED_ANY || r == EINC_RED_ALL)
+    bool_acc = true;
   else if ((dt == EINC_I64 || dt == EINC_BOOL) && (r == EINC_RED_SUM || r == EINC_RED_PROD))
     int_acc = true;
   else if (dt == EINC_I64 && (r == EINC_RED_MAX || r == EINC_RED_MIN))
@@ -779,11 +806,20 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   const char *acc_t = int_acc ? "uint64_t" : bool_acc ? "int" : "double";
   const char *init = "0";
   switch (r) {
-  case EINC_RED_PROD: init = "1"; break;
-  case EINC_RED_ALL: init = "1"; break;
-  case EINC_RED_MAX: init = int_acc ? "(uint64_t)INT64_MIN" : bool_acc ? "0" : "-INFINITY"; break;
-  case EINC_RED_MIN: init = int_acc ? "(uint64_t)INT64_MAX" : bool_acc ? "1" : "INFINITY"; break;
-  default: break;
+  case EINC_RED_PROD:
+    init = "1";
+    break;
+  case EINC_RED_ALL:
+    init = "1";
+    break;
+  case EINC_RED_MAX:
+    init = int_acc ? "(uint64_t)INT64_MIN" : bool_acc ? "0" : "-INFINITY";
+    break;
+  case EINC_RED_MIN:
+    init = int_acc ? "(uint64_t)INT64_MAX" : bool_acc ? "1" : "INFINITY";
+    break;
+  default:
+    break;
   }
   if (r == EINC_RED_NONE) init = "0";
   einc__sbuf_printf(c, "      %s acc = %s;\n", acc_t, init);
@@ -792,30 +828,49 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
                       rv[j].elen, j);
   einc__sbuf_printf(c, "      %*s{\n", 2 * nr, "");
   einc__sbuf_printf(c, "        %*sconst T_IN *q = b", 2 * nr, "");
-  for (int32_t j = 0; j < nr; j++) einc__sbuf_printf(c, " + r%d * %s", j, rv[j].eis);
+  for (int32_t j = 0; j < nr; j++)
+    einc__sbuf_printf(c, " + r%d * %s", j, rv[j].eis);
   einc__sbuf_printf(c, ";\n");
   const char *load;
   switch (dt) {
-  case EINC_BF16: load = "(double)einc_gen__bf16_to_f32(*q)"; break;
-  case EINC_F16: load = "(double)einc_gen__f16_to_f32(*q)"; break;
-  case EINC_BOOL: load = "(*q != 0)"; break;
-  default: load = int_acc ? "(uint64_t)*q" : bool_acc ? "(*q != 0)" : "(double)*q"; break;
+  case EINC_BF16:
+    load = "(double)einc_gen__bf16_to_f32(*q)";
+    break;
+  case EINC_F16:
+    load = "(double)einc_gen__f16_to_f32(*q)";
+    break;
+  case EINC_BOOL:
+    load = "(*q != 0)";
+    break;
+  default:
+    load = int_acc ? "(uint64_t)*q" : bool_acc ? "(*q != 0)" : "(double)*q";
+    break;
   }
   const char *ind = "        ";
   einc__sbuf_printf(c, "%s%*s", ind, 2 * nr, "");
   switch (r) {
-  case EINC_RED_NONE: einc__sbuf_printf(c, "acc = %s;\n", load); break;
+  case EINC_RED_NONE:
+    einc__sbuf_printf(c, "acc = %s;\n", load);
+    break;
   case EINC_RED_SUM:
-  case EINC_RED_MEAN: einc__sbuf_printf(c, "acc += %s;\n", load); break;
-  case EINC_RED_PROD: einc__sbuf_printf(c, "acc *= %s;\n", load); break;
-  case EINC_RED_ANY: einc__sbuf_printf(c, "acc |= %s;\n", load); break;
-  case EINC_RED_ALL: einc__sbuf_printf(c, "acc &= %s;\n", load); break;
+  case EINC_RED_MEAN:
+    einc__sbuf_printf(c, "acc += %s;\n", load);
+    break;
+  case EINC_RED_PROD:
+    einc__sbuf_printf(c, "acc *= %s;\n", load);
+    break;
+  case EINC_RED_ANY:
+    einc__sbuf_printf(c, "acc |= %s;\n", load);
+    break;
+  case EINC_RED_ALL:
+    einc__sbuf_printf(c, "acc &= %s;\n", load);
+    break;
   case EINC_RED_MAX:
   case EINC_RED_MIN: {
     const char *cmp = r == EINC_RED_MAX ? ">" : "<";
     if (int_acc)
-      einc__sbuf_printf(c, "{ int64_t x = (int64_t)*q; if (x %s (int64_t)acc) acc = (uint64_t)x; }\n",
-                        cmp);
+      einc__sbuf_printf(
+          c, "{ int64_t x = (int64_t)*q; if (x %s (int64_t)acc) acc = (uint64_t)x; }\n", cmp);
     else if (bool_acc)
       einc__sbuf_printf(c, "{ int x = %s; if (x %s acc) acc = x; }\n", load, cmp);
     else /* NaN propagates, as in numpy */
@@ -828,7 +883,8 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   char val[160];
   if (r == EINC_RED_MEAN) {
     einc__sbuf_printf(c, "      double count = 1.0");
-    for (int32_t j = 0; j < nr; j++) einc__sbuf_printf(c, " * (double)%s", rv[j].elen);
+    for (int32_t j = 0; j < nr; j++)
+      einc__sbuf_printf(c, " * (double)%s", rv[j].elen);
     einc__sbuf_printf(c, ";\n");
     snprintf(val, sizeof val, "acc / count");
   } else {
@@ -836,12 +892,24 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   }
   const char *store_fmt;
   switch (p->out_dtype) {
-  case EINC_F64: store_fmt = "(double)(%s)"; break;
-  case EINC_F32: store_fmt = "(float)(%s)"; break;
-  case EINC_BF16: store_fmt = "einc_gen__f32_to_bf16((float)(%s))"; break;
-  case EINC_F16: store_fmt = "einc_gen__f32_to_f16((float)(%s))"; break;
-  case EINC_I64: store_fmt = "(int64_t)(%s)"; break;
-  default: store_fmt = "(uint8_t)((%s) != 0)"; break;
+  case EINC_F64:
+    store_fmt = "(double)(%s)";
+    break;
+  case EINC_F32:
+    store_fmt = "(float)(%s)";
+    break;
+  case EINC_BF16:
+    store_fmt = "einc_gen__f32_to_bf16((float)(%s))";
+    break;
+  case EINC_F16:
+    store_fmt = "einc_gen__f32_to_f16((float)(%s))";
+    break;
+  case EINC_I64:
+    store_fmt = "(int64_t)(%s)";
+    break;
+  default:
+    store_fmt = "(uint8_t)((%s) != 0)";
+    break;
   }
   einc__sbuf_printf(c, "      dst[t * %s] = ", tos);
   einc__sbuf_printf(c, store_fmt, val);
@@ -857,12 +925,17 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
 
 static const char *emit__value_type(einc_dtype dt) {
   switch (dt) {
-  case EINC_F64: return "double";
-  case EINC_F32: return "float";
+  case EINC_F64:
+    return "double";
+  case EINC_F32:
+    return "float";
   case EINC_BF16:
-  case EINC_F16: return "uint16_t";
-  case EINC_I64: return "int64_t";
-  default: return "uint8_t";
+  case EINC_F16:
+    return "uint16_t";
+  case EINC_I64:
+    return "int64_t";
+  default:
+    return "uint8_t";
   }
 }
 
@@ -878,7 +951,8 @@ int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_p
   size_t po = 0, ao = 0;
   for (int32_t k = 0; k < n_kwargs; k++) {
     if (kwargs[k].value != EINC_UNKNOWN) continue;
-    po += (size_t)snprintf(e.params + po, sizeof e.params - po, ", int64_t size_%s", kwargs[k].name);
+    po +=
+        (size_t)snprintf(e.params + po, sizeof e.params - po, ", int64_t size_%s", kwargs[k].name);
     ao += (size_t)snprintf(e.args + ao, sizeof e.args - ao, ", size_%s", kwargs[k].name);
   }
   emit__axis_knowledge(&e);
@@ -934,9 +1008,8 @@ int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_p
     if (p->axes[i].role != EINC_AXIS_NEW) einc__sbuf_printf(c, "  in_numel *= a[%d];\n", i);
     if (p->axes[i].role != EINC_AXIS_REDUCED) einc__sbuf_printf(c, "  out_numel *= a[%d];\n", i);
   }
-  einc__sbuf_printf(c,
-                    "  if (out_numel == 0) return EINC_GEN_OK;\n"
-                    "  if (!out || (!in && in_numel > 0)) return EINC_GEN_EINVAL;\n");
+  einc__sbuf_printf(c, "  if (out_numel == 0) return EINC_GEN_OK;\n"
+                       "  if (!out || (!in && in_numel > 0)) return EINC_GEN_EINVAL;\n");
   einc__sbuf_printf(c,
                     "  %s__ctx cx, *c = &cx;\n  c->in = (const %s *)in;\n  c->out = (%s *)out;\n",
                     name, reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");

@@ -84,9 +84,9 @@ static void gen__guard(einc_sbuf *h, const char *header_name, bool open) {
   const char *base = strrchr(header_name, '/');
   base = base ? base + 1 : header_name;
   for (const char *s = base; *s && g + 1 < sizeof guard; s++)
-    guard[g++] = (char)((*s >= 'a' && *s <= 'z')   ? *s - 'a' + 'A'
+    guard[g++] = (char)((*s >= 'a' && *s <= 'z')                               ? *s - 'a' + 'A'
                         : (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ? *s
-                                                                             : '_');
+                                                                               : '_');
   guard[g] = '\0';
   if (open)
     einc__sbuf_printf(h, "#ifndef %s\n#define %s\n\n", guard, guard);
@@ -175,15 +175,16 @@ static bool gen__wait_ok(pid_t pid) {
 
 /* Compile the chunks (each a whole translation unit) in parallel and link them into one shared
  * object, unless one built from the same text is cached. */
-static int gen__compile(const einc_sbuf *chunks, int32_t n, char *so_path, size_t so_len,
-                        char *err, size_t err_len) {
+static int gen__compile(const einc_sbuf *chunks, int32_t n, char *so_path, size_t so_len, char *err,
+                        size_t err_len) {
   char dir[512];
   if (gen__cache_dir(dir, sizeof dir) != EINC_OK) {
     snprintf(err, err_len, "cannot create the cache folder %s", dir);
     return EINC_EINVAL;
   }
   uint64_t hash = 1469598103934665603ull;
-  for (int32_t i = 0; i < n; i++) hash = hash * 31u + gen__fnv1a(chunks[i].data, chunks[i].len);
+  for (int32_t i = 0; i < n; i++)
+    hash = hash * 31u + gen__fnv1a(chunks[i].data, chunks[i].len);
   snprintf(so_path, so_len, "%s/%016" PRIx64 ".so", dir, hash);
   if (access(so_path, R_OK) == 0) return EINC_OK;
 
@@ -256,11 +257,13 @@ typedef int (*gen__view_fn)(const void *, const int64_t *, gen__view *);
 /* Gather a strided view into a contiguous buffer. */
 static void gen__gather(const gen__view *v, size_t esz, void *out) {
   int64_t idx[32] = {0}, n = 1;
-  for (int32_t d = 0; d < v->rank; d++) n *= v->shape[d];
+  for (int32_t d = 0; d < v->rank; d++)
+    n *= v->shape[d];
   char *dst = out;
   for (int64_t k = 0; k < n; k++) {
     int64_t off = 0;
-    for (int32_t d = 0; d < v->rank; d++) off += idx[d] * v->strides[d];
+    for (int32_t d = 0; d < v->rank; d++)
+      off += idx[d] * v->strides[d];
     memcpy(dst + (size_t)k * esz, (const char *)v->data + off * (int64_t)esz, esz);
     for (int32_t d = v->rank - 1; d >= 0; d--) {
       if (++idx[d] < v->shape[d]) break;
@@ -345,7 +348,8 @@ int einc__gen_run_c(einc__via_c_case *cases, int32_t n_cases, char *err, size_t 
   dlclose(lib);
 done:
   einc__sbuf_free(&h);
-  for (int32_t k = 0; k < GEN__MAX_CHUNKS; k++) einc__sbuf_free(&chunks[k]);
+  for (int32_t k = 0; k < GEN__MAX_CHUNKS; k++)
+    einc__sbuf_free(&chunks[k]);
   return status;
 }
 

@@ -19,7 +19,7 @@
  * Manifest entries (manifest.c)
  * ------------------------------------------------------------------------------------------- */
 
-#define EINC_GEN_MAX_NAME 96
+#define EINC_GEN_MAX_NAME   96
 #define EINC_GEN_MAX_KWARGS 16
 
 enum {

@@ -22,8 +22,10 @@
 #include "gen.h"
 
 static void manifest__trim(const char **b, const char **e) {
-  while (*b < *e && isspace((unsigned char)**b)) (*b)++;
-  while (*e > *b && isspace((unsigned char)(*e)[-1])) (*e)--;
+  while (*b < *e && isspace((unsigned char)**b))
+    (*b)++;
+  while (*e > *b && isspace((unsigned char)(*e)[-1]))
+    (*e)--;
 }
 
 static bool manifest__is_ident(const char *b, const char *e) {
@@ -94,7 +96,8 @@ static int manifest__key(einc__gen_entry *en, const char *path, int32_t line, co
                          size_t err_len) {
   size_t kl = (size_t)(ke - kb), vl = (size_t)(ve - vb);
   char val[EINC_MAX_PATTERN];
-  if (vl >= sizeof val) return manifest__fail(err, err_len, path, line, "value too long", NULL, NULL);
+  if (vl >= sizeof val)
+    return manifest__fail(err, err_len, path, line, "value too long", NULL, NULL);
   memcpy(val, vb, vl);
   val[vl] = '\0';
 #define KEY(s) (kl == sizeof(s) - 1 && memcmp(kb, s, kl) == 0)
@@ -144,7 +147,8 @@ static int manifest__key(einc__gen_entry *en, const char *path, int32_t line, co
       memcpy(en->kw_names[en->n_kwargs], nb, (size_t)(ne - nb));
       en->kw_names[en->n_kwargs][ne - nb] = '\0';
       if (!manifest__length(eq + 1, end, &en->kw_values[en->n_kwargs]))
-        return manifest__fail(err, err_len, path, line, "a size must be a length or ?", eq + 1, end);
+        return manifest__fail(err, err_len, path, line, "a size must be a length or ?", eq + 1,
+                              end);
       en->n_kwargs++;
       s = comma ? comma + 1 : ve;
     }
@@ -186,8 +190,7 @@ int einc__manifest_parse(einc__manifest *self, const char *path, const char *tex
     manifest__trim(&b, &e);
     if (b == e || *b == '#') continue;
     if (*b == '[') {
-      if (e[-1] != ']')
-        return manifest__fail(err, err_len, path, line, "expected [name]", b, e);
+      if (e[-1] != ']') return manifest__fail(err, err_len, path, line, "expected [name]", b, e);
       const char *nb = b + 1, *ne = e - 1;
       manifest__trim(&nb, &ne);
       if (!manifest__is_ident(nb, ne) || (size_t)(ne - nb) >= EINC_GEN_MAX_NAME)

@@ -41,13 +41,15 @@ void einc__lint_c_configure(const char *compdb_dir, int n_flags, const char *con
   pthread_mutex_lock(&scan__lock);
   free(scan__cfg.compdb_dir);
   free(scan__cfg.manifest);
-  for (int i = 0; i < scan__cfg.n_flags; i++) free(scan__cfg.flags[i]);
+  for (int i = 0; i < scan__cfg.n_flags; i++)
+    free(scan__cfg.flags[i]);
   free(scan__cfg.flags);
   memset(&scan__cfg, 0, sizeof scan__cfg);
   scan__cfg.compdb_dir = compdb_dir ? strdup(compdb_dir) : NULL;
   scan__cfg.manifest = manifest ? strdup(manifest) : NULL;
   if (n_flags > 0 && (scan__cfg.flags = calloc((size_t)n_flags, sizeof(char *))) != NULL) {
-    for (int i = 0; i < n_flags; i++) scan__cfg.flags[i] = strdup(flags[i]);
+    for (int i = 0; i < n_flags; i++)
+      scan__cfg.flags[i] = strdup(flags[i]);
     scan__cfg.n_flags = n_flags;
   }
   pthread_mutex_unlock(&scan__lock);
@@ -97,7 +99,8 @@ static void scan__push(scan__args *a, const char *s) {
 }
 
 static void scan__args_free(scan__args *a) {
-  for (int i = 0; i < a->n; i++) free(a->v[i]);
+  for (int i = 0; i < a->n; i++)
+    free(a->v[i]);
   a->n = 0;
 }
 
@@ -105,7 +108,8 @@ static void scan__args_free(scan__args *a) {
  * compiler, the output and the input dropped and relative include folders made absolute. */
 static void scan__flags_for(const char *path, scan__args *out) {
   pthread_mutex_lock(&scan__lock);
-  for (int i = 0; i < scan__cfg.n_flags; i++) scan__push(out, scan__cfg.flags[i]);
+  for (int i = 0; i < scan__cfg.n_flags; i++)
+    scan__push(out, scan__cfg.flags[i]);
   bool explicit = scan__cfg.n_flags > 0;
   char dbdir[PATH_MAX];
   bool have_db = !explicit && scan__find_compdb(path, dbdir, sizeof dbdir);
@@ -179,7 +183,8 @@ static void scan__manifest_for(const char *path, char *out, size_t n) {
     if (!slash || slash == dir) break;
     *slash = '\0';
   }
-  if (snprintf(out, n, "%s/einc_patterns.einc", start) >= (int)n) snprintf(out, n, "einc_patterns.einc");
+  if (snprintf(out, n, "%s/einc_patterns.einc", start) >= (int)n)
+    snprintf(out, n, "einc_patterns.einc");
 }
 
 static void scan__header_for(const char *manifest, char *out, size_t n) {
@@ -210,7 +215,8 @@ static int scan__collect_entry(const einc__gen_entry *entry) {
     if (m->n_entries == m->cap) {
       int32_t cap = m->cap ? 2 * m->cap : 8;
       einc__gen_entry *p = realloc(m->entries, (size_t)cap * sizeof *p);
-      if (!p) status = EINC_ENOMEM;
+      if (!p)
+        status = EINC_ENOMEM;
       else {
         m->entries = p;
         m->cap = cap;
@@ -289,9 +295,12 @@ static enum CXChildVisitResult scan__visit(CXCursor c, CXCursor parent, CXClient
     CXString name = clang_getCursorSpelling(c);
     const char *s = clang_getCString(name);
     einc_op op = EINC_OP_EINSUM;
-    if (!strcmp(s, "einc_rt_rearrange")) op = EINC_OP_REARRANGE;
-    else if (!strcmp(s, "einc_rt_reduce")) op = EINC_OP_REDUCE;
-    else if (!strcmp(s, "einc_rt_repeat")) op = EINC_OP_REPEAT;
+    if (!strcmp(s, "einc_rt_rearrange"))
+      op = EINC_OP_REARRANGE;
+    else if (!strcmp(s, "einc_rt_reduce"))
+      op = EINC_OP_REDUCE;
+    else if (!strcmp(s, "einc_rt_repeat"))
+      op = EINC_OP_REPEAT;
     clang_disposeString(name);
     if (op != EINC_OP_EINSUM && clang_Location_isFromMainFile(clang_getCursorLocation(c))) {
       if (st->n_calls == st->cap_calls) {
@@ -510,7 +519,8 @@ static uint64_t scan__hash(const einc__gen_entry *e) {
   for (int32_t k = 0; k < e->n_kwargs && n > 0 && (size_t)n < sizeof buf; k++)
     n += snprintf(buf + n, sizeof buf - (size_t)n, "%s=%" PRId64 ",", e->kw_names[k],
                   e->kw_values[k]);
-  for (int i = 0; i < n && (size_t)i < sizeof buf; i++) h = (h ^ (unsigned char)buf[i]) * 1099511628211ull;
+  for (int i = 0; i < n && (size_t)i < sizeof buf; i++)
+    h = (h ^ (unsigned char)buf[i]) * 1099511628211ull;
   return h;
 }
 
@@ -520,9 +530,11 @@ static uint32_t scan__include_at(const char *src, size_t len) {
   size_t i = 0;
   while (i < len) {
     size_t e = i;
-    while (e < len && src[e] != '\n') e++;
+    while (e < len && src[e] != '\n')
+      e++;
     size_t b = i;
-    while (b < e && (src[b] == ' ' || src[b] == '\t')) b++;
+    while (b < e && (src[b] == ' ' || src[b] == '\t'))
+      b++;
     if (e - b >= 8 && !strncmp(src + b, "#include", 8)) at = (uint32_t)(e < len ? e + 1 : e);
     i = e + 1;
   }
@@ -530,13 +542,13 @@ static uint32_t scan__include_at(const char *src, size_t len) {
 }
 
 static const char *scan__api_name(einc_op op) {
-  return op == EINC_OP_REDUCE ? "einc_rt_reduce"
+  return op == EINC_OP_REDUCE   ? "einc_rt_reduce"
          : op == EINC_OP_REPEAT ? "einc_rt_repeat"
                                 : "einc_rt_rearrange";
 }
 
 static einc_lint_code scan__code(einc_op op) {
-  return op == EINC_OP_REDUCE ? EINC_LINT_EIN002
+  return op == EINC_OP_REDUCE   ? EINC_LINT_EIN002
          : op == EINC_OP_REPEAT ? EINC_LINT_EIN003
                                 : EINC_LINT_EIN001;
 }
@@ -584,8 +596,9 @@ static int scan__call_one(einc__lint_file *file, const einc__lint_options *opts,
     f = einc__lint_file_add(file, EINC_LINT_EIN201, ps < pe ? ps : cs, ps < pe ? pe : ce);
     if (!f) return EINC_ENOMEM;
     f->message = einc__lint_printf(
-        file, "the pattern of %s is not a constant: it is parsed at run time and cannot be "
-              "compiled ahead",
+        file,
+        "the pattern of %s is not a constant: it is parsed at run time and cannot be "
+        "compiled ahead",
         api);
     f->op = api;
     return EINC_OK;
@@ -620,7 +633,8 @@ static int scan__call_one(einc__lint_file *file, const einc__lint_options *opts,
   if (!why_not) {
     en.dtype = dtypes[dt];
     en.shape.rank = (int32_t)rank;
-    for (int32_t d = 0; d < en.shape.rank; d++) en.shape.dims[d] = EINC_UNKNOWN;
+    for (int32_t d = 0; d < en.shape.rank; d++)
+      en.shape.dims[d] = EINC_UNKNOWN;
     en.n_kwargs = sizes.n;
     f->n_sizes = sizes.n;
     f->size_names = einc__lint_alloc(file, sizeof(char *) * (size_t)(sizes.n + 1));
@@ -641,8 +655,8 @@ static int scan__call_one(einc__lint_file *file, const einc__lint_options *opts,
     einc_plan *plan = NULL;
     einc_error err = {0};
     if (einc_plan_new(&spec, &plan, &err) != EINC_OK) {
-      f->code = strcmp(einc_error_stage(err.kind), "parse") == 0 ? EINC_LINT_EIN101
-                                                                  : EINC_LINT_EIN102;
+      f->code =
+          strcmp(einc_error_stage(err.kind), "parse") == 0 ? EINC_LINT_EIN101 : EINC_LINT_EIN102;
       f->message = einc__lint_printf(file, "%s(\"%s\") always fails: error[%s]: %s", api,
                                      en.pattern, einc_error_key(err.kind), err.message);
       return EINC_OK;
@@ -705,8 +719,8 @@ static int scan__call_one(einc__lint_file *file, const einc__lint_options *opts,
     char why[512] = "";
     if (scan__manifest_add(manifest, &en, why, sizeof why) != EINC_OK) {
       f->has_fix = false;
-      f->message = einc__lint_printf(file, "%s; not fixed: cannot update %s: %s", f->message,
-                                     manifest, why);
+      f->message =
+          einc__lint_printf(file, "%s; not fixed: cannot update %s: %s", f->message, manifest, why);
     }
   }
   return EINC_OK;
@@ -725,18 +739,23 @@ int einc__lint_c_file(einc__lint_file *file, const einc__lint_options *opts) {
     if (!has_x) {
       /* host-side CUDA without the toolkit's headers (clang 14 does not know recent CUDA
        * versions): the calls are host code; kernels only need to parse */
-      static const char *const cuda[] = {"-x", "cuda", "--cuda-host-only", "-nocudainc",
-                                         "-nocudalib", "-Wno-unknown-cuda-version"};
-      for (size_t i = 0; i < sizeof cuda / sizeof *cuda; i++) scan__push(&args, cuda[i]);
+      static const char *const cuda[] = {"-x",         "cuda",       "--cuda-host-only",
+                                         "-nocudainc", "-nocudalib", "-Wno-unknown-cuda-version"};
+      for (size_t i = 0; i < sizeof cuda / sizeof *cuda; i++)
+        scan__push(&args, cuda[i]);
       no_inc = true;
     }
     if (no_inc) {
       /* what cuda_runtime.h would define: the qualifiers and threadIdx & co. */
-      static const char *const quals[] = {
-          "-D__global__=__attribute__((global))", "-D__device__=__attribute__((device))",
-          "-D__host__=__attribute__((host))",     "-D__shared__=__attribute__((shared))",
-          "-D__constant__=__attribute__((constant))", "-include", "__clang_cuda_builtin_vars.h"};
-      for (size_t i = 0; i < sizeof quals / sizeof *quals; i++) scan__push(&args, quals[i]);
+      static const char *const quals[] = {"-D__global__=__attribute__((global))",
+                                          "-D__device__=__attribute__((device))",
+                                          "-D__host__=__attribute__((host))",
+                                          "-D__shared__=__attribute__((shared))",
+                                          "-D__constant__=__attribute__((constant))",
+                                          "-include",
+                                          "__clang_cuda_builtin_vars.h"};
+      for (size_t i = 0; i < sizeof quals / sizeof *quals; i++)
+        scan__push(&args, quals[i]);
     }
   } else if (dot && !strcmp(dot, ".h")) {
     bool has_x = false;
@@ -751,9 +770,9 @@ int einc__lint_c_file(einc__lint_file *file, const einc__lint_options *opts) {
   CXIndex index = clang_createIndex(0, 0);
   struct CXUnsavedFile unsaved = {file->path, file->src, (unsigned long)file->len};
   CXTranslationUnit tu = NULL;
-  enum CXErrorCode ec = clang_parseTranslationUnit2(
-      index, file->path, (const char *const *)args.v, args.n, &unsaved, 1,
-      CXTranslationUnit_KeepGoing, &tu);
+  enum CXErrorCode ec =
+      clang_parseTranslationUnit2(index, file->path, (const char *const *)args.v, args.n, &unsaved,
+                                  1, CXTranslationUnit_KeepGoing, &tu);
   int status = EINC_OK;
   if (ec != CXError_Success || !tu) {
     file->error = einc__lint_printf(file, "libclang could not parse the file (error %d)", (int)ec);
@@ -848,7 +867,8 @@ void einc__lint_c_export_file(einc_sbuf *out, const einc__lint_file *file) {
     for (int32_t e = 0; e < f->n_edits; e++) {
       einc__sbuf_puts(out, "        - FilePath: ");
       scan__yaml_str(out, abs, strlen(abs));
-      einc__sbuf_printf(out, "\n          Offset: %u\n          Length: %u\n          ReplacementText: ",
+      einc__sbuf_printf(out,
+                        "\n          Offset: %u\n          Length: %u\n          ReplacementText: ",
                         f->edits[e].start, f->edits[e].end - f->edits[e].start);
       scan__yaml_str(out, f->edits[e].text, strlen(f->edits[e].text));
       einc__sbuf_puts(out, "\n");

@@ -15,9 +15,9 @@
 #include "einc/einc.h"
 #include "einc/einc_rt.h"
 
-#define API__SHARDS 16
+#define API__SHARDS    16
 #define API__SHARD_CAP 64
-#define API__BUCKETS 128
+#define API__BUCKETS   128
 #define API__MAX_SIZES 16
 
 typedef struct api__plan_ref {
@@ -52,7 +52,8 @@ static pthread_once_t api__once = PTHREAD_ONCE_INIT;
 static void api__init(void) {
   for (int s = 0; s < API__SHARDS; s++) {
     pthread_mutex_init(&api__cache[s].lock, NULL);
-    for (int b = 0; b < API__BUCKETS; b++) api__cache[s].buckets[b] = -1;
+    for (int b = 0; b < API__BUCKETS; b++)
+      api__cache[s].buckets[b] = -1;
   }
 }
 
@@ -73,7 +74,8 @@ static inline uint64_t api__mix(uint64_t h, uint64_t v) {
 static inline uint64_t api__hash_str(uint64_t h, const char *s) {
   /* Eight bytes at a time would read past the string; one at a time is short for patterns. */
   uint64_t x = 1469598103934665603ull;
-  for (; *s; s++) x = (x ^ (unsigned char)*s) * 1099511628211ull;
+  for (; *s; s++)
+    x = (x ^ (unsigned char)*s) * 1099511628211ull;
   return api__mix(h, x);
 }
 
@@ -98,7 +100,8 @@ static int api__make_key(api__key *k, einc_rt_pattern_op op, const char *pattern
   uint64_t h = api__mix((uint64_t)op * 31u + (uint64_t)dtype, (uint64_t)rank);
   h = api__hash_str(h, pattern);
   h = api__hash_str(h, k->reduction);
-  for (int32_t d = 0; d < rank; d++) h = api__mix(h, (uint64_t)shape[d]);
+  for (int32_t d = 0; d < rank; d++)
+    h = api__mix(h, (uint64_t)shape[d]);
   if (sizes) {
     for (; sizes[k->n_sizes].name; k->n_sizes++) {
       if (k->n_sizes == API__MAX_SIZES)
@@ -140,20 +143,29 @@ static void api__ref_release(api__plan_ref *ref) {
 
 static einc_dtype api__dtype(int32_t dt) {
   switch (dt) {
-  case EINC_RT_BF16: return EINC_BF16;
-  case EINC_RT_F16: return EINC_F16;
-  default: return EINC_F32;
+  case EINC_RT_BF16:
+    return EINC_BF16;
+  case EINC_RT_F16:
+    return EINC_F16;
+  default:
+    return EINC_F32;
   }
 }
 
 static int api__status(int s) {
   switch (s) {
-  case EINC_EPATTERN: return EINC_RT_EPATTERN;
-  case EINC_ESHAPE: return EINC_RT_ESHAPE;
-  case EINC_EDTYPE: return EINC_RT_EDTYPE;
-  case EINC_ENOMEM: return EINC_RT_ENOMEM;
-  case EINC_EUNSUPPORTED: return EINC_RT_EUNSUPPORTED;
-  default: return EINC_RT_EINVAL;
+  case EINC_EPATTERN:
+    return EINC_RT_EPATTERN;
+  case EINC_ESHAPE:
+    return EINC_RT_ESHAPE;
+  case EINC_EDTYPE:
+    return EINC_RT_EDTYPE;
+  case EINC_ENOMEM:
+    return EINC_RT_ENOMEM;
+  case EINC_EUNSUPPORTED:
+    return EINC_RT_EUNSUPPORTED;
+  default:
+    return EINC_RT_EINVAL;
   }
 }
 
@@ -162,7 +174,8 @@ static int api__compile(const api__key *k, api__plan_ref **out) {
   static const einc_op ops[] = {EINC_OP_REARRANGE, EINC_OP_REDUCE, EINC_OP_REPEAT};
   einc_shape shape;
   shape.rank = k->rank;
-  for (int32_t d = 0; d < k->rank; d++) shape.dims[d] = k->shape[d];
+  for (int32_t d = 0; d < k->rank; d++)
+    shape.dims[d] = k->shape[d];
   einc_kwarg kwargs[API__MAX_SIZES];
   for (int32_t i = 0; i < k->n_sizes; i++) {
     kwargs[i].name = k->sizes[i].name;
@@ -207,7 +220,8 @@ static int api__compile(const api__key *k, api__plan_ref **out) {
 /* Fill a cache entry's key; false when out of memory. */
 static bool api__entry_set_key(api__entry *e, const api__key *k) {
   size_t n = strlen(k->pattern) + strlen(k->reduction) + 2;
-  for (int32_t i = 0; i < k->n_sizes; i++) n += strlen(k->sizes[i].name) + 1;
+  for (int32_t i = 0; i < k->n_sizes; i++)
+    n += strlen(k->sizes[i].name) + 1;
   char *s = malloc(n);
   if (!s) return false;
   e->strings = s;
@@ -228,13 +242,15 @@ static bool api__entry_set_key(api__entry *e, const api__key *k) {
   e->dtype = k->dtype;
   e->rank = k->rank;
   e->n_sizes = k->n_sizes;
-  for (int32_t d = 0; d < k->rank; d++) e->shape[d] = k->shape[d];
+  for (int32_t d = 0; d < k->rank; d++)
+    e->shape[d] = k->shape[d];
   return true;
 }
 
 static void api__unlink(api__shard *sh, int32_t idx) {
   int32_t *p = &sh->buckets[(sh->entries[idx].hash >> 8) % API__BUCKETS];
-  while (*p != idx) p = &sh->entries[*p].next;
+  while (*p != idx)
+    p = &sh->entries[*p].next;
   *p = sh->entries[idx].next;
 }
 
@@ -331,7 +347,8 @@ static int api__run(einc_rt_pattern_op op, const char *pattern, const char *redu
   const einc_plan *p = ref->plan;
   int64_t n_out = einc_plan_out_numel(p, 0);
   int64_t n_in = 1;
-  for (int32_t d = 0; d < rank; d++) n_in *= shape[d];
+  for (int32_t d = 0; d < rank; d++)
+    n_in *= shape[d];
   if ((n_out > 0 && !out) || (n_in > 0 && !in)) {
     s = einc_rt__fail(EINC_RT_EINVAL, "input or output buffer is NULL");
   } else if (api__same_order(p)) {
@@ -353,9 +370,8 @@ int einc_rt_rearrange(const char *pattern, einc_rt_dtype dtype, const void *in, 
   return api__run(EINC_RT_PATTERN_REARRANGE, pattern, NULL, dtype, in, rank, shape, out, sizes);
 }
 
-int einc_rt_reduce(const char *pattern, const char *reduction, einc_rt_dtype dtype,
-                   const void *in, int32_t rank, const int64_t *shape, void *out,
-                   const einc_rt_axis_size *sizes) {
+int einc_rt_reduce(const char *pattern, const char *reduction, einc_rt_dtype dtype, const void *in,
+                   int32_t rank, const int64_t *shape, void *out, const einc_rt_axis_size *sizes) {
   return api__run(EINC_RT_PATTERN_REDUCE, pattern, reduction, dtype, in, rank, shape, out, sizes);
 }
 
@@ -376,7 +392,8 @@ int einc_rt_pattern_shape(einc_rt_pattern_op op, const char *pattern, const char
   api__plan_ref *ref = NULL;
   if ((s = api__lookup(&k, &ref)) != EINC_RT_OK) return s;
   *out_rank = ref->plan->out_rank;
-  for (int32_t d = 0; d < ref->plan->out_rank; d++) out_shape[d] = ref->plan->out_shape[d];
+  for (int32_t d = 0; d < ref->plan->out_rank; d++)
+    out_shape[d] = ref->plan->out_shape[d];
   api__ref_release(ref);
   return EINC_RT_OK;
 }
@@ -391,7 +408,8 @@ void einc_rt_pattern_cache_get_stats(einc_rt_pattern_cache_stats *out) {
     out->hits += sh->hits;
     out->misses += sh->misses;
     out->evictions += sh->evictions;
-    for (int i = 0; i < API__SHARD_CAP; i++) out->size += sh->entries[i].used;
+    for (int i = 0; i < API__SHARD_CAP; i++)
+      out->size += sh->entries[i].used;
     pthread_mutex_unlock(&sh->lock);
   }
 }
@@ -408,7 +426,8 @@ void einc_rt_pattern_cache_clear(void) {
       api__ref_release(e->ref);
       e->used = false;
     }
-    for (int b = 0; b < API__BUCKETS; b++) sh->buckets[b] = -1;
+    for (int b = 0; b < API__BUCKETS; b++)
+      sh->buckets[b] = -1;
     sh->hits = sh->misses = sh->evictions = 0;
     pthread_mutex_unlock(&sh->lock);
   }

@@ -25,12 +25,13 @@
 int einc_cli_gen(int argc, char **argv);
 
 static void gen__usage(FILE *f) {
-  fprintf(f, "usage: einc gen [-o DIR] [--name BASE] [--target c] [MANIFEST...]\n"
-             "                [--scan SOURCE... [-p BUILD_DIR] [-- COMPILER FLAGS...]]\n"
-             "  Compiles each [entry] of the manifests into a C function; writes DIR/BASE.h and\n"
-             "  DIR/BASE.c (DIR defaults to '.', BASE to the first manifest's name without its\n"
-             "  extension). --scan also compiles the constant run-time API calls found in C/C++/CUDA\n"
-             "  sources. See README.md, \"Code generation\", for the manifest format.\n");
+  fprintf(f,
+          "usage: einc gen [-o DIR] [--name BASE] [--target c] [MANIFEST...]\n"
+          "                [--scan SOURCE... [-p BUILD_DIR] [-- COMPILER FLAGS...]]\n"
+          "  Compiles each [entry] of the manifests into a C function; writes DIR/BASE.h and\n"
+          "  DIR/BASE.c (DIR defaults to '.', BASE to the first manifest's name without its\n"
+          "  extension). --scan also compiles the constant run-time API calls found in C/C++/CUDA\n"
+          "  sources. See README.md, \"Code generation\", for the manifest format.\n");
 }
 
 /* Write unless the file already holds exactly this text. */
@@ -90,7 +91,8 @@ int einc_cli_gen(int argc, char **argv) {
   }
 #ifndef EINC_HAVE_CLANG_LINT
   if (n_sources > 0) {
-    fprintf(stderr, "einc gen: --scan needs the libclang scanner, not built in (EINC_WITH_CLANG)\n");
+    fprintf(stderr,
+            "einc gen: --scan needs the libclang scanner, not built in (EINC_WITH_CLANG)\n");
     return 2;
   }
   (void)compdb;
@@ -148,7 +150,9 @@ int einc_cli_gen(int argc, char **argv) {
       bool failed = status != EINC_OK || file.error;
       if (failed)
         fprintf(stderr, "einc gen: %s: %s\n", sources[i],
-                file.error ? file.error : file.src ? "scan failed" : "cannot read");
+                file.error ? file.error
+                : file.src ? "scan failed"
+                           : "cannot read");
       for (int32_t k = 0; k < file.n_findings && !failed; k++)
         if (file.findings[k].code == EINC_LINT_EIN900) {
           fprintf(stderr, "einc gen: %s:%u: %s\n", sources[i], file.findings[k].begin_pos.line,

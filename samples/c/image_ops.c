@@ -12,18 +12,19 @@
 
 #include "einc/einc_rt.h"
 
-#define BATCH 4
+#define BATCH    4
 #define CHANNELS 3
-#define SIZE 32
-#define TOKENS 16
-#define HEADS 8
+#define SIZE     32
+#define TOKENS   16
+#define HEADS    8
 #define HEAD_DIM 16
 
 static const char NHWC[] = "b c h w -> b h w c";
 
 static double checksum(const float *x, long n) {
   double s = 0.0;
-  for (long i = 0; i < n; i++) s += (double)x[i] * (double)((i % 97) + 1);
+  for (long i = 0; i < n; i++)
+    s += (double)x[i] * (double)((i % 97) + 1);
   return s;
 }
 
@@ -48,22 +49,24 @@ int main(void) {
   float *tok = malloc(sizeof(float) * N_TOK), *heads = malloc(sizeof(float) * N_TOK);
   float *merged = malloc(sizeof(float) * N_TOK);
   if (!img || !nhwc || !pooled || !up || !tok || !heads || !merged) return 1;
-  for (long i = 0; i < N_IMG; i++) img[i] = (float)((i * 37) % 251) / 16.0f;
-  for (long i = 0; i < N_TOK; i++) tok[i] = (float)((i * 11) % 101) - 50.0f;
+  for (long i = 0; i < N_IMG; i++)
+    img[i] = (float)((i * 37) % 251) / 16.0f;
+  for (long i = 0; i < N_TOK; i++)
+    tok[i] = (float)((i * 11) % 101) - 50.0f;
 
   const int64_t img_shape[4] = {BATCH, CHANNELS, SIZE, SIZE};
   check(einc_rt_rearrange(NHWC, EINC_RT_F32, img, 4, img_shape, nhwc, NULL), "nchw->nhwc");
   report("nhwc", nhwc, N_IMG);
 
-  check(einc_rt_reduce("b c (h 2) (w 2) -> b c h w", "mean", EINC_RT_F32, img, 4, img_shape,
-                       pooled, NULL),
+  check(einc_rt_reduce("b c (h 2) (w 2) -> b c h w", "mean", EINC_RT_F32, img, 4, img_shape, pooled,
+                       NULL),
         "mean-pool");
   report("pooled", pooled, N_IMG / 4);
 
   const int64_t pooled_shape[4] = {BATCH, CHANNELS, SIZE / 2, SIZE / 2};
-  check(einc_rt_repeat("b c h w -> b c (h 2) (w 2)", EINC_RT_F32, pooled, 4, pooled_shape, up,
-                       NULL),
-        "upsample");
+  check(
+      einc_rt_repeat("b c h w -> b c (h 2) (w 2)", EINC_RT_F32, pooled, 4, pooled_shape, up, NULL),
+      "upsample");
   report("up", up, N_IMG);
 
   const int64_t tok_shape[3] = {BATCH, TOKENS, HEADS * HEAD_DIM};
@@ -73,13 +76,13 @@ int main(void) {
   report("heads", heads, N_TOK);
 
   const int64_t heads_shape[4] = {BATCH, HEADS, TOKENS, HEAD_DIM};
-  check(einc_rt_rearrange("b h n d -> b n (h d)", EINC_RT_F32, heads, 4, heads_shape, merged,
-                          NULL),
+  check(einc_rt_rearrange("b h n d -> b n (h d)", EINC_RT_F32, heads, 4, heads_shape, merged, NULL),
         "head merge");
   report("merged", merged, N_TOK);
 
   int same = 1;
-  for (long i = 0; i < N_TOK; i++) same &= merged[i] == tok[i];
+  for (long i = 0; i < N_TOK; i++)
+    same &= merged[i] == tok[i];
   printf("merge(split(x)) == x: %s\n", same ? "yes" : "no");
 
   free(img);

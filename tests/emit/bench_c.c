@@ -50,7 +50,8 @@ static void memcpy_threads(void *dst, const void *src, size_t n, int nt) {
     if (t) pthread_create(&th[t], NULL, memcpy_part, &sp[t]);
   }
   memcpy_part(&sp[0]);
-  for (int t = 1; t < nt; t++) pthread_join(th[t], NULL);
+  for (int t = 1; t < nt; t++)
+    pthread_join(th[t], NULL);
 }
 
 typedef int (*gen_fn)(const void *, const int64_t *, void *);
@@ -58,7 +59,8 @@ typedef int (*gen_fn)(const void *, const int64_t *, void *);
 static void bench_copy(const char *label, const char *pattern, gen_fn fn, int32_t rank,
                        const int64_t *shape, int reps, int nt) {
   int64_t n = 1;
-  for (int d = 0; d < rank; d++) n *= shape[d];
+  for (int d = 0; d < rank; d++)
+    n *= shape[d];
   size_t bytes = (size_t)n * sizeof(float);
   float *in = aligned_alloc(2 << 20, bytes), *out = aligned_alloc(2 << 20, bytes);
   if (!in || !out) {
@@ -70,13 +72,18 @@ static void bench_copy(const char *label, const char *pattern, gen_fn fn, int32_
   /* Transparent huge pages where the system gives them on request (every method gets them). */
   madvise(in, bytes, MADV_HUGEPAGE);
   madvise(out, bytes, MADV_HUGEPAGE);
-  for (int64_t i = 0; i < n; i++) in[i] = (float)(i & 0xffff);
+  for (int64_t i = 0; i < n; i++)
+    in[i] = (float)(i & 0xffff);
   memset(out, 0, bytes);
 
   einc_shape s = {.rank = rank};
   memcpy(s.dims, shape, (size_t)rank * sizeof *shape);
-  einc_spec spec = {.op = EINC_OP_REARRANGE, .pattern = pattern, .pattern_len = strlen(pattern),
-                    .dtype = EINC_F32, .n_inputs = 1, .inputs = &s};
+  einc_spec spec = {.op = EINC_OP_REARRANGE,
+                    .pattern = pattern,
+                    .pattern_len = strlen(pattern),
+                    .dtype = EINC_F32,
+                    .n_inputs = 1,
+                    .inputs = &s};
   einc_plan *plan = NULL;
   if (einc_plan_new(&spec, &plan, NULL) != EINC_OK) abort();
 
@@ -140,7 +147,8 @@ int main(int argc, char **argv) {
 
   shape[0] = 16;
   long rt_iters = quick ? 200000 : 2000000;
-  if (einc_rt_rearrange("... h d -> ... (h d)", EINC_RT_F32, act, 3, shape, act, NULL) != 0) abort();
+  if (einc_rt_rearrange("... h d -> ... (h d)", EINC_RT_F32, act, 3, shape, act, NULL) != 0)
+    abort();
   t0 = now();
   for (long i = 0; i < rt_iters; i++)
     if (einc_rt_rearrange("... h d -> ... (h d)", EINC_RT_F32, act, 3, shape, act, NULL) != 0)
@@ -151,8 +159,12 @@ int main(int argc, char **argv) {
   long plan_iters = quick ? 20000 : 200000;
   einc_shape es = {.rank = 3, .dims = {16, 32, 128}};
   const char *pat = "... h d -> ... (h d)";
-  einc_spec spec = {.op = EINC_OP_REARRANGE, .pattern = pat, .pattern_len = strlen(pat),
-                    .dtype = EINC_F32, .n_inputs = 1, .inputs = &es};
+  einc_spec spec = {.op = EINC_OP_REARRANGE,
+                    .pattern = pat,
+                    .pattern_len = strlen(pat),
+                    .dtype = EINC_F32,
+                    .n_inputs = 1,
+                    .inputs = &es};
   t0 = now();
   for (long i = 0; i < plan_iters; i++) {
     einc_plan *p = NULL;

@@ -14,9 +14,15 @@ static inline void interp_ref(einc_op op, const char *pattern, const char *red, 
                               const void *in, void *out) {
   einc_shape s = {.rank = rank};
   memcpy(s.dims, dims, (size_t)rank * sizeof *dims);
-  einc_spec spec = {.op = op, .pattern = pattern, .pattern_len = strlen(pattern),
-                    .reduction_name = red, .dtype = dt, .n_inputs = 1, .inputs = &s,
-                    .n_kwargs = nk, .kwargs = kw};
+  einc_spec spec = {.op = op,
+                    .pattern = pattern,
+                    .pattern_len = strlen(pattern),
+                    .reduction_name = red,
+                    .dtype = dt,
+                    .n_inputs = 1,
+                    .inputs = &s,
+                    .n_kwargs = nk,
+                    .kwargs = kw};
   einc_plan *p = NULL;
   assert_int_equal(einc_plan_new(&spec, &p, NULL), EINC_OK);
   const void *ins[1] = {in};

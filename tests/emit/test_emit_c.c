@@ -42,10 +42,18 @@ static void fill_input(void *buf, einc_dtype dt, const char *kind, int64_t n, in
     else
       v = (double)(i + 1000 * k);
     switch (dt) {
-    case EINC_F64: ((double *)buf)[i] = v; break;
-    case EINC_F32: ((float *)buf)[i] = (float)v; break;
-    case EINC_I64: ((int64_t *)buf)[i] = (int64_t)v; break;
-    case EINC_BOOL: ((uint8_t *)buf)[i] = v != 0; break;
+    case EINC_F64:
+      ((double *)buf)[i] = v;
+      break;
+    case EINC_F32:
+      ((float *)buf)[i] = (float)v;
+      break;
+    case EINC_I64:
+      ((int64_t *)buf)[i] = (int64_t)v;
+      break;
+    case EINC_BOOL:
+      ((uint8_t *)buf)[i] = v != 0;
+      break;
     default: {
       float f = (float)v; /* bf16 / f16 inputs: small integers are exact in both */
       uint32_t x;
@@ -66,12 +74,14 @@ static bool prepare(tcase *t, einc_spec *spec, const char *kind) {
     return false;
   }
   einc_shape open = spec->inputs[0];
-  for (int32_t d = 0; d < open.rank; d++) open.dims[d] = EINC_UNKNOWN;
+  for (int32_t d = 0; d < open.rank; d++)
+    open.dims[d] = EINC_UNKNOWN;
   einc_spec ospec = *spec;
   ospec.inputs = &open;
   if (einc_plan_new(&ospec, &t->open_plan, &err) != EINC_OK) t->open_plan = NULL;
   int64_t n_in = 1;
-  for (int32_t d = 0; d < spec->inputs[0].rank; d++) n_in *= spec->inputs[0].dims[d];
+  for (int32_t d = 0; d < spec->inputs[0].rank; d++)
+    n_in *= spec->inputs[0].dims[d];
   int64_t n_out = einc_plan_out_numel(t->plan, 0);
   size_t isz = einc_dtype_size(t->plan->in_dtype), osz = einc_dtype_size(t->plan->out_dtype);
   t->out_bytes = (size_t)n_out * osz;
@@ -162,7 +172,8 @@ static void test_conformance_cases(void **state) {
     for (int32_t d = 0; d < shape.rank; d++)
       shape.dims[d] = json_object_get_int64(json_object_array_get_idx(jshape, (size_t)d));
     einc_dtype dt = EINC_F64;
-    if (json_object_object_get_ex(in0, "dtype", &v)) einc_dtype_from_name(json_object_get_string(v), &dt);
+    if (json_object_object_get_ex(in0, "dtype", &v))
+      einc_dtype_from_name(json_object_get_string(v), &dt);
     const char *kind = json_object_get_string(json_object_object_get(in0, "kind"));
     einc_kwarg kw[16];
     int32_t nk = 0;
@@ -213,7 +224,8 @@ static void test_conformance_cases(void **state) {
                 "skipped (rejected by the planner)\n",
                 n, checked, skipped);
   assert_true(n >= 400); /* the corpus has 454 such cases; a planner rejecting most is a bug */
-  for (int32_t i = 0; i < n; i++) free_case(&cases[i]);
+  for (int32_t i = 0; i < n; i++)
+    free_case(&cases[i]);
   free(cases);
 }
 
@@ -239,7 +251,8 @@ static void test_random_patterns(void **state) {
     bool big = iter % 16 == 0;
     int n_axes = big ? 2 + (int)rnd(2) : 1 + (int)rnd(5);
     int64_t len[8];
-    for (int i = 0; i < n_axes; i++) len[i] = 1 + rnd(6);
+    for (int i = 0; i < n_axes; i++)
+      len[i] = 1 + rnd(6);
     if (big) { /* 1-2 M elements: threads and full and partial tiles */
       len[0] = 200 + rnd(300);
       len[n_axes - 1] = 300 + rnd(200);
@@ -259,14 +272,14 @@ static void test_random_patterns(void **state) {
         snprintf(kw_names[nk], sizeof kw_names[nk], "a%d", i);
         kw[nk] = (einc_kwarg){kw_names[nk], len[i]};
         nk++;
-      }
-      else
+      } else
         snprintf(left + strlen(left), sizeof left - strlen(left), "a%d ", i);
       shape.dims[shape.rank++] = g == 2 ? len[i] * len[i + 1] : len[i];
       i += g;
     }
     int perm[8];
-    for (int k = 0; k < n_axes; k++) perm[k] = k;
+    for (int k = 0; k < n_axes; k++)
+      perm[k] = k;
     for (int k = n_axes - 1; k > 0; k--) {
       int j = (int)rnd((uint32_t)k + 1), tmp = perm[k];
       perm[k] = perm[j];
@@ -328,7 +341,8 @@ static void test_random_patterns(void **state) {
   int checked = 0;
   run_and_compare(cases, n, &checked);
   print_message("random: %d patterns, %d runs matched\n", n, checked);
-  for (int32_t i = 0; i < n; i++) free_case(&cases[i]);
+  for (int32_t i = 0; i < n; i++)
+    free_case(&cases[i]);
   free(cases);
 }
 
@@ -339,15 +353,21 @@ static void test_shape_mismatch_writes_nothing(void **state) {
   einc_shape bound = {.rank = 2, .dims = {6, 4}};
   einc_kwarg kw[] = {{"h", 3}};
   const char *pat = "(h d) w -> w h d";
-  einc_spec spec = {.op = EINC_OP_REARRANGE, .pattern = pat, .pattern_len = strlen(pat),
-                    .dtype = EINC_F32, .n_inputs = 1, .inputs = &open, .n_kwargs = 1,
+  einc_spec spec = {.op = EINC_OP_REARRANGE,
+                    .pattern = pat,
+                    .pattern_len = strlen(pat),
+                    .dtype = EINC_F32,
+                    .n_inputs = 1,
+                    .inputs = &open,
+                    .n_kwargs = 1,
                     .kwargs = kw};
   einc_plan *op = NULL, *bp = NULL;
   assert_int_equal(einc_plan_new(&spec, &op, NULL), EINC_OK);
   spec.inputs = &bound;
   assert_int_equal(einc_plan_new(&spec, &bp, NULL), EINC_OK);
   float in[64] = {0}, out[64];
-  for (int i = 0; i < 64; i++) out[i] = -7.0f;
+  for (int i = 0; i < 64; i++)
+    out[i] = -7.0f;
   int64_t bad_shape[2] = {7, 4}, neg_shape[2] = {-6, 4};
   einc__via_c_case vc[2] = {
       {.plan = bp, .emit_plan = op, .in_shape = bad_shape, .in = in, .out = out},
@@ -357,7 +377,8 @@ static void test_shape_mismatch_writes_nothing(void **state) {
   assert_int_equal(einc__gen_run_c(vc, 2, err, sizeof err), EINC_OK);
   assert_int_equal(vc[0].status, EINC_ESHAPE);
   assert_int_equal(vc[1].status, EINC_ESHAPE);
-  for (int i = 0; i < 64; i++) assert_true(out[i] == -7.0f);
+  for (int i = 0; i < 64; i++)
+    assert_true(out[i] == -7.0f);
   einc_plan_delete(op);
   einc_plan_delete(bp);
 }

@@ -35,7 +35,8 @@ static void test_transpose(void **state) {
   (void)state;
   int64_t shape[4] = {2, 3, 5, 7};
   float x[210], got[210], want[210];
-  for (int i = 0; i < 210; i++) x[i] = (float)i;
+  for (int i = 0; i < 210; i++)
+    x[i] = (float)i;
   assert_int_equal(t_transpose(x, shape, got), EINC_GEN_OK);
   interp_ref(EINC_OP_REARRANGE, "b c h w -> b h w c", NULL, EINC_F32, 4, shape, NULL, 0, x, want);
   assert_memory_equal(got, want, sizeof got);
@@ -45,17 +46,19 @@ static void test_transpose(void **state) {
   int64_t wrong[4] = {2, 4, 5, 7};
   memset(got, 0, sizeof got);
   assert_int_equal(t_transpose(x, wrong, got), EINC_GEN_ESHAPE);
-  for (int i = 0; i < 210; i++) assert_true(got[i] == 0.0f);
+  for (int i = 0; i < 210; i++)
+    assert_true(got[i] == 0.0f);
 }
 
 static void test_pool(void **state) {
   (void)state;
   int64_t shape[4] = {2, 3, 8, 8};
   float x[384], got[96], want[96];
-  for (int i = 0; i < 384; i++) x[i] = (float)(i % 17) * 0.37f;
+  for (int i = 0; i < 384; i++)
+    x[i] = (float)(i % 17) * 0.37f;
   assert_int_equal(t_pool(x, shape, got), EINC_GEN_OK);
   interp_ref(EINC_OP_REDUCE, "b c (h 2) (w 2) -> b c h w", "mean", EINC_F32, 4, shape, NULL, 0, x,
-         want);
+             want);
   assert_memory_equal(got, want, sizeof got);
 }
 
@@ -63,7 +66,8 @@ static void test_repeat_size_argument(void **state) {
   (void)state;
   int64_t shape[2] = {3, 4};
   double x[12], got[36], want[36];
-  for (int i = 0; i < 12; i++) x[i] = i;
+  for (int i = 0; i < 12; i++)
+    x[i] = i;
   assert_int_equal(t_repeat(x, shape, got, 3), EINC_GEN_OK);
   einc_kwarg kw[] = {{"r", 3}};
   interp_ref(EINC_OP_REPEAT, "h w -> h (w r)", NULL, EINC_F64, 2, shape, kw, 1, x, want);

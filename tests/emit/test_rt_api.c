@@ -20,7 +20,8 @@
 static void test_results(void **state) {
   (void)state;
   float x[2 * 6 * 4], got[48], want[48];
-  for (int i = 0; i < 48; i++) x[i] = (float)i * 0.5f;
+  for (int i = 0; i < 48; i++)
+    x[i] = (float)i * 0.5f;
   int64_t shape[3] = {2, 6, 4};
 
   assert_int_equal(einc_rt_rearrange("b (h d) w -> b w h d", EINC_RT_F32, x, 3, shape, got,
@@ -37,9 +38,9 @@ static void test_results(void **state) {
 
   float rep[96], rep_want[96];
   int64_t s2[2] = {12, 4};
-  assert_int_equal(einc_rt_repeat("a b -> a (b r)", EINC_RT_F32, x, 2, s2, rep,
-                                  EINC_RT_SIZES({"r", 2})),
-                   EINC_RT_OK);
+  assert_int_equal(
+      einc_rt_repeat("a b -> a (b r)", EINC_RT_F32, x, 2, s2, rep, EINC_RT_SIZES({"r", 2})),
+      EINC_RT_OK);
   einc_kwarg kr[] = {{"r", 2}};
   interp_ref(EINC_OP_REPEAT, "a b -> a (b r)", NULL, EINC_F32, 2, s2, kr, 1, x, rep_want);
   assert_memory_equal(rep, rep_want, sizeof rep);
@@ -57,12 +58,14 @@ static void test_results(void **state) {
 static void test_view_in_place_and_errors(void **state) {
   (void)state;
   float x[24];
-  for (int i = 0; i < 24; i++) x[i] = (float)i;
+  for (int i = 0; i < 24; i++)
+    x[i] = (float)i;
   int64_t shape[3] = {2, 3, 4};
   /* a view may run in place: nothing moves */
   assert_int_equal(einc_rt_rearrange("... h d -> ... (h d)", EINC_RT_F32, x, 3, shape, x, NULL),
                    EINC_RT_OK);
-  for (int i = 0; i < 24; i++) assert_true(x[i] == (float)i);
+  for (int i = 0; i < 24; i++)
+    assert_true(x[i] == (float)i);
   /* a copy may not */
   assert_int_equal(einc_rt_rearrange("a b c -> c b a", EINC_RT_F32, x, 3, shape, x, NULL),
                    EINC_RT_EINVAL);
@@ -77,7 +80,8 @@ static void test_view_in_place_and_errors(void **state) {
                    EINC_RT_ESHAPE);
   assert_int_equal(einc_rt_rearrange("a b -> b a", EINC_RT_F32, x, 3, shape, out, NULL),
                    EINC_RT_ESHAPE);
-  for (int i = 0; i < 24; i++) assert_true(out[i] == 0.0f);
+  for (int i = 0; i < 24; i++)
+    assert_true(out[i] == 0.0f);
   assert_int_equal(einc_rt_rearrange(NULL, EINC_RT_F32, x, 3, shape, out, NULL), EINC_RT_EINVAL);
 }
 
@@ -115,7 +119,8 @@ static void *worker_main(void *arg) {
   worker *w = arg;
   enum { N = 4 * 6 * 8 };
   float x[N], got[N], want[N];
-  for (int i = 0; i < N; i++) x[i] = (float)(i * (w->id + 1));
+  for (int i = 0; i < N; i++)
+    x[i] = (float)(i * (w->id + 1));
   for (int it = 0; it < 3000; it++) {
     int64_t a = 1 + (it * 7 + w->id) % 4;
     int64_t shape[3] = {a, 6, 8};
@@ -135,9 +140,14 @@ static void *worker_main(void *arg) {
     /* the reference, through a plan of its own */
     einc_shape es = {.rank = 3, .dims = {a, 6, 8}};
     einc_kwarg kw[1] = {{"h", sz[0].value}};
-    einc_spec spec = {.op = k == 2 ? EINC_OP_REDUCE : EINC_OP_REARRANGE, .pattern = pat,
-                      .pattern_len = strlen(pat), .reduction_name = k == 2 ? "sum" : NULL,
-                      .dtype = EINC_F32, .n_inputs = 1, .inputs = &es, .n_kwargs = k == 1,
+    einc_spec spec = {.op = k == 2 ? EINC_OP_REDUCE : EINC_OP_REARRANGE,
+                      .pattern = pat,
+                      .pattern_len = strlen(pat),
+                      .reduction_name = k == 2 ? "sum" : NULL,
+                      .dtype = EINC_F32,
+                      .n_inputs = 1,
+                      .inputs = &es,
+                      .n_kwargs = k == 1,
                       .kwargs = kw};
     einc_plan *p = NULL;
     if (einc_plan_new(&spec, &p, NULL) != EINC_OK) {
