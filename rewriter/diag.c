@@ -256,6 +256,20 @@ static void einc__json_key_str(einc_sbuf *out, const char *key, const char *valu
     einc__sbuf_puts(out, "null");
 }
 
+/* A fix's edits as a comma-separated list: `open` takes the four positions, the text follows
+ * as a JSON string, then `close`. */
+static void einc__put_edits(einc_sbuf *out, const einc__lint_file *file, const einc__finding *f,
+                            const char *open, const char *close) {
+  for (int32_t k = 0; k < f->n_edits; k++) {
+    einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
+    einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
+    if (k) einc__lint_putc(out, ',');
+    einc__sbuf_printf(out, open, b.line, b.column, e.line, e.column);
+    einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
+    einc__sbuf_puts(out, close);
+  }
+}
+
 void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *first) {
   const char *path = file->path;
   if (file->error) {
@@ -297,16 +311,10 @@ void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *f
       einc__json_key_str(out, "safety", f->safety == EINC_FIX_SAFE ? "safe" : "unsafe");
       einc__json_key_str(out, "dropped_checks", f->fix_note);
       einc__sbuf_puts(out, ",\"edits\":[");
-      for (int32_t k = 0; k < f->n_edits; k++) {
-        einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
-        einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
-        einc__sbuf_printf(out,
-                          "%s{\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u,"
-                          "\"content\":",
-                          k ? "," : "", b.line, b.column, e.line, e.column);
-        einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
-        einc__lint_putc(out, '}');
-      }
+      einc__put_edits(out, file, f,
+                      "{\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u,"
+                      "\"content\":",
+                      "}");
       einc__sbuf_puts(out, "]}");
     } else {
       einc__sbuf_puts(out, "null");
@@ -358,16 +366,10 @@ void einc__lint_format_sarif(einc_sbuf *out, const einc__lint_file *file, bool *
       einc__sbuf_puts(out, "},\"artifactChanges\":[{\"artifactLocation\":{\"uri\":");
       einc__lint_json_str(out, file->path, strlen(file->path));
       einc__sbuf_puts(out, "},\"replacements\":[");
-      for (int32_t k = 0; k < f->n_edits; k++) {
-        einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
-        einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
-        einc__sbuf_printf(out,
-                          "%s{\"deletedRegion\":{\"startLine\":%u,\"startColumn\":%u,"
-                          "\"endLine\":%u,\"endColumn\":%u},\"insertedContent\":{\"text\":",
-                          k ? "," : "", b.line, b.column, e.line, e.column);
-        einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
-        einc__sbuf_puts(out, "}}");
-      }
+      einc__put_edits(out, file, f,
+                      "{\"deletedRegion\":{\"startLine\":%u,\"startColumn\":%u,"
+                      "\"endLine\":%u,\"endColumn\":%u},\"insertedContent\":{\"text\":",
+                      "}}");
       einc__sbuf_puts(out, "]}]}]");
     }
     einc__lint_putc(out, '}');

@@ -579,6 +579,21 @@ static bool einc__py_uses_module(const char *expr, const char *mod) {
   return false;
 }
 
+/* The call's op, pattern, reduction and keyword sizes, as the JSON output reports them. */
+static void einc__py_describe(einc__py_scan *s, einc__finding *f, const char *op,
+                              const char *pattern, const char *reduction, int32_t n_sizes,
+                              const char *const *names, const char *const *sources) {
+  f->op = op;
+  f->pattern = pattern;
+  f->reduction = reduction;
+  f->size_names = einc__lint_alloc(s->file, sizeof(char *) * (size_t)(n_sizes + 1));
+  f->size_sources = einc__lint_alloc(s->file, sizeof(char *) * (size_t)(n_sizes + 1));
+  if (!f->size_names || !f->size_sources) return;
+  memcpy(f->size_names, names, sizeof(char *) * (size_t)n_sizes);
+  memcpy(f->size_sources, sources, sizeof(char *) * (size_t)n_sizes);
+  f->n_sizes = n_sizes;
+}
+
 static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   einc__lint_file *A = s->file;
   bool layer = c->op[0] >= 'A' && c->op[0] <= 'Z';
@@ -661,19 +676,9 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     einc__finding *f =
         einc__lint_file_add(s->file, why_code, ts_node_start_byte(pat), ts_node_end_byte(pat));
     if (!f) return;
-    f->op = c->op;
-    f->pattern = lk == EINC__LIT_OK ? lit.text : NULL;
-    f->reduction = red_text;
+    einc__py_describe(s, f, c->op, lk == EINC__LIT_OK ? lit.text : NULL, red_text, n_sizes,
+                      size_names, size_src);
     f->message = einc__lint_printf(A, "%s at run time: %s; not fixed", c->op, why);
-    f->n_sizes = n_sizes;
-    f->size_names = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-    f->size_sources = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-    if (f->size_names && f->size_sources) {
-      memcpy(f->size_names, size_names, sizeof(char *) * (size_t)n_sizes);
-      memcpy(f->size_sources, size_src, sizeof(char *) * (size_t)n_sizes);
-    } else {
-      f->n_sizes = 0;
-    }
     return;
   }
 
@@ -733,18 +738,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     ids[s->n_callee_ids++] = UINT32_MAX;
   ids[fi] = c->root_id;
   s->n_callee_ids = fi + 1;
-  f->op = c->op;
-  f->pattern = lit.text;
-  f->reduction = red_text;
-  f->n_sizes = n_sizes;
-  f->size_names = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-  f->size_sources = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-  if (f->size_names && f->size_sources) {
-    memcpy(f->size_names, size_names, sizeof(char *) * (size_t)n_sizes);
-    memcpy(f->size_sources, size_src, sizeof(char *) * (size_t)n_sizes);
-  } else {
-    f->n_sizes = 0;
-  }
+  einc__py_describe(s, f, c->op, lit.text, red_text, n_sizes, size_names, size_src);
 
   /* The native expression. */
   const char *no_fix = NULL;
