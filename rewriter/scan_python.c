@@ -579,6 +579,48 @@ static bool einc__py_uses_module(const char *expr, const char *mod) {
   return false;
 }
 
+/* A torch Rearrange layer whose whole effect is one flatten or unflatten (or nothing) becomes
+ * torch.nn.Flatten / Unflatten / Identity: the same function, with no pattern to parse. Other
+ * layers are reported only. Returns why there is no fix, or NULL with *expr set. */
+static const char *einc__py_layer_fix(einc__py_scan *s, const einc__py_call *c,
+                                      const einc_plan *plan, int rc, int32_t n_sizes,
+                                      const char *const *size_names,
+                                      const char *const *size_src, char **expr,
+                                      einc__emit_info *info) {
+  const char *no_fix = "a layer is rewritten only when it is one flatten or unflatten";
+  if (rc != EINC_OK || strcmp(c->op, "Rearrange") != 0 || s->opts->target != EINC_EMIT_TORCH ||
+      strncmp(c->target, "einops.layers.torch.", 20) != 0 || einc__py_in_error(s, c->call))
+    return no_fix;
+  const char *x[] = {"x"};
+  char *e = NULL;
+  if (einc__emit_torch(plan, EINC_EMIT_TORCH, x, NULL, n_sizes, size_names, size_src, &e,
+                       info) != EINC_OK)
+    return no_fix;
+  const char *args = NULL, *module = NULL;
+  if (!strcmp(e, "x")) {
+    module = "Identity", args = "";
+  } else if (!strncmp(e, "x.flatten(", 10) && !strchr(e + 10, '.')) {
+    module = "Flatten", args = e + 10;
+  } else if (!strncmp(e, "x.unflatten(", 12) && !strstr(e + 12, ")." ) &&
+             !strstr(e + 12, ".unflatten")) {
+    module = "Unflatten", args = e + 12;
+  }
+  if (module) {
+    /* flatten() flattens everything; the module's defaults start at dim 1 */
+    if (!strcmp(module, "Flatten") && !strcmp(args, ")")) args = "0, -1)";
+    char buf[512];
+    if (!strcmp(module, "Identity"))
+      snprintf(buf, sizeof buf, "torch.nn.Identity()");
+    else if (!strcmp(module, "Flatten") && !strchr(args, ','))
+      snprintf(buf, sizeof buf, "torch.nn.Flatten(%.*s, -1)", (int)(strlen(args) - 1), args);
+    else
+      snprintf(buf, sizeof buf, "torch.nn.%s(%s", module, args);
+    *expr = strdup(buf);
+  }
+  free(e);
+  return *expr ? NULL : no_fix;
+}
+
 /* The call's op, pattern, reduction and keyword sizes, as the JSON output reports them. */
 static void einc__py_describe(einc__py_scan *s, einc__finding *f, const char *op,
                               const char *pattern, const char *reduction, int32_t n_sizes,
@@ -745,7 +787,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   char *expr = NULL;
   einc__emit_info info = {0};
   if (layer) {
-    no_fix = "a layer is reported, not rewritten";
+    no_fix = einc__py_layer_fix(s, c, plan, rc, n_sizes, size_names, size_src, &expr, &info);
   } else if (rc != EINC_OK) {
     no_fix = rc == EINC_EUNSUPPORTED ? "einc cannot compile this call" : "compile failed";
   } else if (c->has_splat || c->n_pos < tensor_to || tensor_to - tensor_from < 1) {
