@@ -648,6 +648,9 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   TSNode pat = {0}, red = {0};
   int32_t tensor_from = 0, tensor_to = 0; /* positional tensors [from, to) */
   bool einmix = !strcmp(c->op, "EinMix");
+  /* rearrange(tensor=x, pattern=...): the tensor passed by keyword */
+  TSNode tensor_kw = einc__py_kw(s, c, "tensor");
+  if (!layer && c->n_pos == 0 && !ts_node_is_null(tensor_kw)) c->pos[c->n_pos++] = tensor_kw;
   if (layer) {
     pat = c->n_pos > 0 ? c->pos[0] : einc__py_kw(s, c, "pattern");
     if (!strcmp(c->op, "Reduce")) red = c->n_pos > 1 ? c->pos[1] : einc__py_kw(s, c, "reduction");
