@@ -8,9 +8,14 @@ einc_install_python_grammar() {
     "$stamp" -nt "$dir/package-lock.json" ]]; then
     return 0
   fi
+  # Debian's nodejs comes without npm (its own package); a nodejs from elsewhere may bundle it
+  # and conflict with Debian's npm, so npm is only installed when there is none.
   if ! command -v npm >/dev/null; then
-    echo "setup: npm is missing; install the Debian packages nodejs and npm" >&2
-    return 1
+    echo "setup: installing npm"
+    local sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm \
+      >/dev/null
   fi
   echo "setup: installing the tree-sitter-python grammar (npm ci)"
   (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
