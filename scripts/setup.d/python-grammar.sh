@@ -14,6 +14,7 @@ einc_install_python_grammar() {
     echo "setup: installing npm"
     local sudo=""
     [[ $(id -u) -ne 0 ]] && sudo=sudo
+    $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm \
       >/dev/null
   fi
