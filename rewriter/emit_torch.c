@@ -334,6 +334,8 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
     for (int32_t j = 0; j < want->n; j++)
       einc__sbuf_printf(&e->expr, "%s%d", j ? ", " : "", perm[j]);
     einc__sbuf_puts(&e->expr, ")");
+  } else if (e->expr.failed) {
+    e->failed = true;
   } else {
     einc_sbuf tmp = {0};
     if (np) {
@@ -622,7 +624,7 @@ int einc__emit_torch(const einc_plan *plan, einc_emit_target target, const char 
   memset(info, 0, sizeof *info);
   info->safety = EINC_FIX_SAFE;
   *out = NULL;
-  einc__emitter *e = calloc(1, sizeof *e);
+  einc__emitter *e = einc__calloc(1, sizeof *e);
   if (!e) return EINC_ENOMEM;
   e->plan = plan;
   e->target = target;
@@ -663,6 +665,6 @@ int einc__emit_torch(const einc_plan *plan, einc_emit_target target, const char 
     if (!*out) rc = EINC_ENOMEM;
   }
   einc__sbuf_free(&e->expr);
-  free(e);
+  einc__free(e);
   return rc;
 }

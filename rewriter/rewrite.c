@@ -61,13 +61,13 @@ int einc__rewrite_file(const char *path, const char *data, size_t len, char *why
 
   /* The temporary file lives beside the target so the rename stays within one file system. */
   size_t n = strlen(path);
-  char *tmp = malloc(n + 16);
+  char *tmp = einc__malloc(n + 16);
   if (!tmp) return EINC_ENOMEM;
   snprintf(tmp, n + 16, "%s.eincXXXXXX", path);
   int fd = mkstemp(tmp);
   if (fd < 0) {
     int rc = einc__rewrite_fail(why, why_len, "create temporary file");
-    free(tmp);
+    einc__free(tmp);
     return rc;
   }
   const char *step = NULL;
@@ -103,14 +103,14 @@ int einc__rewrite_file(const char *path, const char *data, size_t len, char *why
     step = "rename";
     goto fail_tmp;
   }
-  free(tmp);
+  einc__free(tmp);
   return EINC_OK;
 
 fail_tmp : {
   int rc = einc__rewrite_fail(why, why_len, step);
   if (fd >= 0) close(fd);
   unlink(tmp);
-  free(tmp);
+  einc__free(tmp);
   return rc;
 }
 }

@@ -32,7 +32,7 @@ static _Thread_local einc__py_ctx *einc__py_tls;
 
 static einc__py_ctx *einc__py_ctx_get(void) {
   if (einc__py_tls) return einc__py_tls;
-  einc__py_ctx *ctx = calloc(1, sizeof *ctx);
+  einc__py_ctx *ctx = einc__calloc(1, sizeof *ctx);
   if (!ctx) return NULL;
   ctx->parser = ts_parser_new();
   if (!ctx->parser || !ts_parser_set_language(ctx->parser, tree_sitter_python())) goto fail_ctx;
@@ -60,7 +60,7 @@ fail_ctx:
   if (ctx->cursor) ts_query_cursor_delete(ctx->cursor);
   if (ctx->query) ts_query_delete(ctx->query);
   if (ctx->parser) ts_parser_delete(ctx->parser);
-  free(ctx);
+  einc__free(ctx);
   return NULL;
 }
 
@@ -70,7 +70,7 @@ void einc__lint_python_thread_end(void) {
   ts_query_cursor_delete(ctx->cursor);
   ts_query_delete(ctx->query);
   ts_parser_delete(ctx->parser);
-  free(ctx);
+  einc__free(ctx);
   einc__py_tls = NULL;
 }
 
@@ -584,24 +584,23 @@ static bool einc__py_uses_module(const char *expr, const char *mod) {
  * layers are reported only. Returns why there is no fix, or NULL with *expr set. */
 static const char *einc__py_layer_fix(einc__py_scan *s, const einc__py_call *c,
                                       const einc_plan *plan, int rc, int32_t n_sizes,
-                                      const char *const *size_names,
-                                      const char *const *size_src, char **expr,
-                                      einc__emit_info *info) {
+                                      const char *const *size_names, const char *const *size_src,
+                                      char **expr, einc__emit_info *info) {
   const char *no_fix = "a layer is rewritten only when it is one flatten or unflatten";
   if (rc != EINC_OK || strcmp(c->op, "Rearrange") != 0 || s->opts->target != EINC_EMIT_TORCH ||
       strncmp(c->target, "einops.layers.torch.", 20) != 0 || einc__py_in_error(s, c->call))
     return no_fix;
   const char *x[] = {"x"};
   char *e = NULL;
-  if (einc__emit_torch(plan, EINC_EMIT_TORCH, x, NULL, n_sizes, size_names, size_src, &e,
-                       info) != EINC_OK)
+  if (einc__emit_torch(plan, EINC_EMIT_TORCH, x, NULL, n_sizes, size_names, size_src, &e, info) !=
+      EINC_OK)
     return no_fix;
   const char *args = NULL, *module = NULL;
   if (!strcmp(e, "x")) {
     module = "Identity", args = "";
   } else if (!strncmp(e, "x.flatten(", 10) && !strchr(e + 10, '.')) {
     module = "Flatten", args = e + 10;
-  } else if (!strncmp(e, "x.unflatten(", 12) && !strstr(e + 12, ")." ) &&
+  } else if (!strncmp(e, "x.unflatten(", 12) && !strstr(e + 12, ").") &&
              !strstr(e + 12, ".unflatten")) {
     module = "Unflatten", args = e + 12;
   }
@@ -615,9 +614,10 @@ static const char *einc__py_layer_fix(einc__py_scan *s, const einc__py_call *c,
       snprintf(buf, sizeof buf, "torch.nn.Flatten(%.*s, -1)", (int)(strlen(args) - 1), args);
     else
       snprintf(buf, sizeof buf, "torch.nn.%s(%s", module, args);
-    *expr = strdup(buf);
+    size_t len = strlen(buf) + 1;
+    if ((*expr = einc__malloc(len))) memcpy(*expr, buf, len);
   }
-  free(e);
+  einc__free(e);
   return *expr ? NULL : no_fix;
 }
 
@@ -772,7 +772,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     return;
   }
   int32_t fi = s->file->n_findings - 1;
-  uint32_t *ids = realloc(s->finding_callee_id, sizeof(uint32_t) * (size_t)(fi + 1));
+  uint32_t *ids = einc__realloc(s->finding_callee_id, sizeof(uint32_t) * (size_t)(fi + 1));
   if (!ids) {
     s->file->n_findings--;
     einc_plan_delete(plan);
@@ -834,13 +834,14 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       f->needs_import = need;
     }
     f->replacement = einc__lint_strdup(A, expr);
+    f->has_fix = f->replacement != NULL; /* out of memory: no fix rather than half of one */
     f->fix_note = info.dropped[0]
                       ? einc__lint_printf(A, "the fix drops einops' %s check%s%s%s", info.dropped,
                                           strchr(info.dropped, ',') ? "s" : "",
                                           info.unsafe_why[0] ? "; unsafe: " : "", info.unsafe_why)
                   : info.unsafe_why[0] ? einc__lint_printf(A, "unsafe: %s", info.unsafe_why)
                                        : NULL;
-    free(expr);
+    einc__free(expr);
     f->message = einc__lint_printf(A, "%s parses \"%s\" at run time; use `%s`", c->op, lit.text,
                                    f->replacement);
   } else {
@@ -869,7 +870,7 @@ static bool einc__py_add_edit(einc__py_scan *s, einc__finding *f, uint32_t start
  * the parents' types on a stack (ts_node_parent walks down from the root each time). */
 static void einc__py_count_uses(einc__py_scan *s) {
   enum { MAX_DEPTH = 1024 };
-  const char **types = malloc(sizeof *types * MAX_DEPTH);
+  const char **types = einc__malloc(sizeof *types * MAX_DEPTH);
   if (!types) return;
   TSTreeCursor cur = ts_tree_cursor_new(s->root);
   int32_t depth = 0;
@@ -922,7 +923,7 @@ static void einc__py_count_uses(einc__py_scan *s) {
     if (!next) break;
   }
   ts_tree_cursor_delete(&cur);
-  free(types);
+  einc__free(types);
 }
 
 static bool einc__py_alias_dropped(const einc__py_alias *a) {
@@ -1035,7 +1036,7 @@ static void einc__py_make_edits(einc__py_scan *s) {
       char *text = einc__sbuf_finish(&note);
       if (text) {
         einc__py_add_edit(s, f, eol, eol, einc__lint_strdup(A, text));
-        free(text);
+        einc__free(text);
       }
       last_line = f->end_pos.line;
     }
@@ -1043,7 +1044,7 @@ static void einc__py_make_edits(einc__py_scan *s) {
     last_fix = f;
     if (s->n_fixed_ids == s->cap_fixed_ids) {
       int32_t cap = s->cap_fixed_ids ? 2 * s->cap_fixed_ids : 16;
-      uint32_t *ids = realloc(s->fixed_ids, sizeof *ids * (size_t)cap);
+      uint32_t *ids = einc__realloc(s->fixed_ids, sizeof *ids * (size_t)cap);
       if (!ids) continue;
       s->fixed_ids = ids;
       s->cap_fixed_ids = cap;
@@ -1081,7 +1082,7 @@ static bool einc__py_continues(const char *p, const char *end) {
  * their statement. Returns the count, or -1 when the file does not split cleanly. */
 static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out) {
   int32_t n = 0, cap = 64;
-  einc__py_chunk *v = malloc(sizeof *v * (size_t)cap);
+  einc__py_chunk *v = einc__malloc(sizeof *v * (size_t)cap);
   if (!v) return -1;
   uint32_t row = 0, start = 0, start_row = 0;
   int depth = 0;
@@ -1095,7 +1096,7 @@ static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out
       if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '#' && c != '\f') {
         if (i > start && head != '@' && !einc__py_continues(src + i, src + len)) {
           if (n == cap) {
-            einc__py_chunk *w = realloc(v, sizeof *v * (size_t)(cap *= 2));
+            einc__py_chunk *w = einc__realloc(v, sizeof *v * (size_t)(cap *= 2));
             if (!w) goto fail;
             v = w;
           }
@@ -1148,7 +1149,7 @@ static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out
     i++;
   }
   if (n == cap) {
-    einc__py_chunk *w = realloc(v, sizeof *v * (size_t)(cap + 1));
+    einc__py_chunk *w = einc__realloc(v, sizeof *v * (size_t)(cap + 1));
     if (!w) goto fail;
     v = w;
   }
@@ -1156,7 +1157,7 @@ static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out
   *out = v;
   return n;
 fail:
-  free(v);
+  einc__free(v);
   return -1;
 }
 
@@ -1216,7 +1217,7 @@ static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bo
   enum { SMALL = 2048 };
   einc__py_chunk *ch = NULL;
   int32_t n = full || file->len < SMALL ? -1 : einc__py_chunks(file->src, file->len, &ch);
-  TSRange *ranges = n > 1 ? malloc(sizeof *ranges * (size_t)n) : NULL;
+  TSRange *ranges = n > 1 ? einc__malloc(sizeof *ranges * (size_t)n) : NULL;
   TSTree *tree = NULL;
   if (ranges) {
     /* First the statements naming einops: its imports say which other names to look for. */
@@ -1245,8 +1246,8 @@ static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bo
     }
     ts_parser_set_included_ranges(ctx->parser, NULL, 0);
   }
-  free(ranges);
-  free(ch);
+  einc__free(ranges);
+  einc__free(ch);
   if (!tree) tree = ts_parser_parse_string(ctx->parser, NULL, file->src, (uint32_t)file->len);
   return tree;
 }
@@ -1262,7 +1263,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     file->error = "the Python parser gave up on this file";
     return EINC_ENOMEM;
   }
-  einc__py_scan *s = calloc(1, sizeof *s);
+  einc__py_scan *s = einc__calloc(1, sizeof *s);
   if (!s) {
     ts_tree_delete(tree);
     return EINC_ENOMEM;
@@ -1275,7 +1276,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
 
   /* One pass of the query: imports and comments first (calls need both), calls after. */
   enum { MAX_CALLS = 4096 };
-  TSNode *calls = malloc(sizeof(TSNode) * 3 * MAX_CALLS);
+  TSNode *calls = einc__malloc(sizeof(TSNode) * 3 * MAX_CALLS);
   int32_t n_calls = 0;
   if (!calls) goto done;
   ts_query_cursor_exec(ctx->cursor, ctx->query, s->root);
@@ -1290,7 +1291,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
       } else if (id == ctx->cap_comment) {
         if (s->n_comments == s->cap_comments) {
           int32_t cap = s->cap_comments ? 2 * s->cap_comments : 32;
-          TSNode *c = realloc(s->comments, sizeof *c * (size_t)cap);
+          TSNode *c = einc__realloc(s->comments, sizeof *c * (size_t)cap);
           if (!c) continue;
           s->comments = c;
           s->cap_comments = cap;
@@ -1347,11 +1348,11 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
   einc__py_make_edits(s);
 
 done:
-  free(calls);
-  free(s->comments);
-  free(s->fixed_ids);
-  free(s->finding_callee_id);
-  free(s);
+  einc__free(calls);
+  einc__free(s->comments);
+  einc__free(s->fixed_ids);
+  einc__free(s->finding_callee_id);
+  einc__free(s);
   ts_tree_delete(tree);
   return file->oom ? EINC_ENOMEM : EINC_OK;
 }

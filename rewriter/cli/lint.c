@@ -496,7 +496,7 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
                                     (unsigned char)(*buf)[bad], p.line, p.column);
     return;
   }
-  file->src = malloc(got + 1);
+  file->src = einc__malloc(got + 1);
   if (!file->src) {
     file->error = "out of memory";
     return;
