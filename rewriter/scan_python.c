@@ -253,6 +253,21 @@ static int32_t einc__py_resolve(const einc__py_scan *s, TSNode callee, char *out
   return -1;
 }
 
+static bool einc__py_has_word(const char *s, size_t n, const char *word);
+
+/* Whether a function or lambda around `n` takes a parameter called `name`, which hides the
+ * import of the same name inside it. */
+static bool einc__py_shadowed(const einc__py_scan *s, TSNode n, const char *name) {
+  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p)) {
+    if (!einc__node_is(p, "function_definition") && !einc__node_is(p, "lambda")) continue;
+    TSNode params = ts_node_child_by_field_name(p, "parameters", 10);
+    if (ts_node_is_null(params)) continue;
+    uint32_t b = ts_node_start_byte(params);
+    if (einc__py_has_word(s->src + b, ts_node_end_byte(params) - b, name)) return true;
+  }
+  return false;
+}
+
 /* ---- string literals --------------------------------------------------------------------- */
 
 /* A decoded string literal and, for each decoded byte, the source byte it came from. */
@@ -1318,7 +1333,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     einc__py_call c = {.call = calls[3 * i], .callee = calls[3 * i + 1], .args = calls[3 * i + 2]};
     char target[256];
     c.alias = einc__py_resolve(s, c.callee, target, sizeof target, &c.root_id);
-    if (c.alias < 0) continue;
+    if (c.alias < 0 || einc__py_shadowed(s, c.call, s->aliases[c.alias].local)) continue;
     c.op = einc__py_einops_op(target);
     if (!c.op || !einc__py_read_args(&c)) continue;
     c.target = target;
