@@ -1267,6 +1267,12 @@ static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bo
   return tree;
 }
 
+static int einc__py_finding_cmp(const void *a, const void *b) {
+  const einc__finding *x = a, *y = b;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  return x->end > y->end ? -1 : x->end < y->end; /* an outer call before the one inside it */
+}
+
 int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts) {
   einc__py_ctx *ctx = einc__py_ctx_get();
   if (!ctx) {
@@ -1361,6 +1367,8 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
                    "imports are kept";
   }
   einc__py_make_edits(s);
+  /* Report in source order (invalid patterns and the syntax error were found out of order). */
+  qsort(file->findings, (size_t)file->n_findings, sizeof *file->findings, einc__py_finding_cmp);
 
 done:
   einc__free(calls);
