@@ -107,8 +107,10 @@ static void einc__np_ell_slice(const einc__emitter *e, char *out, size_t cap) {
   if (e->ell_before) snprintf(from, sizeof from, "%d", e->ell_before);
   if (e->ell_after)
     snprintf(out, cap, "%s.shape[%s:%d]", e->x, from, -e->ell_after);
-  else
+  else if (e->ell_before)
     snprintf(out, cap, "%s.shape[%s:]", e->x, from);
+  else
+    snprintf(out, cap, "%s.shape", e->x);
 }
 
 static void einc__np_dim_shape(const einc__emitter *e, const einc__edim *d, bool star, char *out,
@@ -364,6 +366,46 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
 
 /* ---- the plan ---------------------------------------------------------------------------- */
 
+/* Merges dims [pos, pos + n) into one and repeats each of its elements `times` times in place
+ * (torch repeat_interleave, numpy repeat). */
+static int einc__step_repeat_in_place(einc__emitter *e, int32_t pos, int32_t n, const char *times) {
+  bool np = e->target == EINC_EMIT_NUMPY;
+  einc__edim m = {.kind = EINC__D_MERGED};
+  size_t used = 0;
+  for (int32_t k = 0; k < n; k++) {
+    char sh[EINC__EXPR];
+    einc__np_dim_shape(e, &e->cur.d[pos + k], false, sh, sizeof sh);
+    used += (size_t)snprintf(m.shape + used, used < sizeof m.shape ? sizeof m.shape - used : 0,
+                             "%s%s", k ? " * " : "", sh);
+  }
+  einc__edim kept = m; /* the merged kept axes, before the repeat */
+  used += (size_t)snprintf(m.shape + used, used < sizeof m.shape ? sizeof m.shape - used : 0,
+                           " * %s%s%s", einc__simple_text(times) ? "" : "(", times,
+                           einc__simple_text(times) ? "" : ")");
+  if (used >= sizeof m.shape) return einc__emit_decline(e, "shape expression too long");
+  if (n > 1) {
+    int32_t s = einc__ix(&e->cur, pos, false), t = einc__ix(&e->cur, pos + n - 1, true);
+    if (pos + n == e->cur.n) t = -1;
+    if (!np) {
+      if (t == -1)
+        einc__sbuf_printf(&e->expr, ".flatten(%d)", s);
+      else
+        einc__sbuf_printf(&e->expr, ".flatten(%d, %d)", s, t);
+    }
+    e->numpy_dirty = true;
+  }
+  einc__list_remove(&e->cur, pos, n);
+  einc__list_insert(&e->cur, pos, kept);
+  einc__np_flush(e);
+  int32_t at = einc__ix(&e->cur, pos, false);
+  if (np)
+    einc__sbuf_printf(&e->expr, ".repeat(%s, axis=%d)", times, at);
+  else
+    einc__sbuf_printf(&e->expr, ".repeat_interleave(%s, %d)", times, at);
+  e->cur.d[pos] = m;
+  return EINC_OK;
+}
+
 static const char *einc__kwarg_source(int32_t n, const char *const *names, const char *const *src,
                                       const char *name) {
   for (int32_t i = 0; i < n; i++)
@@ -530,6 +572,28 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
   }
   if (want.n != e->cur.n) return einc__emit_decline(e, "the two sides do not match");
   einc__step_permute(e, &want);
+
+  /* One new axis at the end of a group of kept axes, "(h g)": each element repeated g times in
+   * place, which is repeat_interleave over the merged kept axes. */
+  if (n_new == 1) {
+    for (int32_t i = 0; i < R->n_items; i++) {
+      const einc_item *it = &R->items[i];
+      int32_t len = group_len[i], first = group_first[i];
+      if (it->kind != EINC_ITEM_GROUP || len < 2) continue;
+      const einc__edim *last = &full.d[first + len - 1];
+      if (last->kind != EINC__D_AXIS || e->ax[last->axis].on_left) continue;
+      bool kept = true;
+      for (int32_t k = 0; k < len - 1; k++)
+        kept &= full.d[first + k].kind == EINC__D_AXIS && e->ax[full.d[first + k].axis].on_left;
+      if (!kept) continue;
+      int32_t pos = einc__list_find(&e->cur, EINC__D_AXIS, full.d[first].axis);
+      int rc = einc__step_repeat_in_place(e, pos, len - 1, e->ax[last->axis].size);
+      if (rc != EINC_OK) return rc;
+      group_len[i] = 1;
+      n_new = 0;
+      break;
+    }
+  }
 
   /* New axes: a unit dim each, then expanded (a view) or repeated. */
   if (n_new) {
