@@ -24,7 +24,7 @@ static int einc__edit_cmp(const void *a, const void *b) {
 int einc__rewrite_apply(const char *src, size_t len, einc__edit *edits, int32_t n_edits, char **out,
                         size_t *out_len) {
   *out = NULL;
-  qsort(edits, (size_t)n_edits, sizeof *edits, einc__edit_cmp);
+  if (n_edits > 1) qsort(edits, (size_t)n_edits, sizeof *edits, einc__edit_cmp);
   for (int32_t i = 0; i < n_edits; i++) {
     if (edits[i].end < edits[i].start || edits[i].end > len) return EINC_EINVAL;
     if (i && edits[i].start < edits[i - 1].end) return EINC_EINVAL;

@@ -1368,7 +1368,8 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
   }
   einc__py_make_edits(s);
   /* Report in source order (invalid patterns and the syntax error were found out of order). */
-  qsort(file->findings, (size_t)file->n_findings, sizeof *file->findings, einc__py_finding_cmp);
+  if (file->n_findings > 1)
+    qsort(file->findings, (size_t)file->n_findings, sizeof *file->findings, einc__py_finding_cmp);
 
 done:
   einc__free(calls);
