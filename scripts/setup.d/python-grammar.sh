@@ -8,15 +8,9 @@ einc_install_python_grammar() {
     "$stamp" -nt "$dir/package-lock.json" ]]; then
     return 0
   fi
-  # Debian's nodejs comes without npm (its own package); a nodejs from elsewhere may bundle it
-  # and conflict with Debian's npm, so npm is only installed when there is none.
   if ! command -v npm >/dev/null; then
-    echo "setup: installing npm"
-    local sudo=""
-    [[ $(id -u) -ne 0 ]] && sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm \
-      >/dev/null
+    echo "setup: npm is missing; scripts/setup.sh installs it (Debian package npm)" >&2
+    return 1
   fi
   echo "setup: installing the tree-sitter-python grammar (npm ci)"
   (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
