@@ -543,15 +543,12 @@ static const char *einc__py_einops_op(const char *target) {
     for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
       if (!strcmp(rest, fns[i])) return fns[i];
   }
+  /* einops.layers.<framework>.<Layer>: exactly one name between layers and the class */
   if (!strncmp(target, "einops.layers.", 14)) {
-    const char *last = strrchr(target, '.') + 1;
-    const char *fw = target + 14;
-    if (!strchr(fw, '.') || strchr(fw, '.') + 1 != last) {
-      /* einops.layers.torch.Rearrange; einops.layers.Rearrange does not exist */
-      if (!(strchr(fw, '.') && strchr(fw, '.') + 1 == last)) return NULL;
-    }
+    const char *dot = strchr(target + 14, '.');
+    if (!dot || dot == target + 14 || strchr(dot + 1, '.')) return NULL;
     for (size_t i = 0; i < sizeof layers / sizeof *layers; i++)
-      if (!strcmp(last, layers[i])) return layers[i];
+      if (!strcmp(dot + 1, layers[i])) return layers[i];
   }
   return NULL;
 }
