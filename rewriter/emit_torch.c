@@ -366,10 +366,18 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
 
 /* ---- the plan ---------------------------------------------------------------------------- */
 
-/* Merges dims [pos, pos + n) into one and repeats each of its elements `times` times in place
- * (torch repeat_interleave, numpy repeat). */
-static int einc__step_repeat_in_place(einc__emitter *e, int32_t pos, int32_t n, const char *times) {
-  bool np = e->target == EINC_EMIT_NUMPY;
+/* Merges dims [pos, pos + n) into one (torch flatten; numpy waits for its reshape). */
+static int einc__step_merge(einc__emitter *e, int32_t pos, int32_t n) {
+  if (n > 1 && e->target == EINC_EMIT_TORCH) {
+    int32_t s = einc__ix(&e->cur, pos, false), t = einc__ix(&e->cur, pos + n - 1, true);
+    if (pos + n == e->cur.n) t = -1; /* up to the last dim: flatten(s) */
+    if (s == 0 && t == -1)
+      einc__sbuf_puts(&e->expr, ".flatten()");
+    else if (t == -1)
+      einc__sbuf_printf(&e->expr, ".flatten(%d)", s);
+    else
+      einc__sbuf_printf(&e->expr, ".flatten(%d, %d)", s, t);
+  }
   einc__edim m = {.kind = EINC__D_MERGED};
   size_t used = 0;
   for (int32_t k = 0; k < n; k++) {
@@ -378,31 +386,30 @@ static int einc__step_repeat_in_place(einc__emitter *e, int32_t pos, int32_t n, 
     used += (size_t)snprintf(m.shape + used, used < sizeof m.shape ? sizeof m.shape - used : 0,
                              "%s%s", k ? " * " : "", sh);
   }
-  einc__edim kept = m; /* the merged kept axes, before the repeat */
-  used += (size_t)snprintf(m.shape + used, used < sizeof m.shape ? sizeof m.shape - used : 0,
-                           " * %s%s%s", einc__simple_text(times) ? "" : "(", times,
-                           einc__simple_text(times) ? "" : ")");
   if (used >= sizeof m.shape) return einc__emit_decline(e, "shape expression too long");
-  if (n > 1) {
-    int32_t s = einc__ix(&e->cur, pos, false), t = einc__ix(&e->cur, pos + n - 1, true);
-    if (pos + n == e->cur.n) t = -1;
-    if (!np) {
-      if (t == -1)
-        einc__sbuf_printf(&e->expr, ".flatten(%d)", s);
-      else
-        einc__sbuf_printf(&e->expr, ".flatten(%d, %d)", s, t);
-    }
-    e->numpy_dirty = true;
-  }
   einc__list_remove(&e->cur, pos, n);
-  einc__list_insert(&e->cur, pos, kept);
+  einc__list_insert(&e->cur, pos, m);
+  if (n > 1) e->numpy_dirty = true;
+  return EINC_OK;
+}
+
+/* Merges dims [pos, pos + n) into one and repeats each of its elements `times` times in place
+ * (torch repeat_interleave, numpy repeat). */
+static int einc__step_repeat_in_place(einc__emitter *e, int32_t pos, int32_t n, const char *times) {
+  int rc = einc__step_merge(e, pos, n);
+  if (rc != EINC_OK) return rc;
   einc__np_flush(e);
   int32_t at = einc__ix(&e->cur, pos, false);
-  if (np)
+  if (e->target == EINC_EMIT_NUMPY)
     einc__sbuf_printf(&e->expr, ".repeat(%s, axis=%d)", times, at);
   else
     einc__sbuf_printf(&e->expr, ".repeat_interleave(%s, %d)", times, at);
-  e->cur.d[pos] = m;
+  einc__edim *m = &e->cur.d[pos];
+  size_t used = strlen(m->shape);
+  bool simple = einc__simple_text(times);
+  if ((size_t)snprintf(m->shape + used, sizeof m->shape - used, " * %s%s%s", simple ? "" : "(",
+                       times, simple ? "" : ")") >= sizeof m->shape - used)
+    return einc__emit_decline(e, "shape expression too long");
   return EINC_OK;
 }
 
@@ -652,28 +659,8 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
       pos++;
       continue;
     }
-    int32_t s = einc__ix(&e->cur, pos, false), t = einc__ix(&e->cur, pos + len - 1, true);
-    if (pos + len == e->cur.n) t = -1; /* up to the last dim: flatten(s) */
-    if (!np) {
-      if (s == 0 && t == -1)
-        einc__sbuf_puts(&e->expr, ".flatten()");
-      else if (t == -1)
-        einc__sbuf_printf(&e->expr, ".flatten(%d)", s);
-      else
-        einc__sbuf_printf(&e->expr, ".flatten(%d, %d)", s, t);
-    }
-    einc__edim m = {.kind = EINC__D_MERGED};
-    size_t used = 0;
-    for (int32_t k = 0; k < len; k++) {
-      char sh[EINC__EXPR];
-      einc__np_dim_shape(e, &e->cur.d[pos + k], false, sh, sizeof sh);
-      used += (size_t)snprintf(m.shape + used, used < sizeof m.shape ? sizeof m.shape - used : 0,
-                               "%s%s", k ? " * " : "", sh);
-    }
-    if (used >= sizeof m.shape) return einc__emit_decline(e, "shape expression too long");
-    einc__list_remove(&e->cur, pos, len);
-    einc__list_insert(&e->cur, pos, m);
-    e->numpy_dirty = true;
+    int rc = einc__step_merge(e, pos, len);
+    if (rc != EINC_OK) return rc;
     pos++;
   }
   einc__np_flush(e);
