@@ -763,25 +763,14 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
   }
 }
 
-/* Reduce kernel: each item is a run of output elements along the last kept loop. */
-static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
-  const einc_plan *p = e->p;
-  einc_sbuf *c = e->c;
-  int32_t n = p->n_loops, nr = p->n_red_loops;
-  loopv v[EINC_MAX_AXES], rv[EINC_MAX_AXES];
-  for (int32_t j = 0; j < n; j++)
-    emit__loopv(e, &p->loops[j], "", j, &v[j]);
-  for (int32_t j = 0; j < nr; j++)
-    emit__loopv(e, &p->red_loops[j], "R", j, &rv[j]);
-
-  item_dim dims[EINC_MAX_AXES];
-  int32_t m = 0;
-  for (int32_t j = 0; j + 1 < n; j++) {
-    item_dim *d = &dims[m++];
-    snprintf(d->count, sizeof d->count, "%s", v[j].elen);
-    snprintf(d->in_step, sizeof d->in_step, "%s", v[j].eis);
-    snprintf(d->out_step, sizeof d->out_step, "%s", v[j].eos);
-  }
+/* The reduction of one output element: an accumulator (double; uint64 for integer sum/prod and
+ * int64 max/min; int for any/all and bool), a loop nest over the reduced loops in left order
+ * reading through pointer `q` (of type `ptr_t`, from `base`), and the store of the result, cast to
+ * the output dtype, into `dst`. Shared by the C and OpenCL emitters, so both reduce exactly as the
+ * interpreter does. */
+void einc__emit_reduce_body(einc_sbuf *c, const einc_plan *p, int32_t nr, const char *const *rlen,
+                            const char *const *ris, const char *ptr_t, const char *base,
+                            const char *dst, int ind) {
   bool int_acc = false, bool_acc = false;
   einc_dtype dt = p->in_dtype;
   einc_reduction r = p->reduction;
@@ -796,13 +785,6 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   else if (dt == EINC_I64 && r == EINC_RED_NONE)
     int_acc = true;
 
-  emit__part_head(e);
-  emit__items_open(e, dims, m);
-  const char *tlen = n > 0 ? v[n - 1].elen : "1";
-  const char *tis = n > 0 ? v[n - 1].eis : "0";
-  const char *tos = n > 0 ? v[n - 1].eos : "0";
-  einc__sbuf_printf(c, "    for (int64_t t = 0; t < %s; t++) {\n", tlen);
-  einc__sbuf_printf(c, "      const T_IN *b = src + t * %s;\n", tis);
   const char *acc_t = int_acc ? "uint64_t" : bool_acc ? "int" : "double";
   const char *init = "0";
   switch (r) {
@@ -822,14 +804,14 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
     break;
   }
   if (r == EINC_RED_NONE) init = "0";
-  einc__sbuf_printf(c, "      %s acc = %s;\n", acc_t, init);
+  einc__sbuf_printf(c, "%*s%s acc = %s;\n", ind, "", acc_t, init);
   for (int32_t j = 0; j < nr; j++)
-    einc__sbuf_printf(c, "      %*sfor (int64_t r%d = 0; r%d < %s; r%d++)\n", 2 * j, "", j, j,
-                      rv[j].elen, j);
-  einc__sbuf_printf(c, "      %*s{\n", 2 * nr, "");
-  einc__sbuf_printf(c, "        %*sconst T_IN *q = b", 2 * nr, "");
+    einc__sbuf_printf(c, "%*sfor (int64_t r%d = 0; r%d < %s; r%d++)\n", ind + 2 * j, "", j, j,
+                      rlen[j], j);
+  einc__sbuf_printf(c, "%*s{\n", ind + 2 * nr, "");
+  einc__sbuf_printf(c, "%*s%sq = %s", ind + 2 + 2 * nr, "", ptr_t, base);
   for (int32_t j = 0; j < nr; j++)
-    einc__sbuf_printf(c, " + r%d * %s", j, rv[j].eis);
+    einc__sbuf_printf(c, " + r%d * %s", j, ris[j]);
   einc__sbuf_printf(c, ";\n");
   const char *load;
   switch (dt) {
@@ -846,8 +828,7 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
     load = int_acc ? "(uint64_t)*q" : bool_acc ? "(*q != 0)" : "(double)*q";
     break;
   }
-  const char *ind = "        ";
-  einc__sbuf_printf(c, "%s%*s", ind, 2 * nr, "");
+  einc__sbuf_printf(c, "%*s", ind + 2 + 2 * nr, "");
   switch (r) {
   case EINC_RED_NONE:
     einc__sbuf_printf(c, "acc = %s;\n", load);
@@ -878,13 +859,13 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
     break;
   }
   }
-  einc__sbuf_printf(c, "      %*s}\n", 2 * nr, "");
+  einc__sbuf_printf(c, "%*s}\n", ind + 2 * nr, "");
   /* The result, cast to the output dtype. */
   char val[160];
   if (r == EINC_RED_MEAN) {
-    einc__sbuf_printf(c, "      double count = 1.0");
+    einc__sbuf_printf(c, "%*sdouble count = 1.0", ind, "");
     for (int32_t j = 0; j < nr; j++)
-      einc__sbuf_printf(c, " * (double)%s", rv[j].elen);
+      einc__sbuf_printf(c, " * (double)%s", rlen[j]);
     einc__sbuf_printf(c, ";\n");
     snprintf(val, sizeof val, "acc / count");
   } else {
@@ -911,9 +892,46 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
     store_fmt = "(uint8_t)((%s) != 0)";
     break;
   }
-  einc__sbuf_printf(c, "      dst[t * %s] = ", tos);
+  einc__sbuf_printf(c, "%*s%s = ", ind, "", dst);
   einc__sbuf_printf(c, store_fmt, val);
-  einc__sbuf_printf(c, ";\n    }\n");
+  einc__sbuf_printf(c, ";\n");
+}
+
+/* Reduce kernel: each item is a run of output elements along the last kept loop. */
+static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
+  const einc_plan *p = e->p;
+  einc_sbuf *c = e->c;
+  int32_t n = p->n_loops, nr = p->n_red_loops;
+  loopv v[EINC_MAX_AXES], rv[EINC_MAX_AXES];
+  for (int32_t j = 0; j < n; j++)
+    emit__loopv(e, &p->loops[j], "", j, &v[j]);
+  for (int32_t j = 0; j < nr; j++)
+    emit__loopv(e, &p->red_loops[j], "R", j, &rv[j]);
+
+  item_dim dims[EINC_MAX_AXES];
+  int32_t m = 0;
+  for (int32_t j = 0; j + 1 < n; j++) {
+    item_dim *d = &dims[m++];
+    snprintf(d->count, sizeof d->count, "%s", v[j].elen);
+    snprintf(d->in_step, sizeof d->in_step, "%s", v[j].eis);
+    snprintf(d->out_step, sizeof d->out_step, "%s", v[j].eos);
+  }
+  emit__part_head(e);
+  emit__items_open(e, dims, m);
+  const char *tlen = n > 0 ? v[n - 1].elen : "1";
+  const char *tis = n > 0 ? v[n - 1].eis : "0";
+  const char *tos = n > 0 ? v[n - 1].eos : "0";
+  einc__sbuf_printf(c, "    for (int64_t t = 0; t < %s; t++) {\n", tlen);
+  einc__sbuf_printf(c, "      const T_IN *b = src + t * %s;\n", tis);
+  const char *rlen[EINC_MAX_AXES], *ris[EINC_MAX_AXES];
+  for (int32_t j = 0; j < nr; j++) {
+    rlen[j] = rv[j].elen;
+    ris[j] = rv[j].eis;
+  }
+  char dst[96];
+  snprintf(dst, sizeof dst, "dst[t * %s]", tos);
+  einc__emit_reduce_body(c, p, nr, rlen, ris, "const T_IN *", "b", dst, 6);
+  einc__sbuf_printf(c, "    }\n");
   emit__items_close(e, dims, m);
   einc__sbuf_printf(c, "}\n\n");
 

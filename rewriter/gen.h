@@ -78,6 +78,22 @@ void einc__emit_c_prelude_source(einc_sbuf *c);
 int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_plan *plan,
                       const einc_kwarg *kwargs, int32_t n_kwargs);
 
+/* The reduction of one output element, shared with the OpenCL emitter (see emit_c.c). */
+void einc__emit_reduce_body(einc_sbuf *c, const einc_plan *p, int32_t nr, const char *const *rlen,
+                            const char *const *ris, const char *ptr_t, const char *base,
+                            const char *dst, int ind);
+
+/* ---------------------------------------------------------------------------------------------
+ * The OpenCL C emitter (emit_opencl.c)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The lines every generated OpenCL program starts with (types, conversions). */
+void einc__emit_opencl_prelude(einc_sbuf *cl);
+/* One kernel `NAME(__global const T *in, __global T *out)` for a bound rearrange / reduce /
+ * repeat plan, run over einc_plan_out_numel(plan, 0) work-items (one per output element).
+ * EINC_EUNSUPPORTED for other ops or lengths bound at run time. */
+int einc__emit_opencl_plan(einc_sbuf *cl, const char *name, const einc_plan *plan);
+
 /* ---------------------------------------------------------------------------------------------
  * Generation and on-the-fly compilation (gen.c)
  * ------------------------------------------------------------------------------------------- */
