@@ -7,7 +7,9 @@
 #                                 `einc gen` and `einc lint --fix` name the header, else
 #                                 <target>_einc)
 #     [OUTPUT_DIR <dir>]          default ${CMAKE_CURRENT_BINARY_DIR}/einc_generated
-#     [TARGETS c ...]             code targets (default c)
+#     [TARGETS c opencl]          code targets (default c); opencl writes <base>.cl (kernels
+#                                 for entries with `targets = opencl`, every length known),
+#                                 which is not compiled into <target>: load it at run time
 #     [OUT_VAR <var>])            receives the generated files' paths
 #
 # The generated source is added to <target>, its folder to <target>'s include path (PUBLIC), and
@@ -66,8 +68,10 @@ function(einc_generate target)
   foreach(t IN LISTS EG_TARGETS)
     if(t STREQUAL "c")
       list(APPEND outputs "${EG_OUTPUT_DIR}/${EG_NAME}.h" "${EG_OUTPUT_DIR}/${EG_NAME}.c")
+    elseif(t STREQUAL "opencl")
+      list(APPEND outputs "${EG_OUTPUT_DIR}/${EG_NAME}.cl")
     else()
-      message(FATAL_ERROR "einc_generate(${target}): target '${t}' is not available (c)")
+      message(FATAL_ERROR "einc_generate(${target}): target '${t}' is not available (c, opencl)")
     endif()
     list(APPEND target_args --target "${t}")
   endforeach()

@@ -134,6 +134,39 @@ int einc__gen_c(const einc__manifest *m, const char *header_name, einc_sbuf *h, 
   return EINC_OK;
 }
 
+int einc__gen_opencl(const einc__manifest *m, einc_sbuf *cl, char *err, size_t err_len) {
+  einc__emit_opencl_prelude(cl);
+  for (int32_t i = 0; i < m->n_entries; i++) {
+    const einc__gen_entry *en = &m->entries[i];
+    if (!(en->targets & EINC_GEN_TARGET_OPENCL)) continue;
+    einc_spec spec;
+    einc_kwarg kwargs[EINC_GEN_MAX_KWARGS];
+    einc__gen_entry_spec(en, &spec, kwargs);
+    einc_plan *plan = NULL;
+    einc_error e = {0};
+    int status = einc_plan_new(&spec, &plan, &e);
+    if (status != EINC_OK) {
+      snprintf(err, err_len, "entry [%s] (line %d): error[%s]: %s", en->name, en->line,
+               einc_error_key(e.kind), e.message[0] ? e.message : einc_status_message(status));
+      return status;
+    }
+    status = einc__emit_opencl_plan(cl, en->name, plan);
+    einc_plan_delete(plan);
+    if (status != EINC_OK) {
+      snprintf(err, err_len,
+               "entry [%s] (line %d): no OpenCL kernel: %s (the OpenCL target needs every "
+               "length known in the manifest)",
+               en->name, en->line, einc_status_message(status));
+      return status;
+    }
+  }
+  if (cl->failed) {
+    snprintf(err, err_len, "out of memory");
+    return EINC_ENOMEM;
+  }
+  return EINC_OK;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Generated C on the fly (`einc conformance --via c`)
  * ------------------------------------------------------------------------------------------- */

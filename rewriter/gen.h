@@ -103,6 +103,9 @@ int einc__emit_opencl_plan(einc_sbuf *cl, const char *name, const einc_plan *pla
 int einc__gen_c(const einc__manifest *m, const char *header_name, einc_sbuf *h, einc_sbuf *c,
                 char *err, size_t err_len);
 
+/* The OpenCL C program (one kernel per entry targeting opencl; every length must be known). */
+int einc__gen_opencl(const einc__manifest *m, einc_sbuf *cl, char *err, size_t err_len);
+
 /* Write `len` bytes to `path` atomically (temporary file in the same folder, then rename). */
 int einc__write_file_atomic(const char *path, const char *data, size_t len);
 /* Read a whole file (NUL-terminated); NULL on failure. */

@@ -3,7 +3,7 @@
  * and one source per target into the output folder. Files are replaced atomically and only when
  * their text changes, so a build system sees no spurious changes.
  *
- *   einc gen [-o DIR] [--name BASE] [--target c] [MANIFEST...] [--scan SOURCE... [-p DIR]
+ *   einc gen [-o DIR] [--name BASE] [--target c|opencl]... [MANIFEST...] [--scan SOURCE... [-p DIR]
  *            [-- FLAGS...]]
  *
  * With --scan, the calls of the run-time pattern API that `einc lint --fix` would rewrite are
@@ -69,8 +69,10 @@ int einc_cli_gen(int argc, char **argv) {
       const char *t = argv[++i];
       if (strcmp(t, "c") == 0) {
         targets |= EINC_GEN_TARGET_C;
+      } else if (strcmp(t, "opencl") == 0) {
+        targets |= EINC_GEN_TARGET_OPENCL;
       } else {
-        fprintf(stderr, "einc gen: target '%s' is not available (targets: c)\n", t);
+        fprintf(stderr, "einc gen: target '%s' is not available (targets: c, opencl)\n", t);
         return 2;
       }
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -183,6 +185,25 @@ int einc_cli_gen(int argc, char **argv) {
     if (gen__write_if_changed(h_path, &h) != EINC_OK ||
         gen__write_if_changed(c_path, &c) != EINC_OK) {
       fprintf(stderr, "einc gen: cannot write %s / %s\n", h_path, c_path);
+      goto done;
+    }
+  }
+  if (targets & EINC_GEN_TARGET_OPENCL) {
+    char cl_path[1400];
+    snprintf(cl_path, sizeof cl_path, "%s/%s.cl", out_dir, base);
+    einc_sbuf cl;
+    einc__sbuf_init(&cl);
+    int status = einc__gen_opencl(&m, &cl, err, sizeof err);
+    if (status != EINC_OK) {
+      fprintf(stderr, "einc gen: %s\n", err);
+      einc__sbuf_free(&cl);
+      rc = status == EINC_ENOMEM ? 2 : 1;
+      goto done;
+    }
+    bool ok = gen__write_if_changed(cl_path, &cl) == EINC_OK;
+    einc__sbuf_free(&cl);
+    if (!ok) {
+      fprintf(stderr, "einc gen: cannot write %s\n", cl_path);
       goto done;
     }
   }

@@ -33,3 +33,18 @@ execute_process(COMMAND ${EINC} gen -o ${WORK} ${WORK}/malformed.einc RESULT_VAR
 if(NOT rc EQUAL 2 OR NOT err MATCHES "malformed.einc:5: unknown key")
   message(FATAL_ERROR "malformed manifest: expected exit 2 and FILE:LINE, got ${rc}: ${err}")
 endif()
+
+# The OpenCL target: kernels for entries with every length known, an error for the others.
+file(WRITE ${WORK}/cl.einc "[cl_nhwc]\nop = rearrange\npattern = b c h w -> b h w c\nshape = 2, 3, 4, 5\ndtype = float32\ntargets = c, opencl\n")
+execute_process(COMMAND ${EINC} gen -o ${WORK} --target c --target opencl ${WORK}/cl.einc
+  RESULT_VARIABLE rc ERROR_VARIABLE err)
+file(READ ${WORK}/cl.cl cl_text)
+if(NOT rc EQUAL 0 OR NOT cl_text MATCHES "__kernel void cl_nhwc")
+  message(FATAL_ERROR "einc gen --target opencl failed (${rc}): ${err}")
+endif()
+file(WRITE ${WORK}/cl_open.einc "[cl_open]\nop = rearrange\npattern = a b -> b a\nshape = ?, 4\ntargets = opencl\n")
+execute_process(COMMAND ${EINC} gen -o ${WORK} --target opencl ${WORK}/cl_open.einc
+  RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 1 OR NOT err MATCHES "every length known")
+  message(FATAL_ERROR "opencl with a run-time length: expected exit 1, got ${rc}: ${err}")
+endif()

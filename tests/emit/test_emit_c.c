@@ -18,6 +18,10 @@
 #include <string.h>
 
 #include "gen.h"
+#ifdef EINC_TEST_OPENCL
+#define CL_TARGET_OPENCL_VERSION 300
+#include <CL/cl.h>
+#endif
 
 static const char *cases_path;
 
@@ -145,8 +149,8 @@ static void run_and_compare(tcase *cases, int32_t n, int *n_checked) {
   assert_int_equal(bad, 0);
 }
 
-static void test_conformance_cases(void **state) {
-  (void)state;
+/* The corpus's valid rearrange / reduce / repeat cases, compiled and run by the interpreter. */
+static tcase *load_cases(int32_t *n_out, int32_t *skipped_out) {
   FILE *f = fopen(cases_path, "r");
   assert_non_null(f);
   int32_t cap = 1024, n = 0, skipped = 0;
@@ -218,16 +222,113 @@ static void test_conformance_cases(void **state) {
   }
   free(line);
   fclose(f);
+  *n_out = n;
+  *skipped_out = skipped;
+  return cases;
+}
+
+static void free_cases(tcase *cases, int32_t n) {
+  for (int32_t i = 0; i < n; i++)
+    free_case(&cases[i]);
+  free(cases);
+}
+
+static void test_conformance_cases(void **state) {
+  (void)state;
+  int32_t n = 0, skipped = 0;
+  tcase *cases = load_cases(&n, &skipped);
   int checked = 0;
   run_and_compare(cases, n, &checked);
   print_message("conformance: %d cases, %d runs of generated C matched the interpreter, %d "
                 "skipped (rejected by the planner)\n",
                 n, checked, skipped);
   assert_true(n >= 400); /* the corpus has 454 such cases; a planner rejecting most is a bug */
-  for (int32_t i = 0; i < n; i++)
-    free_case(&cases[i]);
-  free(cases);
+  free_cases(cases, n);
 }
+
+#ifdef EINC_TEST_OPENCL
+/* The same cases through generated OpenCL C, one program, run on the first OpenCL device (PoCL
+ * on a machine without a GPU). */
+static void test_opencl_cases(void **state) {
+  (void)state;
+  cl_platform_id platform;
+  cl_device_id device;
+  cl_uint np = 0;
+  if (clGetPlatformIDs(1, &platform, &np) != CL_SUCCESS || np == 0 ||
+      clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 1, &device, NULL) != CL_SUCCESS) {
+    print_message("no OpenCL device: skipped\n");
+    skip();
+  }
+  int32_t n = 0, skipped = 0;
+  tcase *cases = load_cases(&n, &skipped);
+  einc_sbuf src;
+  einc__sbuf_init(&src);
+  einc__emit_opencl_prelude(&src);
+  int *emitted = calloc((size_t)n, sizeof *emitted);
+  for (int32_t i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "case_%d", i);
+    emitted[i] = einc__emit_opencl_plan(&src, name, cases[i].plan) == EINC_OK;
+  }
+  assert_false(src.failed);
+  cl_int err;
+  cl_context ctx = clCreateContext(NULL, 1, &device, NULL, NULL, &err);
+  assert_int_equal(err, CL_SUCCESS);
+  cl_command_queue queue = clCreateCommandQueueWithProperties(ctx, device, NULL, &err);
+  assert_int_equal(err, CL_SUCCESS);
+  const char *text = src.data;
+  cl_program prog = clCreateProgramWithSource(ctx, 1, &text, NULL, &err);
+  assert_int_equal(err, CL_SUCCESS);
+  if (clBuildProgram(prog, 1, &device, "-cl-std=CL1.2", NULL, NULL) != CL_SUCCESS) {
+    char log[8192] = "";
+    clGetProgramBuildInfo(prog, device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+    fail_msg("the generated OpenCL does not build:\n%s", log);
+  }
+  int ran = 0, bad = 0;
+  for (int32_t i = 0; i < n; i++) {
+    tcase *t = &cases[i];
+    int64_t n_out = einc_plan_out_numel(t->plan, 0);
+    if (!emitted[i] || n_out == 0) continue;
+    int64_t n_in = 1;
+    for (int32_t d = 0; d < t->plan->inputs[0].rank; d++)
+      n_in *= t->plan->inputs[0].dims[d];
+    size_t in_bytes = (size_t)(n_in > 0 ? n_in : 1) * einc_dtype_size(t->plan->in_dtype);
+    char name[32];
+    snprintf(name, sizeof name, "case_%d", i);
+    cl_kernel k = clCreateKernel(prog, name, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    cl_mem din =
+        clCreateBuffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, in_bytes, t->in, &err);
+    cl_mem dout = clCreateBuffer(ctx, CL_MEM_WRITE_ONLY, t->out_bytes, NULL, &err);
+    clSetKernelArg(k, 0, sizeof din, &din);
+    clSetKernelArg(k, 1, sizeof dout, &dout);
+    size_t global = (size_t)n_out;
+    assert_int_equal(clEnqueueNDRangeKernel(queue, k, 1, NULL, &global, NULL, 0, NULL, NULL),
+                     CL_SUCCESS);
+    assert_int_equal(
+        clEnqueueReadBuffer(queue, dout, CL_TRUE, 0, t->out_bytes, t->got, 0, NULL, NULL),
+        CL_SUCCESS);
+    if (memcmp(t->got, t->want, t->out_bytes) != 0) {
+      print_error("%s: generated OpenCL differs from the interpreter\n", t->id);
+      bad++;
+    }
+    ran++;
+    clReleaseMemObject(din);
+    clReleaseMemObject(dout);
+    clReleaseKernel(k);
+  }
+  print_message("opencl: %d of %d cases ran as generated OpenCL kernels and matched\n", ran - bad,
+                n);
+  clReleaseProgram(prog);
+  clReleaseCommandQueue(queue);
+  clReleaseContext(ctx);
+  einc__sbuf_free(&src);
+  free(emitted);
+  free_cases(cases, n);
+  assert_int_equal(bad, 0);
+  assert_true(ran >= 400);
+}
+#endif
 
 /* Random patterns: input dims made of 1-2 axes, permuted, regrouped; sometimes reduced or with a
  * new axis. Some shapes are large so the threaded and tiled kernels run. */
@@ -393,6 +494,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_conformance_cases),
       cmocka_unit_test(test_random_patterns),
       cmocka_unit_test(test_shape_mismatch_writes_nothing),
+#ifdef EINC_TEST_OPENCL
+      cmocka_unit_test(test_opencl_cases),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
