@@ -302,7 +302,12 @@ static enum CXChildVisitResult scan__visit(CXCursor c, CXCursor parent, CXClient
     else if (!strcmp(s, "einc_rt_repeat"))
       op = EINC_OP_REPEAT;
     clang_disposeString(name);
-    if (op != EINC_OP_EINSUM && clang_Location_isFromMainFile(clang_getCursorLocation(c))) {
+    CXFile where = NULL;
+    if (op != EINC_OP_EINSUM)
+      clang_getExpansionLocation(clang_getCursorLocation(c), &where, NULL, NULL, NULL);
+    /* in this file: where it is written, or where the macro that writes it is used */
+    if (op != EINC_OP_EINSUM && where && st->main_file &&
+        clang_File_isEqual(where, st->main_file)) {
       if (st->n_calls == st->cap_calls) {
         int32_t cap = st->cap_calls ? st->cap_calls * 2 : 16;
         scan__call *p = realloc(st->calls, (size_t)cap * sizeof *p);
@@ -675,13 +680,27 @@ static int scan__call_one(einc__lint_file *file, const einc__lint_options *opts,
                                  "%s() at build time",
                                  api, en.pattern, en.name);
   if (scan__collect_into && scan__collect_entry(&en) != EINC_OK) return EINC_ENOMEM;
-  if (!file_ok || !scan__in_file(c)) return EINC_OK; /* report only: not safe to edit */
+  /* Edit only a call written out in this file: its text starts with the function's name and
+   * ends with the closing parenthesis (a macro that writes the call is reported, not edited). */
+  size_t api_len = strlen(api);
+  bool written =
+      ce > cs + api_len && !strncmp(file->src + cs, api, api_len) && file->src[ce - 1] == ')';
+  if (!written || !scan__in_file(c)) {
+    f->message = einc__lint_printf(file,
+                                   "%s parses \"%s\" at run time; not fixed: the call is "
+                                   "written by a macro",
+                                   api, en.pattern);
+    return EINC_OK;
+  }
+  if (!file_ok) return EINC_OK;
 
   /* The replacement: NAME(in, shape, out[, run-time sizes]). */
   uint32_t as[3], ae[3];
   int idx[3] = {base + 2, base + 4, base + 5};
   for (int i = 0; i < 3; i++)
-    if (!scan__range(clang_Cursor_getArgument(c, idx[i]), false, &as[i], &ae[i])) return EINC_OK;
+    if (!scan__range(clang_Cursor_getArgument(c, idx[i]), false, &as[i], &ae[i]) ||
+        as[i] >= ae[i] || as[i] < cs || ae[i] > ce)
+      return EINC_OK;
   einc_sbuf r;
   einc__sbuf_init(&r);
   einc__sbuf_printf(&r, "%s(%.*s, %.*s, %.*s", en.name, (int)(ae[0] - as[0]), file->src + as[0],
@@ -810,7 +829,7 @@ int einc__lint_c_file(einc__lint_file *file, const einc__lint_options *opts) {
     clang_disposeDiagnostic(d);
   }
 
-  scan__state st = {.file = file};
+  scan__state st = {.file = file, .main_file = clang_getFile(tu, file->path)};
   clang_visitChildren(clang_getTranslationUnitCursor(tu), scan__visit, &st);
   bool include_added = false;
   for (int32_t i = 0; i < st.n_calls && status == EINC_OK; i++)
