@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gen.h"
 #include "lint.h"
 
 int einc_cli_lint(int argc, char **argv);
@@ -595,7 +596,12 @@ static void einc__lint_usage(FILE *out) {
         "  --no-config         do not read [tool.einc] from pyproject.toml\n"
         "  -j N                threads (default: every core)\n"
         "  --full-parse        parse whole files, not only the statements naming einops\n"
-        "  --list-codes        print the codes and exit\n\n"
+        "  --list-codes        print the codes and exit\n"
+        "C, C++ and CUDA sources (libclang):\n"
+        "  -p DIR              the folder of compile_commands.json (default: the nearest one)\n"
+        "  --manifest FILE     the pattern manifest fixes add entries to\n"
+        "  --export-fixes FILE write the fixes as YAML for clang-apply-replacements\n"
+        "  -- FLAGS...         compile flags for every C/C++/CUDA file (instead of a database)\n\n"
         "Exit status: 0 clean, 1 findings remain, 2 usage or I/O error.\n",
         out);
 }
@@ -635,6 +641,9 @@ int einc_cli_lint(int argc, char **argv) {
   einc__walk w = {0};
   einc__pool pool = {0};
   pthread_t *tids = NULL;
+  const char *compdb_dir = NULL, *manifest = NULL, *export_fixes = NULL;
+  int n_flags = 0;
+  char **flags = NULL;
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -685,6 +694,19 @@ int einc_cli_lint(int argc, char **argv) {
     } else if (!strcmp(a, "--exclude")) {
       EINC__NEED_VALUE();
       einc__strs_push(&cfg.exclude, strdup(val));
+    } else if (!strcmp(a, "-p")) {
+      EINC__NEED_VALUE();
+      compdb_dir = val;
+    } else if (!strcmp(a, "--manifest")) {
+      EINC__NEED_VALUE();
+      manifest = val;
+    } else if (!strcmp(a, "--export-fixes")) {
+      EINC__NEED_VALUE();
+      export_fixes = val;
+    } else if (!strcmp(a, "--")) {
+      flags = argv + i + 1;
+      n_flags = argc - i - 1;
+      break;
     } else if (!strcmp(a, "-j")) {
       EINC__NEED_VALUE();
       threads = strtol(val, NULL, 10);
@@ -705,6 +727,15 @@ int einc_cli_lint(int argc, char **argv) {
     einc__lint_usage(stderr);
     goto fail_args;
   }
+#ifdef EINC_HAVE_CLANG_LINT
+  einc__lint_c_configure(compdb_dir, n_flags, (const char *const *)flags, manifest);
+#else
+  if (compdb_dir || manifest || export_fixes || flags) {
+    fprintf(stderr, "einc lint: -p, --manifest, --export-fixes and -- need the C linter, which "
+                    "this build of einc leaves out (libclang)\n");
+    goto fail_args;
+  }
+#endif
   if (use_config) {
     char err[512];
     if (einc__config_read(&cfg, err, sizeof err) < 0) {
@@ -765,7 +796,23 @@ int einc_cli_lint(int argc, char **argv) {
   for (long t = 1; t <= started; t++)
     pthread_join(tids[t], NULL);
 
-  /* Write, print, count. */
+    /* Write, print, count. */
+#ifdef EINC_HAVE_CLANG_LINT
+  if (export_fixes) {
+    einc_sbuf yaml = {0};
+    einc__lint_c_export_begin(&yaml, pool.n ? pool.files[0].path : paths.v[0]);
+    for (int32_t i = 0; i < pool.n; i++)
+      if (!pool.files[i].error) einc__lint_c_export_file(&yaml, &pool.files[i]);
+    einc__lint_c_export_end(&yaml);
+    char *text = einc__sbuf_finish(&yaml);
+    if (!text || einc__write_file_atomic(export_fixes, text, strlen(text)) != EINC_OK) {
+      fprintf(stderr, "einc lint: cannot write %s\n", export_fixes);
+      free(text);
+      goto fail_files;
+    }
+    free(text);
+  }
+#endif
   einc_sbuf out = {0};
   bool first = true;
   int32_t remaining = 0, fixable = 0, unsafe = 0, fixed = 0, errors = 0, changed = 0;
@@ -837,6 +884,7 @@ int einc_cli_lint(int argc, char **argv) {
   }
   status = errors ? 2 : (remaining || (opts.diff && changed)) ? 1 : 0;
 
+fail_files:
   for (int32_t i = 0; i < pool.n; i++)
     einc__lint_file_clear(&pool.files[i]);
 fail_walk:
