@@ -299,6 +299,7 @@ typedef struct einc_rt__cuda_proj {
   einc_rt_gdn_params params;
   int64_t capacity; /* tokens the activation buffer holds; longer runs go in chunks */
   void *y;          /* [capacity, H*d] activations between the norm and the GEMM */
+  int64_t chunk;    /* tokens per norm + GEMM step (<= capacity) */
   int path;         /* einc_rt__cuda_proj_path */
 } einc_rt__cuda_proj;
 
@@ -315,6 +316,7 @@ static int einc_rt__cuda_proj_new(einc_rt_backend *self, const einc_rt_tensor *n
   p->proj_weight = *proj_weight;
   p->params = *params;
   p->capacity = max_tokens > 0 ? max_tokens : 1;
+  p->chunk = p->capacity;
   const int64_t k = proj_weight->shape[1];
   if ((st = EINC_RT__CUDA(cudaMalloc(&p->y, (size_t)(p->capacity * k) *
                                                 einc_rt__cuda_esize(proj_weight->dtype))))) {
@@ -361,10 +363,10 @@ static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc
       return EINC_RT__CUDA(einc_rt__cuda_small_launch(&a, cu->sm_count, cu->stream));
   }
 
-  /* Norm into the activation buffer, then the GEMM, in chunks of at most `capacity` tokens. */
+  /* Norm into the activation buffer, then the GEMM, in chunks of at most `chunk` tokens. */
   char *outp = einc_rt__cuda_ptr(out);
-  for (int64_t t0 = 0; t0 < tokens; t0 += p->capacity) {
-    const int64_t n = tokens - t0 < p->capacity ? tokens - t0 : p->capacity;
+  for (int64_t t0 = 0; t0 < tokens; t0 += p->chunk) {
+    const int64_t n = tokens - t0 < p->chunk ? tokens - t0 : p->chunk;
     if ((st = einc_rt__cuda_norm(cu, o, z, &p->norm_weight, &p->params, p->y, k, dim, t0, n)) ||
         (st = einc_rt__cuda_gemm(cu, o->dtype, p->y, k, einc_rt__cuda_ptr(&p->proj_weight),
                                  p->proj_weight.strides[0], outp + t0 * out->strides[0] * (int64_t)es,
@@ -387,6 +389,11 @@ static const einc_rt_backend_vtable einc_rt__cuda_vtable = {
 
 void einc_rt__cuda_proj_set_path(void *state, int path) {
   ((einc_rt__cuda_proj *)state)->path = path;
+}
+
+void einc_rt__cuda_proj_set_chunk(void *state, int64_t tokens) {
+  einc_rt__cuda_proj *p = state;
+  p->chunk = tokens < 1 ? 1 : tokens > p->capacity ? p->capacity : tokens;
 }
 
 int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out) {

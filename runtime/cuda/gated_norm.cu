@@ -37,8 +37,8 @@ gated_norm_vec_kernel(einc_rt__cuda_norm_args a) {
     /* 32-bit division while rows fit: a 64-bit one costs as much as the row's arithmetic. */
     const int64_t t = n_rows < INT32_MAX ? (int64_t)((uint32_t)r / (uint32_t)a.heads) : r / a.heads;
     const int64_t h = r - t * a.heads;
-    V::load(o + t * a.o_token_stride + h * a.o_head_stride + lane * N, ov[k]);
-    V::load(z + t * a.z_token_stride + h * a.z_head_stride + lane * N, zv[k]);
+    V::template load<true>(o + t * a.o_token_stride + h * a.o_head_stride + lane * N, ov[k]);
+    V::template load<true>(z + t * a.z_token_stride + h * a.z_head_stride + lane * N, zv[k]);
     yoff[k] = row < n_rows ? t * a.y_token_stride + h * a.y_head_stride + lane * N : -1;
   }
   const float inv_dim = 1.0f / (float)a.dim;

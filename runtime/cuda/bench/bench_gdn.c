@@ -200,6 +200,26 @@ int main(int argc, char **argv) {
                 (long long)T, floor_us, eager, graph, fused, gemm);
       fflush(stdout);
     }
+    /* Large batches in chunks of tokens: the activations of a chunk may stay in L2 between the
+     * norm and the GEMM, at the price of reading W once per chunk. */
+    if (!profile) {
+      const int64_t T = t_max, s3[] = {T, H, d}, so[] = {T, D};
+      ctx c = {.be = be, .s = s, .n_rot = 2};
+      for (int r = 0; r < 2; r++) {
+        c.proj[r] = projs[r], c.W[r] = Ws[r];
+        c.o[r] = tensor(ob, 3, s3), c.z[r] = tensor(zb, 3, s3);
+      }
+      c.out = tensor(outb, 2, so);
+      printf("%3lld %5lld %6lld chunks:", (long long)H, (long long)D, (long long)T);
+      const int64_t chunks[] = {1024, 2048, 4096, 8192, 32768};
+      for (int k = 0; k < 5; k++) {
+        for (int r = 0; r < 2; r++) einc_rt__cuda_proj_set_chunk(projs[r], chunks[k]);
+        printf("  %lld: %.1f us", (long long)chunks[k], measure(&c, true, 4));
+        fflush(stdout);
+      }
+      printf("\n");
+      for (int r = 0; r < 2; r++) einc_rt__cuda_proj_set_chunk(projs[r], t_max);
+    }
     for (int r = 0; r < n_rot; r++) {
       be->vt->proj_delete(be, projs[r]);
       cudaFree(Ws[r].data);
