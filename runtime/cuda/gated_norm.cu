@@ -37,8 +37,8 @@ gated_norm_vec_kernel(einc_rt__cuda_norm_args a) {
     /* 32-bit division while rows fit: a 64-bit one costs as much as the row's arithmetic. */
     const int64_t t = n_rows < INT32_MAX ? (int64_t)((uint32_t)r / (uint32_t)a.heads) : r / a.heads;
     const int64_t h = r - t * a.heads;
-    V::template load<true>(o + t * a.o_token_stride + h * a.o_head_stride + lane * N, ov[k]);
-    V::template load<true>(z + t * a.z_token_stride + h * a.z_head_stride + lane * N, zv[k]);
+    V::load(o + t * a.o_token_stride + h * a.o_head_stride + lane * N, ov[k]);
+    V::load(z + t * a.z_token_stride + h * a.z_head_stride + lane * N, zv[k]);
     yoff[k] = row < n_rows ? t * a.y_token_stride + h * a.y_head_stride + lane * N : -1;
   }
   const float inv_dim = 1.0f / (float)a.dim;
@@ -99,7 +99,22 @@ static cudaError_t launch(const einc_rt__cuda_norm_args *a, cudaStream_t stream)
   return cudaGetLastError();
 }
 
+/* Ask L2 for [p, p + bytes): 128-byte lines, one prefetch per thread and line. */
+__global__ void __launch_bounds__(256) l2_prefetch_kernel(const char *p, int64_t lines) {
+  for (int64_t i = (int64_t)blockIdx.x * 256 + threadIdx.x; i < lines; i += (int64_t)gridDim.x * 256)
+    asm volatile("prefetch.global.L2::evict_last [%0];\n" ::"l"(p + i * 128));
+}
+
 } // namespace einc_rt_cuda
+
+extern "C" cudaError_t einc_rt__cuda_l2_prefetch_launch(const void *p, size_t bytes,
+                                                        int32_t sm_count, cudaStream_t stream) {
+  const int64_t lines = (int64_t)(bytes / 128);
+  if (lines == 0) return cudaSuccess;
+  einc_rt_cuda::l2_prefetch_kernel<<<(unsigned)(4 * sm_count), 256, 0, stream>>>(
+      static_cast<const char *>(p), lines);
+  return cudaGetLastError();
+}
 
 extern "C" cudaError_t einc_rt__cuda_gated_norm_launch(const einc_rt__cuda_norm_args *args,
                                                        cudaStream_t stream) {
