@@ -70,7 +70,6 @@ typedef struct einc_rt__gemm_plan {
 typedef struct einc_rt__cuda {
   int device;
   int sm_count;
-  int l2_bytes;
   cudaStream_t stream;
   cublasLtHandle_t lt;
   void *workspace; /* shared by every GEMM of this backend: they run in order on one stream */
@@ -364,16 +363,6 @@ static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc
       return EINC_RT__CUDA(einc_rt__cuda_small_launch(&a, cu->sm_count, cu->stream));
   }
 
-  /* A small batch reads W once and is bound by it: have L2 fetch (up to half of L2 of) W while
-   * the norm runs, so that the GEMM finds it there. */
-  if (p->path == EINC_RT__CUDA_PATH_PREFETCH && tokens <= EINC_RT__CUDA_PREFETCH_MAX_TOKENS) {
-    size_t bytes = (size_t)((d - 1) * p->proj_weight.strides[0] + k) * es;
-    if (bytes > (size_t)cu->l2_bytes / 2) bytes = (size_t)cu->l2_bytes / 2;
-    if ((st = EINC_RT__CUDA(einc_rt__cuda_l2_prefetch_launch(
-             einc_rt__cuda_ptr(&p->proj_weight), bytes, cu->sm_count, cu->stream))))
-      return st;
-  }
-
   /* Norm into the activation buffer, then the GEMM, in chunks of at most `chunk` tokens. */
   char *outp = einc_rt__cuda_ptr(out);
   for (int64_t t0 = 0; t0 < tokens; t0 += p->chunk) {
@@ -435,7 +424,6 @@ int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backe
       (st = EINC_RT__CUDA(cudaGetDeviceProperties(&prop, cu->device))))
     goto fail_backend;
   cu->sm_count = prop.multiProcessorCount;
-  cu->l2_bytes = prop.l2CacheSize;
   if (prop.major < 9) {
     /* The kernels are built for sm_90 (Hopper) and later. */
     st = einc_rt__fail(EINC_RT_ENOTAVAIL, "CUDA device %d (%s) has compute capability %d.%d; "

@@ -41,11 +41,6 @@ typedef struct einc_rt__cuda_norm_args {
 cudaError_t einc_rt__cuda_gated_norm_launch(const einc_rt__cuda_norm_args *args,
                                             cudaStream_t stream);
 
-/* Start reading [p, p + bytes) into L2 (evict-last) without waiting for it: the weights of a
- * small-batch GEMM, while the norm before it runs. */
-cudaError_t einc_rt__cuda_l2_prefetch_launch(const void *p, size_t bytes, int32_t sm_count,
-                                             cudaStream_t stream);
-
 /* The fused small-batch projection (gdn_small.cu): gated norm and out = Y · Wᵀ in one kernel,
  * split over K across a cluster of blocks, tensor-core MMAs, for T <= 16 tokens, d = 128, bf16
  * or f16. */
@@ -72,9 +67,7 @@ cudaError_t einc_rt__cuda_small_launch(const einc_rt__cuda_small_args *args, int
 enum einc_rt__cuda_proj_path {
   EINC_RT__CUDA_PATH_AUTO,  /* what measured fastest on the H100: norm kernel + cuBLASLt */
   EINC_RT__CUDA_PATH_FUSED, /* the fused small-batch kernel where it applies (T <= 16) */
-  EINC_RT__CUDA_PATH_PREFETCH, /* for T <= 128: W prefetched into L2 during the norm */
 };
-#define EINC_RT__CUDA_PREFETCH_MAX_TOKENS 128
 void einc_rt__cuda_proj_set_path(void *state, int path);
 /* Tokens per norm + GEMM step of a bound projection (at most its max_tokens). */
 void einc_rt__cuda_proj_set_chunk(void *state, int64_t tokens);

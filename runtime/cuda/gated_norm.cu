@@ -99,22 +99,7 @@ static cudaError_t launch(const einc_rt__cuda_norm_args *a, cudaStream_t stream)
   return cudaGetLastError();
 }
 
-/* Ask L2 for [p, p + bytes): 128-byte lines, one prefetch per thread and line. */
-__global__ void __launch_bounds__(256) l2_prefetch_kernel(const char *p, int64_t lines) {
-  for (int64_t i = (int64_t)blockIdx.x * 256 + threadIdx.x; i < lines; i += (int64_t)gridDim.x * 256)
-    asm volatile("prefetch.global.L2::evict_last [%0];\n" ::"l"(p + i * 128));
-}
-
 } // namespace einc_rt_cuda
-
-extern "C" cudaError_t einc_rt__cuda_l2_prefetch_launch(const void *p, size_t bytes,
-                                                        int32_t sm_count, cudaStream_t stream) {
-  const int64_t lines = (int64_t)(bytes / 128);
-  if (lines == 0) return cudaSuccess;
-  einc_rt_cuda::l2_prefetch_kernel<<<(unsigned)(4 * sm_count), 256, 0, stream>>>(
-      static_cast<const char *>(p), lines);
-  return cudaGetLastError();
-}
 
 extern "C" cudaError_t einc_rt__cuda_gated_norm_launch(const einc_rt__cuda_norm_args *args,
                                                        cudaStream_t stream) {

@@ -15,13 +15,10 @@ namespace einc_rt_cuda {
 /* N elements of T in one 16-byte vector, converted to and from fp32. */
 template <typename T> struct vec16;
 
-/* STREAM: the data is read once (cache-streaming load, first out of L2), else read-only path. */
 template <> struct vec16<float> {
   static constexpr int N = 4;
-  template <bool STREAM = false>
   static __device__ __forceinline__ void load(const float *p, float (&f)[4]) {
-    const float4 *q = reinterpret_cast<const float4 *>(p);
-    float4 v = STREAM ? __ldcs(q) : __ldg(q);
+    float4 v = __ldg(reinterpret_cast<const float4 *>(p));
     f[0] = v.x, f[1] = v.y, f[2] = v.z, f[3] = v.w;
   }
   static __device__ __forceinline__ void store(float *p, const float (&f)[4]) {
@@ -31,10 +28,8 @@ template <> struct vec16<float> {
 
 template <typename H2, typename Tr> struct vec16_half2 {
   static constexpr int N = 8;
-  template <bool STREAM = false, typename T>
-  static __device__ __forceinline__ void load(const T *p, float (&f)[8]) {
-    const uint4 *q = reinterpret_cast<const uint4 *>(p);
-    uint4 v = STREAM ? __ldcs(q) : __ldg(q);
+  template <typename T> static __device__ __forceinline__ void load(const T *p, float (&f)[8]) {
+    uint4 v = __ldg(reinterpret_cast<const uint4 *>(p));
     const uint32_t w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
     for (int i = 0; i < 4; i++) {

@@ -181,9 +181,7 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
   snprintf(what, sizeof what, "proj %s T=%lld H=%lld D=%lld %s%s%s%s%s max_tokens=%lld",
            einc_test_dtype_name(dt), (long long)T, (long long)H, (long long)D,
            c->gate == EINC_RT_GATE_SILU ? "silu" : "sigmoid", c->z_slice ? " z-slice" : "",
-           c->out_slice ? " out-slice" : "", c->path == EINC_RT__CUDA_PATH_FUSED      ? " fused"
-           : c->path == EINC_RT__CUDA_PATH_PREFETCH ? " prefetch"
-                                                   : "",
+           c->out_slice ? " out-slice" : "", c->path == EINC_RT__CUDA_PATH_FUSED ? " fused" : "",
            c->graph ? " graph" : "", (long long)c->max_tokens);
   compare(what, &out, out_off, out_ld, ref, T, D);
   be->vt->proj_delete(be, state);
@@ -287,9 +285,6 @@ int main(int argc, char **argv) {
     run_case(be, stream, &g);
     g.path = EINC_RT__CUDA_PATH_FUSED;
     run_case(be, stream, &g);
-    g.path = EINC_RT__CUDA_PATH_PREFETCH, g.out_slice = true;
-    run_case(be, stream, &g);
-    g.out_slice = false;
     g.T = 33, g.path = EINC_RT__CUDA_PATH_AUTO;
     run_case(be, stream, &g);
     run_steps(be, dts[di], quick ? 5 : 37, 4, 96, 128);
