@@ -21,9 +21,12 @@ static void einc__append_display(einc_sbuf *sb, const char *s, size_t n, size_t 
     int len = einc__utf8_decode((const unsigned char *)s + i, n - i, &cp);
     if (len == 0 || cp < 0x20 || cp == 0x7F) {
       unsigned char c = (unsigned char)s[i];
-      if (c == '\t') einc__sbuf_puts(sb, "\\t"), col += 2;
-      else if (c == '\n') einc__sbuf_puts(sb, "\\n"), col += 2;
-      else einc__sbuf_printf(sb, "\\x%02x", c), col += 4;
+      if (c == '\t')
+        einc__sbuf_puts(sb, "\\t"), col += 2;
+      else if (c == '\n')
+        einc__sbuf_puts(sb, "\\n"), col += 2;
+      else
+        einc__sbuf_printf(sb, "\\x%02x", c), col += 4;
       i += 1;
       continue;
     }
@@ -39,8 +42,10 @@ char *einc_error_format(const einc_error *err, const char *pattern, size_t patte
   einc__sbuf_printf(&sb, "error[%s]: ", einc_error_key(err->kind));
   /* continuation lines of the message are indented under the first */
   for (const char *m = err->message; *m; m++) {
-    if (*m == '\n') einc__sbuf_puts(&sb, "\n  ");
-    else einc__sbuf_append(&sb, m, 1);
+    if (*m == '\n')
+      einc__sbuf_puts(&sb, "\n  ");
+    else
+      einc__sbuf_append(&sb, m, 1);
   }
   einc__sbuf_puts(&sb, "\n");
   if (pattern && pattern_len <= EINC_MAX_PATTERN) {
@@ -55,9 +60,11 @@ char *einc_error_format(const einc_error *err, const char *pattern, size_t patte
     einc__sbuf_puts(&sb, "\n");
     if (err->has_span) {
       einc__sbuf_puts(&sb, "  | ");
-      for (size_t i = 0; i < ca; i++) einc__sbuf_puts(&sb, " ");
+      for (size_t i = 0; i < ca; i++)
+        einc__sbuf_puts(&sb, " ");
       size_t width = cb > ca ? cb - ca : 1;
-      for (size_t i = 0; i < width; i++) einc__sbuf_puts(&sb, "^");
+      for (size_t i = 0; i < width; i++)
+        einc__sbuf_puts(&sb, "^");
       einc__sbuf_puts(&sb, "\n");
     }
   }
@@ -65,8 +72,10 @@ char *einc_error_format(const einc_error *err, const char *pattern, size_t patte
 }
 
 static void einc__append_len(einc_sbuf *sb, int64_t v) {
-  if (v == EINC_UNKNOWN) einc__sbuf_puts(sb, "?");
-  else einc__sbuf_printf(sb, "%lld", (long long)v);
+  if (v == EINC_UNKNOWN)
+    einc__sbuf_puts(sb, "?");
+  else
+    einc__sbuf_printf(sb, "%lld", (long long)v);
 }
 
 static void einc__append_dims(einc_sbuf *sb, const int64_t *dims, int rank) {
@@ -81,17 +90,28 @@ static void einc__append_dims(einc_sbuf *sb, const int64_t *dims, int rank) {
 static void einc__describe_transform(const einc_plan *p, einc_sbuf *sb) {
   const einc_shape *in = &p->inputs[0];
   einc__sbuf_printf(sb, "  input     %s", einc_dtype_name(p->in_dtype));
-  if (in->rank >= 0) einc__append_dims(sb, in->dims, in->rank);
-  else einc__sbuf_puts(sb, "[rank not given]");
+  if (in->rank >= 0)
+    einc__append_dims(sb, in->dims, in->rank);
+  else
+    einc__sbuf_puts(sb, "[rank not given]");
   einc__sbuf_puts(sb, "\n");
 
   einc__sbuf_puts(sb, "  axes      ");
   for (int a = 0; a < p->n_axes; a++) {
     const einc_axis *ax = &p->axes[a];
     if (a) einc__sbuf_puts(sb, "            ");
-    einc__sbuf_printf(sb, "%-6s = ", ax->name);
-    if (ax->length != EINC_UNKNOWN) einc__sbuf_printf(sb, "%-8lld", (long long)ax->length);
-    else if (ax->from_kwarg) einc__sbuf_printf(sb, "%-8s", "(kwarg)");
+    /* pad by characters, not bytes: ellipsis names hold a 3-byte U+2026 */
+    size_t chars = 0;
+    for (const char *c = ax->name; *c; c++)
+      chars += ((unsigned char)*c & 0xC0) != 0x80;
+    einc__sbuf_puts(sb, ax->name);
+    for (size_t k = chars; k < 6; k++)
+      einc__sbuf_puts(sb, " ");
+    einc__sbuf_puts(sb, " = ");
+    if (ax->length != EINC_UNKNOWN)
+      einc__sbuf_printf(sb, "%-8lld", (long long)ax->length);
+    else if (ax->from_kwarg)
+      einc__sbuf_printf(sb, "%-8s", "(kwarg)");
     else if (ax->in_divisor > 1) {
       char tmp[48];
       snprintf(tmp, sizeof tmp, "d%d/%lld", ax->in_dim, (long long)ax->in_divisor);
@@ -103,7 +123,8 @@ static void einc__describe_transform(const einc_plan *p, einc_sbuf *sb) {
     }
     static const char *const roles[] = {"kept", "reduced", "new"};
     einc__sbuf_printf(sb, " %-8s", roles[ax->role]);
-    if (ax->role == EINC_AXIS_NEW) einc__sbuf_puts(sb, "stride 0");
+    if (ax->role == EINC_AXIS_NEW)
+      einc__sbuf_puts(sb, "stride 0");
     else {
       einc__sbuf_printf(sb, "input dim %d, stride ", ax->in_dim);
       einc__append_len(sb, ax->in_stride);
@@ -125,7 +146,8 @@ static void einc__describe_transform(const einc_plan *p, einc_sbuf *sb) {
   einc__sbuf_printf(sb, "  %s\n", einc_dtype_name(p->out_dtype));
   if (p->n_reduced) {
     einc__sbuf_printf(sb, "  reduce    %s over", einc_reduction_name(p->reduction));
-    for (int i = 0; i < p->n_reduced; i++) einc__sbuf_printf(sb, " %s", p->axes[p->reduced[i]].name);
+    for (int i = 0; i < p->n_reduced; i++)
+      einc__sbuf_printf(sb, " %s", p->axes[p->reduced[i]].name);
     einc__sbuf_puts(sb, " (in this order)\n");
   }
 

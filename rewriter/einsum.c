@@ -74,8 +74,10 @@ int einc__plan_einsum(einc_plan *p, const einc_spec *spec, einc_error *err) {
   size_t arrow = SIZE_MAX, n_arrows = 0, second = 0;
   for (size_t i = 0; i + 1 < len;) {
     if (pat[i] == '-' && pat[i + 1] == '>') {
-      if (n_arrows == 0) arrow = i;
-      else if (n_arrows == 1) second = i;
+      if (n_arrows == 0)
+        arrow = i;
+      else if (n_arrows == 1)
+        second = i;
       n_arrows++;
       i += 2;
     } else {
@@ -86,10 +88,9 @@ int einc__plan_einsum(einc_plan *p, const einc_spec *spec, einc_error *err) {
     return einc__fail(err, EINC_ERR_EINSUM_NO_ARROW, (einc_span){(uint32_t)len, (uint32_t)len},
                       true, "Einsum pattern must contain '->'.");
   if (n_arrows > 1)
-    return einc__fail(err, EINC_ERR_MULTIPLE_ARROWS,
-                      (einc_span){(uint32_t)second, (uint32_t)second + 2}, true,
-                      "too many values to unpack (expected 2): the pattern has %zu \"->\"",
-                      n_arrows);
+    return einc__fail(
+        err, EINC_ERR_MULTIPLE_ARROWS, (einc_span){(uint32_t)second, (uint32_t)second + 2}, true,
+        "too many values to unpack (expected 2): the pattern has %zu \"->\"", n_arrows);
 
   /* parse every operand, then the output; validate afterwards, in that order */
   einc_side operands[EINC_MAX_INPUTS];
@@ -130,7 +131,8 @@ int einc__plan_einsum(einc_plan *p, const einc_spec *spec, einc_error *err) {
   einc__einsum_append(p->einsum_compact, &cl, &p->einsum_out);
 
   /* the backend's rules, once shapes are known */
-  for (int k = 0; k < 52; k++) p->einsum_lengths[k] = EINC_UNKNOWN;
+  for (int k = 0; k < 52; k++)
+    p->einsum_lengths[k] = EINC_UNKNOWN;
   p->n_outputs = 1;
   p->outputs[0].rank = EINC_UNKNOWN;
   p->out_rank = 0;
@@ -151,8 +153,8 @@ int einc__plan_einsum(einc_plan *p, const einc_spec *spec, einc_error *err) {
     }
     int extra = s->rank - op->n_terms;
     if (extra < 0 || (op->ellipsis_at < 0 && extra != 0))
-      return einc__fail(err, EINC_ERR_EINSUM_NDIM, operands[k].n_items ? operands[k].items[0].span
-                                                                     : (einc_span){0, 0},
+      return einc__fail(err, EINC_ERR_EINSUM_NDIM,
+                        operands[k].n_items ? operands[k].items[0].span : (einc_span){0, 0},
                         operands[k].n_items > 0,
                         "einsum operand %d has %d dims but its subscripts name %d%s", k, s->rank,
                         op->n_terms, op->ellipsis_at >= 0 ? " plus an ellipsis" : "");
@@ -165,12 +167,15 @@ int einc__plan_einsum(einc_plan *p, const einc_spec *spec, einc_error *err) {
           if (extra > ell_rank) {
             int shift = extra - ell_rank;
             memmove(ell_shape + shift, ell_shape, sizeof(int64_t) * (size_t)ell_rank);
-            for (int q = 0; q < shift; q++) ell_shape[q] = 1;
+            for (int q = 0; q < shift; q++)
+              ell_shape[q] = 1;
             ell_rank = extra;
           }
           int64_t *cur = &ell_shape[ell_rank + pos];
-          if (len_d < 0 || *cur < 0) *cur = EINC_UNKNOWN, bound = false;
-          else if (*cur == 1) *cur = len_d;
+          if (len_d < 0 || *cur < 0)
+            *cur = EINC_UNKNOWN, bound = false;
+          else if (*cur == 1)
+            *cur = len_d;
           else if (len_d != 1 && len_d != *cur)
             return einc__fail(err, EINC_ERR_EINSUM_LENGTH_MISMATCH, (einc_span){0, 0}, false,
                               "operands could not be broadcast together: ellipsis dims %lld and "

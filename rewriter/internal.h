@@ -10,6 +10,13 @@
 
 #include "einc/einc.h"
 
+/* ---- status.c: allocation through the replaceable hooks -------------------------------- */
+
+void *einc__malloc(size_t size);
+void *einc__calloc(size_t count, size_t size);
+void *einc__realloc(void *ptr, size_t size);
+void einc__free(void *ptr);
+
 /* ---- sbuf.c: a growable string with a sticky error (SQLite's StrAccum idea) ---------------- */
 
 typedef struct einc_sbuf {
@@ -22,8 +29,7 @@ void einc__sbuf_init(einc_sbuf *self);
 void einc__sbuf_free(einc_sbuf *self);
 void einc__sbuf_append(einc_sbuf *self, const char *s, size_t n);
 void einc__sbuf_puts(einc_sbuf *self, const char *s);
-void einc__sbuf_printf(einc_sbuf *self, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void einc__sbuf_printf(einc_sbuf *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void einc__sbuf_vprintf(einc_sbuf *self, const char *fmt, va_list ap);
 /* Hand the buffer over (NUL-terminated, malloc'd) or NULL if anything failed; resets self. */
 char *einc__sbuf_finish(einc_sbuf *self);

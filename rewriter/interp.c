@@ -109,9 +109,12 @@ static int64_t einc__load_i64(einc_dtype dt, const void *base, int64_t i) {
 }
 
 static void einc__store_i64(einc_dtype dt, void *base, int64_t i, int64_t v) {
-  if (dt == EINC_I64) ((int64_t *)base)[i] = v;
-  else if (dt == EINC_BOOL) ((uint8_t *)base)[i] = v != 0;
-  else einc__store_f64(dt, base, i, (double)v);
+  if (dt == EINC_I64)
+    ((int64_t *)base)[i] = v;
+  else if (dt == EINC_BOOL)
+    ((uint8_t *)base)[i] = v != 0;
+  else
+    einc__store_f64(dt, base, i, (double)v);
 }
 
 /* ---- rearrange / reduce / repeat ---------------------------------------------------------- */
@@ -161,9 +164,12 @@ static void einc__reduce_one(const einc_plan *p, const void *in, int64_t base, v
     bool first = true;
     if (!empty) do {
         int64_t v = einc__load_i64(dt, in, off);
-        if (r == EINC_RED_SUM) acc += (uint64_t)v;
-        else if (r == EINC_RED_PROD) acc *= (uint64_t)v;
-        else if (first || (r == EINC_RED_MAX ? v > best : v < best)) best = v;
+        if (r == EINC_RED_SUM)
+          acc += (uint64_t)v;
+        else if (r == EINC_RED_PROD)
+          acc *= (uint64_t)v;
+        else if (first || (r == EINC_RED_MAX ? v > best : v < best))
+          best = v;
         first = false;
       } while (einc__odometer_next(rl, nr, idx, &off));
     int64_t result = (r == EINC_RED_SUM || r == EINC_RED_PROD) ? (int64_t)acc : best;
@@ -184,8 +190,7 @@ static void einc__reduce_one(const einc_plan *p, const void *in, int64_t base, v
         acc *= v;
         break;
       default: /* max, min: NaN wins, as in numpy */
-        if (first || isnan(v) || (!isnan(acc) && (r == EINC_RED_MAX ? v > acc : v < acc)))
-          acc = v;
+        if (first || isnan(v) || (!isnan(acc) && (r == EINC_RED_MAX ? v > acc : v < acc))) acc = v;
       }
       first = false;
       count++;
@@ -225,11 +230,12 @@ typedef struct einc_einsum_var {
 } einc_einsum_var;
 
 static int einc__run_einsum(const einc_plan *p, const void *const *ins, void *out) {
-  einc_einsum_var *vars = calloc(52 + EINC_MAX_RANK, sizeof *vars);
+  einc_einsum_var *vars = einc__calloc(52 + EINC_MAX_RANK, sizeof *vars);
   if (!vars) return EINC_ENOMEM;
   int nv = 0;
   int var_of_label[52];
-  for (int l = 0; l < 52; l++) var_of_label[l] = -1;
+  for (int l = 0; l < 52; l++)
+    var_of_label[l] = -1;
   int ell_var = -1;
   const einc_einsum_operand *eo = &p->einsum_out;
   /* output variables in output order, then the summed labels in order of first appearance */
@@ -301,50 +307,61 @@ static int einc__run_einsum(const einc_plan *p, const void *const *ins, void *ou
             bacc = bacc || all;
           } else {
             double prod = 1;
-            for (int k = 0; k < p->n_operands; k++) prod *= einc__load_f64(dt, ins[k], soff[k]);
+            for (int k = 0; k < p->n_operands; k++)
+              prod *= einc__load_f64(dt, ins[k], soff[k]);
             acc += prod;
           }
           int v = nv - 1;
           for (; v >= n_out; v--) {
             if (++sidx[v] < vars[v].length) {
-              for (int k = 0; k < p->n_operands; k++) soff[k] += vars[v].stride[k];
+              for (int k = 0; k < p->n_operands; k++)
+                soff[k] += vars[v].stride[k];
               break;
             }
-            for (int k = 0; k < p->n_operands; k++) soff[k] -= vars[v].stride[k] * (sidx[v] - 1);
+            for (int k = 0; k < p->n_operands; k++)
+              soff[k] -= vars[v].stride[k] * (sidx[v] - 1);
             sidx[v] = 0;
           }
           if (v < n_out) break;
         }
       }
-      if (dt == EINC_I64) ((int64_t *)out)[o] = iacc;
-      else if (dt == EINC_BOOL) ((uint8_t *)out)[o] = bacc;
-      else einc__store_f64(dt, out, o, acc);
+      if (dt == EINC_I64)
+        ((int64_t *)out)[o] = iacc;
+      else if (dt == EINC_BOOL)
+        ((uint8_t *)out)[o] = bacc;
+      else
+        einc__store_f64(dt, out, o, acc);
       o++;
       int v = n_out - 1;
       for (; v >= 0; v--) {
         if (++idx[v] < vars[v].length) {
-          for (int k = 0; k < p->n_operands; k++) off[k] += vars[v].stride[k];
+          for (int k = 0; k < p->n_operands; k++)
+            off[k] += vars[v].stride[k];
           break;
         }
-        for (int k = 0; k < p->n_operands; k++) off[k] -= vars[v].stride[k] * (idx[v] - 1);
+        for (int k = 0; k < p->n_operands; k++)
+          off[k] -= vars[v].stride[k] * (idx[v] - 1);
         idx[v] = 0;
       }
       if (v < 0) break;
     }
   }
-  free(vars);
+  einc__free(vars);
   return EINC_OK;
 }
 
 /* ---- pack / unpack ----------------------------------------------------------------------- */
 
-static void einc__shape_split(const einc_shape *s, int nb, int na, int64_t *before,
-                              int64_t *middle, int64_t *after) {
+static void einc__shape_split(const einc_shape *s, int nb, int na, int64_t *before, int64_t *middle,
+                              int64_t *after) {
   *before = *middle = *after = 1;
   for (int d = 0; d < s->rank; d++) {
-    if (d < nb) *before *= s->dims[d];
-    else if (d >= s->rank - na) *after *= s->dims[d];
-    else *middle *= s->dims[d];
+    if (d < nb)
+      *before *= s->dims[d];
+    else if (d >= s->rank - na)
+      *after *= s->dims[d];
+    else
+      *middle *= s->dims[d];
   }
 }
 
@@ -369,8 +386,10 @@ static int einc__run_unpack(const einc_plan *p, const void *in, void *const *out
   int nb = p->n_before;
   int64_t B = 1, A = 1;
   const einc_shape *s = &p->inputs[0];
-  for (int d = 0; d < nb; d++) B *= s->dims[d];
-  for (int d = nb + 1; d < s->rank; d++) A *= s->dims[d];
+  for (int d = 0; d < nb; d++)
+    B *= s->dims[d];
+  for (int d = nb + 1; d < s->rank; d++)
+    A *= s->dims[d];
   int64_t total = s->dims[nb];
   for (int i = 0; i < p->n_outputs; i++) {
     int64_t M = p->packed_len[i], start = p->packed_offset[i];

@@ -16,8 +16,8 @@ static int einc__space_len(const char *s, size_t n) {
   uint32_t cp;
   int len = einc__utf8_decode((const unsigned char *)s, n, &cp);
   if (!len) return 0;
-  if (cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-      cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000)
+  if (cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+      cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000)
     return len;
   return 0;
 }
@@ -36,7 +36,8 @@ static int einc__pack_pattern(einc_plan *p, const char *opname, einc_error *err)
       continue;
     }
     size_t start = i;
-    while (i < len && !einc__space_len(pat + i, len - i)) i++;
+    while (i < len && !einc__space_len(pat + i, len - i))
+      i++;
     if (n >= (int)(sizeof tok / sizeof tok[0]))
       return einc__fail(err, EINC_ERR_TOO_MANY_AXES, (einc_span){(uint32_t)start, (uint32_t)i},
                         true, "Too many axes in %s pattern", opname);
@@ -105,7 +106,8 @@ int einc__plan_pack(einc_plan *p, const einc_spec *spec, einc_error *err) {
     }
     /* numpy cannot infer -1 when the other dims hold no elements */
     int64_t others = 1;
-    for (int d = 0; d < nb; d++) others = s->dims[d] < 0 || others < 0 ? -1 : others * s->dims[d];
+    for (int d = 0; d < nb; d++)
+      others = s->dims[d] < 0 || others < 0 ? -1 : others * s->dims[d];
     for (int d = s->rank - na; d < s->rank; d++)
       others = s->dims[d] < 0 || others < 0 ? -1 : others * s->dims[d];
     if (others == 0)
@@ -115,8 +117,10 @@ int einc__plan_pack(einc_plan *p, const einc_spec *spec, einc_error *err) {
                         i);
     if (i == 0) {
       o->rank = nb + 1 + na;
-      for (int d = 0; d < nb; d++) o->dims[d] = s->dims[d];
-      for (int d = 0; d < na; d++) o->dims[nb + 1 + d] = s->dims[s->rank - na + d];
+      for (int d = 0; d < nb; d++)
+        o->dims[d] = s->dims[d];
+      for (int d = 0; d < na; d++)
+        o->dims[nb + 1 + d] = s->dims[s->rank - na + d];
     } else {
       for (int d = 0; d < nb + na; d++) {
         int od = d < nb ? d : d + 1;
@@ -129,8 +133,10 @@ int einc__plan_pack(einc_plan *p, const einc_spec *spec, einc_error *err) {
                             od, (long long)o->dims[od], i, (long long)have);
       }
     }
-    if (packed != EINC_UNKNOWN && middle != EINC_UNKNOWN) packed += middle;
-    else packed = EINC_UNKNOWN;
+    if (packed != EINC_UNKNOWN && middle != EINC_UNKNOWN)
+      packed += middle;
+    else
+      packed = EINC_UNKNOWN;
   }
   p->n_packed = spec->n_inputs;
   o->dims[nb] = packed;
@@ -160,7 +166,8 @@ int einc__plan_unpack(einc_plan *p, const einc_spec *spec, einc_error *err) {
     bool has_unknown = false;
     int64_t prod = 1;
     for (int d = 0; d < ps->rank; d++) {
-      if (ps->dims[d] == -1) has_unknown = true;
+      if (ps->dims[d] == -1)
+        has_unknown = true;
       else if (ps->dims[d] < -1)
         return einc__fail(err, EINC_ERR_UNPACK_BAD_SPLIT, (einc_span){0, 0}, false,
                           "packed shape %d has a negative length", i);
@@ -184,13 +191,17 @@ int einc__plan_unpack(einc_plan *p, const einc_spec *spec, einc_error *err) {
   if (total < 0) return EINC_OK; /* bound at run time */
 
   int64_t split[EINC_MAX_INPUTS + 1];
-  for (int i = 0; i < n; i++) split[i] = 0;
+  for (int i = 0; i < n; i++)
+    split[i] = 0;
   split[n] = total;
   if (unknown < 0) {
-    for (int i = 0; i + 1 < n; i++) split[i + 1] = split[i] + lengths[i];
+    for (int i = 0; i + 1 < n; i++)
+      split[i + 1] = split[i] + lengths[i];
   } else {
-    for (int i = 0; i < unknown; i++) split[i + 1] = split[i] + lengths[i];
-    for (int j = n - 1; j > unknown; j--) split[j] = split[j + 1] - lengths[j];
+    for (int i = 0; i < unknown; i++)
+      split[i + 1] = split[i] + lengths[i];
+    for (int j = n - 1; j > unknown; j--)
+      split[j] = split[j + 1] - lengths[j];
   }
   for (int i = 0; i < n; i++) {
     /* Python slice [a:b] on a length-`total` axis */
@@ -208,8 +219,10 @@ int einc__plan_unpack(einc_plan *p, const einc_spec *spec, einc_error *err) {
       int64_t known = 1;
       int at = -1, n_unknown = 0;
       for (int d = 0; d < ps->rank; d++) {
-        if (ps->dims[d] == -1) at = d, n_unknown++;
-        else known *= ps->dims[d];
+        if (ps->dims[d] == -1)
+          at = d, n_unknown++;
+        else
+          known *= ps->dims[d];
       }
       if (n_unknown > 1 || known == 0 || count % known)
         return einc__fail(err, EINC_ERR_UNPACK_BAD_SPLIT, (einc_span){0, 0}, false,
@@ -228,9 +241,12 @@ int einc__plan_unpack(einc_plan *p, const einc_spec *spec, einc_error *err) {
     if (o->rank > EINC_MAX_RANK)
       return einc__fail(err, EINC_ERR_TOO_MANY_AXES, (einc_span){0, 0}, false,
                         "unpacked piece %d has more than %d dims", i, EINC_MAX_RANK);
-    for (int d = 0; d < nb; d++) o->dims[d] = s->dims[d];
-    for (int d = 0; d < ps->rank; d++) o->dims[nb + d] = ps->dims[d];
-    for (int d = 0; d < na; d++) o->dims[nb + ps->rank + d] = s->dims[nb + 1 + d];
+    for (int d = 0; d < nb; d++)
+      o->dims[d] = s->dims[d];
+    for (int d = 0; d < ps->rank; d++)
+      o->dims[nb + d] = ps->dims[d];
+    for (int d = 0; d < na; d++)
+      o->dims[nb + ps->rank + d] = s->dims[nb + 1 + d];
   }
   return EINC_OK;
 }

@@ -25,16 +25,16 @@ struct einc_arena {
 };
 
 einc_arena *einc__arena_new(void) {
-  return calloc(1, sizeof(einc_arena));
+  return einc__calloc(1, sizeof(einc_arena));
 }
 
 void einc__arena_delete(einc_arena *self) {
   if (!self) return;
   for (einc_arena_block *b = self->head, *next; b; b = next) {
     next = b->next;
-    free(b);
+    einc__free(b);
   }
-  free(self);
+  einc__free(self);
 }
 
 void *einc__arena_alloc(einc_arena *self, size_t n) {
@@ -42,7 +42,7 @@ void *einc__arena_alloc(einc_arena *self, size_t n) {
   einc_arena_block *b = self->head;
   if (!b || b->cap - b->used < n) {
     size_t cap = n > 4096 ? n : 4096;
-    b = malloc(sizeof *b + cap);
+    b = einc__malloc(sizeof *b + cap);
     if (!b) return NULL;
     b->cap = cap;
     b->used = 0;
@@ -69,10 +69,14 @@ int einc__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
   if (s[0] < 0x80) return *cp = s[0], 1;
   int len;
   uint32_t c, min;
-  if ((s[0] & 0xE0) == 0xC0) len = 2, c = s[0] & 0x1F, min = 0x80;
-  else if ((s[0] & 0xF0) == 0xE0) len = 3, c = s[0] & 0x0F, min = 0x800;
-  else if ((s[0] & 0xF8) == 0xF0) len = 4, c = s[0] & 0x07, min = 0x10000;
-  else return 0;
+  if ((s[0] & 0xE0) == 0xC0)
+    len = 2, c = s[0] & 0x1F, min = 0x80;
+  else if ((s[0] & 0xF0) == 0xE0)
+    len = 3, c = s[0] & 0x0F, min = 0x800;
+  else if ((s[0] & 0xF8) == 0xF0)
+    len = 4, c = s[0] & 0x07, min = 0x10000;
+  else
+    return 0;
   if ((size_t)len > n) return 0;
   for (int i = 1; i < len; i++) {
     if ((s[i] & 0xC0) != 0x80) return 0;
@@ -131,11 +135,10 @@ static bool einc__is_alnum(uint32_t cp) {
 }
 
 static const char *const einc__python_keywords[] = {
-    "False", "None",   "True",    "and",      "as",       "assert", "async",  "await",
-    "break", "class",  "continue", "def",     "del",      "elif",   "else",   "except",
-    "finally", "for",  "from",    "global",   "if",       "import", "in",     "is",
-    "lambda", "nonlocal", "not",  "or",       "pass",     "raise",  "return", "try",
-    "while", "with",   "yield",
+    "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
+    "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
+    "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
+    "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield",
 };
 
 bool einc__is_python_keyword(const char *name) {
@@ -177,7 +180,7 @@ typedef struct einc_side_parser {
   int n_items;
   einc_atom atoms[EINC_MAX_AXES + 1];
   int n_atoms;
-  int group; /* index of the open group item, or -1 */
+  int group;                           /* index of the open group item, or -1 */
   const char *seen[EINC_MAX_AXES + 2]; /* identifiers so far (names and the ellipsis) */
   int n_seen;
   bool has_ellipsis, ellipsis_in_group, has_anonymous;
@@ -187,8 +190,7 @@ static einc_span einc__span(size_t a, size_t b) {
   return (einc_span){(uint32_t)a, (uint32_t)b};
 }
 
-static int einc_side__new_item(einc_side_parser *p, einc_item_kind kind, size_t start,
-                               size_t end) {
+static int einc_side__new_item(einc_side_parser *p, einc_item_kind kind, size_t start, size_t end) {
   if (p->n_items >= EINC_MAX_AXES)
     return einc__fail(p->err, EINC_ERR_TOO_MANY_AXES, einc__span(start, end), true,
                       "Too many dims on one side (einc supports at most %d)", EINC_MAX_AXES);
@@ -201,9 +203,9 @@ static int einc_side__add_atom(einc_side_parser *p, einc_atom atom) {
     return einc__fail(p->err, EINC_ERR_TOO_MANY_AXES, atom.span, true,
                       "Too many axes on one side (einc supports at most %d)", EINC_MAX_AXES);
   if (p->group < 0) {
-    int rc = einc_side__new_item(p, atom.kind == EINC_ATOM_ELLIPSIS ? EINC_ITEM_ELLIPSIS
-                                                                   : EINC_ITEM_GROUP,
-                                 atom.span.start, atom.span.end);
+    int rc = einc_side__new_item(
+        p, atom.kind == EINC_ATOM_ELLIPSIS ? EINC_ITEM_ELLIPSIS : EINC_ITEM_GROUP, atom.span.start,
+        atom.span.end);
     if (rc) return rc;
     p->items[p->n_items - 1].n_atoms = atom.kind == EINC_ATOM_ELLIPSIS ? 0 : 1;
   } else {
@@ -231,8 +233,8 @@ static int einc_side__token(einc_side_parser *p, const char *text, size_t len, s
   if (!strcmp(name, einc__ellipsis_utf8)) {
     p->seen[p->n_seen++] = name;
     if (p->group >= 0) p->ellipsis_in_group = true;
-    return einc_side__add_atom(
-        p, (einc_atom){.kind = EINC_ATOM_ELLIPSIS, .name = name, .span = span});
+    return einc_side__add_atom(p,
+                               (einc_atom){.kind = EINC_ATOM_ELLIPSIS, .name = name, .span = span});
   }
 
   /* str.isdecimal: every character a decimal digit */
@@ -247,8 +249,10 @@ static int einc_side__token(einc_side_parser *p, const char *text, size_t len, s
       is_number = false;
       break;
     }
-    if (value > (INT64_C(1) << 62) / 10) too_large = true;
-    else value = value * 10 + d;
+    if (value > (INT64_C(1) << 62) / 10)
+      too_large = true;
+    else
+      value = value * 10 + d;
     i += (size_t)n;
   }
   if (is_number) {
@@ -262,8 +266,7 @@ static int einc_side__token(einc_side_parser *p, const char *text, size_t len, s
                         "Anonymous axis should have positive length, not 0");
     if (too_large || value > (INT64_C(1) << 62))
       return einc__fail(p->err, EINC_ERR_ANON_TOO_LARGE, span, true,
-                        "Anonymous axis %s is too large (einc supports lengths below 2^62)",
-                        name);
+                        "Anonymous axis %s is too large (einc supports lengths below 2^62)", name);
     p->has_anonymous = true;
     return einc_side__add_atom(
         p, (einc_atom){.kind = EINC_ATOM_ANONYMOUS, .name = name, .value = value, .span = span});
@@ -272,9 +275,8 @@ static int einc_side__token(einc_side_parser *p, const char *text, size_t len, s
   const char *problem = einc__axis_name_problem(name, len, p->opts.allow_underscore);
   if (problem) {
     bool underscore = problem[0] == 'a';
-    return einc__fail(p->err,
-                      underscore ? EINC_ERR_UNDERSCORE_NAME : EINC_ERR_INVALID_IDENTIFIER, span,
-                      true, "Invalid axis identifier: %s\n%s", name, problem);
+    return einc__fail(p->err, underscore ? EINC_ERR_UNDERSCORE_NAME : EINC_ERR_INVALID_IDENTIFIER,
+                      span, true, "Invalid axis identifier: %s\n%s", name, problem);
   }
   p->seen[p->n_seen++] = name;
   return einc_side__add_atom(
@@ -298,7 +300,7 @@ static size_t einc__count(const char *s, size_t n, const char *needle, size_t m,
 
 int einc__parse_side(const char *pattern, size_t start, size_t end, einc_side_options opts,
                      einc_arena *arena, einc_side *out, einc_error *err) {
-  einc_side_parser *p = calloc(1, sizeof *p);
+  einc_side_parser *p = einc__calloc(1, sizeof *p);
   if (!p) return einc__fail(err, EINC_ERR_NONE, einc__span(0, 0), false, "out of memory");
   p->pattern = pattern;
   p->opts = opts;
@@ -316,14 +318,16 @@ int einc__parse_side(const char *pattern, size_t start, size_t end, einc_side_op
     size_t n_ellipsis = einc__count(s, n, "...", 3, &ellipsis_at);
     size_t n_dots = einc__count(s, n, ".", 1, NULL);
     if (n_ellipsis == 0) {
-      rc = einc__fail(err, EINC_ERR_STRAY_DOTS, einc__span(start + first_dot, start + first_dot + 1),
-                      true, "Expression may contain dots only inside ellipsis (...)");
+      rc =
+          einc__fail(err, EINC_ERR_STRAY_DOTS, einc__span(start + first_dot, start + first_dot + 1),
+                     true, "Expression may contain dots only inside ellipsis (...)");
       goto done;
     }
     if (n_ellipsis != 1 || n_dots != 3) {
       /* point at the first dot that is not part of the first "..." */
       size_t bad = first_dot < ellipsis_at ? first_dot : ellipsis_at + 3;
-      while (bad < n && s[bad] != '.') bad++;
+      while (bad < n && s[bad] != '.')
+        bad++;
       if (bad >= n) bad = ellipsis_at;
       rc = einc__fail(err, EINC_ERR_BAD_ELLIPSIS_COUNT, einc__span(start + bad, start + bad + 1),
                       true,
@@ -351,8 +355,7 @@ int einc__parse_side(const char *pattern, size_t start, size_t end, einc_side_op
         len = einc__utf8_decode((const unsigned char *)s + i, n - i, &cp);
         if (len == 0) {
           rc = einc__fail(err, EINC_ERR_UNKNOWN_CHAR, einc__span(start + i, start + i + 1), true,
-                          "Unknown character: byte 0x%02x is not valid UTF-8",
-                          (unsigned char)s[i]);
+                          "Unknown character: byte 0x%02x is not valid UTF-8", (unsigned char)s[i]);
           goto done;
         }
         is_ellipsis = cp == 0x2026;
@@ -380,8 +383,7 @@ int einc__parse_side(const char *pattern, size_t start, size_t end, einc_side_op
       } else if (cp == ')') {
         if (p->group < 0) {
           rc = einc__fail(err, EINC_ERR_UNBALANCED_CLOSE_PAREN,
-                          einc__span(start + i, start + i + 1), true,
-                          "Brackets are not balanced");
+                          einc__span(start + i, start + i + 1), true, "Brackets are not balanced");
           goto done;
         }
         p->items[p->group].span.end = (uint32_t)(start + i + 1);
@@ -395,8 +397,8 @@ int einc__parse_side(const char *pattern, size_t start, size_t end, einc_side_op
       const char *bytes = is_ellipsis ? einc__ellipsis_utf8 : s + i;
       size_t nb = is_ellipsis ? 3 : (size_t)len;
       if (token_len + nb > EINC_MAX_PATTERN) {
-        rc = einc__fail(err, EINC_ERR_PATTERN_TOO_LONG, einc__span(start + i, start + i + 1),
-                        true, "Axis name too long");
+        rc = einc__fail(err, EINC_ERR_PATTERN_TOO_LONG, einc__span(start + i, start + i + 1), true,
+                        "Axis name too long");
         goto done;
       }
       memcpy(token + token_len, bytes, nb);
@@ -445,6 +447,6 @@ int einc__parse_side(const char *pattern, size_t start, size_t end, einc_side_op
                      .ellipsis_in_group = p->ellipsis_in_group,
                      .has_anonymous = p->has_anonymous};
 done:
-  free(p);
+  einc__free(p);
   return rc;
 }

@@ -17,11 +17,11 @@ typedef struct einc_plan_impl {
 } einc_plan_impl;
 
 einc_plan *einc__plan_alloc(void) {
-  einc_plan_impl *self = calloc(1, sizeof *self);
+  einc_plan_impl *self = einc__calloc(1, sizeof *self);
   if (!self) return NULL;
   self->arena = einc__arena_new();
   if (!self->arena) {
-    free(self);
+    einc__free(self);
     return NULL;
   }
   return &self->pub;
@@ -34,7 +34,7 @@ einc_arena *einc__plan_arena(einc_plan *self) {
 void einc_plan_delete(einc_plan *self) {
   if (!self) return;
   einc__arena_delete(((einc_plan_impl *)self)->arena);
-  free(self);
+  einc__free(self);
 }
 
 bool einc__mul_overflow(int64_t a, int64_t b, int64_t *out) {
@@ -69,7 +69,8 @@ static void einc__ident_collect(const einc_side *side, einc_ident_set *set) {
       set->atoms[set->n++] = &marker;
       continue;
     }
-    for (int j = 0; j < it->n_atoms; j++) set->atoms[set->n++] = &it->atoms[j];
+    for (int j = 0; j < it->n_atoms; j++)
+      set->atoms[set->n++] = &it->atoms[j];
   }
 }
 
@@ -82,7 +83,8 @@ static bool einc__ident_has(const einc_ident_set *set, const einc_atom *a) {
 /* "{'a', 'b'}" as Python prints a set (sorted, as the corpus records it). */
 static void einc__format_set(const einc_atom **atoms, int n, char *buf, size_t size) {
   const char *names[EINC_MAX_AXES * 2 + 2];
-  for (int i = 0; i < n; i++) names[i] = atoms[i]->name;
+  for (int i = 0; i < n; i++)
+    names[i] = atoms[i]->name;
   for (int i = 1; i < n; i++)
     for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
       const char *t = names[j];
@@ -109,7 +111,8 @@ static int einc__ident_minus(const einc_ident_set *a, const einc_ident_set *b,
 
 typedef enum einc_mode { EINC_MODE_REARRANGE, EINC_MODE_REDUCE, EINC_MODE_REPEAT } einc_mode;
 
-static const char *const einc__reduction_list = "('min', 'max', 'sum', 'mean', 'prod', 'any', 'all')";
+static const char *const einc__reduction_list =
+    "('min', 'max', 'sum', 'mean', 'prod', 'any', 'all')";
 
 static bool einc__reduction_from_name(const char *s, einc_reduction *out) {
   static const struct {
@@ -180,8 +183,10 @@ static void einc__build_loops(const einc_plan *p, const int32_t *axes, int n, bo
   for (int i = n - 1; i >= 0; i--) {
     out_stride[i] = acc;
     int64_t len = p->axes[axes[i]].length;
-    if (acc != EINC_UNKNOWN && len != EINC_UNKNOWN) acc *= len;
-    else acc = EINC_UNKNOWN;
+    if (acc != EINC_UNKNOWN && len != EINC_UNKNOWN)
+      acc *= len;
+    else
+      acc = EINC_UNKNOWN;
   }
   int prev = -1;
   for (int i = 0; i < n; i++) {
@@ -219,8 +224,10 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
   size_t arrow = SIZE_MAX, n_arrows = 0, second = 0;
   for (size_t i = 0; i + 1 < len;) {
     if (pat[i] == '-' && pat[i + 1] == '>') {
-      if (n_arrows == 0) arrow = i;
-      else if (n_arrows == 1) second = i;
+      if (n_arrows == 0)
+        arrow = i;
+      else if (n_arrows == 1)
+        second = i;
       n_arrows++;
       i += 2;
     } else {
@@ -232,10 +239,9 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
                       "not enough values to unpack (expected 2, got 1): the pattern needs one "
                       "\"->\"");
   if (n_arrows > 1)
-    return einc__fail(err, EINC_ERR_MULTIPLE_ARROWS,
-                      (einc_span){(uint32_t)second, (uint32_t)second + 2}, true,
-                      "too many values to unpack (expected 2): the pattern has %zu \"->\"",
-                      n_arrows);
+    return einc__fail(
+        err, EINC_ERR_MULTIPLE_ARROWS, (einc_span){(uint32_t)second, (uint32_t)second + 2}, true,
+        "too many values to unpack (expected 2): the pattern has %zu \"->\"", n_arrows);
 
   /* 2-3. each side on its own, left first */
   einc_side_options opts = {0};
@@ -247,15 +253,15 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
 
   /* 4-5. ellipsis placement */
   if (!L->has_ellipsis && R->has_ellipsis)
-    return einc__fail(err, EINC_ERR_ELLIPSIS_RIGHT_ONLY, (einc_span){(uint32_t)arrow + 2, (uint32_t)len},
-                      true, "Ellipsis found in right side, but not left side of a pattern %s",
-                      pat);
+    return einc__fail(err, EINC_ERR_ELLIPSIS_RIGHT_ONLY,
+                      (einc_span){(uint32_t)arrow + 2, (uint32_t)len}, true,
+                      "Ellipsis found in right side, but not left side of a pattern %s", pat);
   if (L->has_ellipsis && L->ellipsis_in_group)
     return einc__fail(err, EINC_ERR_ELLIPSIS_PAREN_LEFT, (einc_span){0, (uint32_t)arrow}, true,
                       "Ellipsis inside parenthesis in the left side is not allowed: %s", pat);
 
   /* 6. op-specific identifier rules; the reduction name decides reduce's rules */
-  einc_mode mode = spec->op == EINC_OP_REPEAT ? EINC_MODE_REPEAT
+  einc_mode mode = spec->op == EINC_OP_REPEAT   ? EINC_MODE_REPEAT
                    : spec->op == EINC_OP_REDUCE ? EINC_MODE_REDUCE
                                                 : EINC_MODE_REARRANGE;
   einc_reduction reduction = EINC_RED_NONE;
@@ -289,10 +295,9 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
     if (n) {
       einc__format_set(diff, n, set_text, sizeof set_text);
       const einc_atom *first = diff[0];
-      return einc__fail(err, EINC_ERR_IDENTIFIERS_ONE_SIDE, first->span,
-                        first->span.end > first->span.start,
-                        "Identifiers only on one side of expression (should be on both): %s",
-                        set_text);
+      return einc__fail(
+          err, EINC_ERR_IDENTIFIERS_ONE_SIDE, first->span, first->span.end > first->span.start,
+          "Identifiers only on one side of expression (should be on both): %s", set_text);
     }
   } else if (mode == EINC_MODE_REPEAT) {
     int n = einc__ident_minus(&li, &ri, diff);
@@ -418,7 +423,8 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
                         "('Invalid name for an axis', '%s')", name);
     int a = -1;
     for (int i = 0; i < p->n_axes; i++)
-      if (!p->axes[i].from_ellipsis && (!axis_atoms[i] || axis_atoms[i]->kind != EINC_ATOM_ANONYMOUS) &&
+      if (!p->axes[i].from_ellipsis &&
+          (!axis_atoms[i] || axis_atoms[i]->kind != EINC_ATOM_ANONYMOUS) &&
           !strcmp(p->axes[i].name, name))
         a = i;
     if (a < 0)
@@ -440,7 +446,8 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
     if (L->items[i].kind == EINC_ITEM_ELLIPSIS) continue;
     const einc_atom *unknown[EINC_MAX_AXES];
     int n = 0;
-    int first = item_first_axis[i], last = i + 1 < L->n_items ? item_first_axis[i + 1] : n_left_axes;
+    int first = item_first_axis[i],
+        last = i + 1 < L->n_items ? item_first_axis[i + 1] : n_left_axes;
     for (int a = first; a < last; a++)
       if (!p->axes[a].from_kwarg && axis_atoms[a] && axis_atoms[a]->kind == EINC_ATOM_NAMED)
         unknown[n++] = axis_atoms[a];
@@ -457,8 +464,10 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
     bool kept;
     static const einc_atom marker = {.kind = EINC_ATOM_ELLIPSIS, .name = einc__ellipsis};
     /* ellipsis dims are kept when the right side names the ellipsis (even as a literal U+2026) */
-    if (p->axes[a].from_ellipsis) kept = einc__ident_has(&ri, &marker);
-    else kept = einc__ident_has(&ri, atom);
+    if (p->axes[a].from_ellipsis)
+      kept = einc__ident_has(&ri, &marker);
+    else
+      kept = einc__ident_has(&ri, atom);
     p->axes[a].role = kept ? EINC_AXIS_KEPT : EINC_AXIS_REDUCED;
     if (!kept) p->reduced[p->n_reduced++] = a;
   }
@@ -487,7 +496,8 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
     for (int j = 0; j < it->n_atoms; j++) {
       const einc_atom *a = &it->atoms[j];
       if (a->kind == EINC_ATOM_ELLIPSIS && expand) {
-        for (int k = 0; k < n_ell; k++) p->out_axes[p->n_out_axes++] = ell_first + k;
+        for (int k = 0; k < n_ell; k++)
+          p->out_axes[p->n_out_axes++] = ell_first + k;
         continue;
       }
       int idx = einc__find_axis(p, axis_atoms, a, a->name);
@@ -498,7 +508,8 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
     }
   }
   p->out_group_start[p->out_rank] = p->n_out_axes;
-  for (int i = 0; i < p->n_out_axes; i++) p->axes[p->out_axes[i]].out_pos = i;
+  for (int i = 0; i < p->n_out_axes; i++)
+    p->axes[p->out_axes[i]].out_pos = i;
 
   /* 10. binding: every left dim against its group's known product */
   int n_dims = dim;
@@ -520,7 +531,8 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
         unknown = a;
         continue;
       }
-      if (P == EINC_UNKNOWN || ax->length == EINC_UNKNOWN) P = EINC_UNKNOWN;
+      if (P == EINC_UNKNOWN || ax->length == EINC_UNKNOWN)
+        P = EINC_UNKNOWN;
       else if (einc__mul_overflow(P, ax->length, &P))
         return einc__fail(err, EINC_ERR_SIZE_OVERFLOW, it->span, true,
                           "The lengths of this group overflow a 64-bit integer");
@@ -569,7 +581,8 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
   for (int a = n_left_axes - 1; a >= 0; a--) {
     einc_axis *ax = &p->axes[a];
     ax->in_stride = stride_known ? dim_stride : EINC_UNKNOWN;
-    if (ax->length == EINC_UNKNOWN) stride_known = false;
+    if (ax->length == EINC_UNKNOWN)
+      stride_known = false;
     else if (stride_known && einc__mul_overflow(dim_stride, ax->length, &dim_stride))
       return einc__fail(err, EINC_ERR_SIZE_OVERFLOW, einc__whole(p), false,
                         "The input has more than 2^63 elements");
@@ -587,11 +600,12 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
     int64_t n = 1;
     for (int k = p->out_group_start[j]; k < p->out_group_start[j + 1]; k++) {
       int64_t l = p->axes[p->out_axes[k]].length;
-      if (n == EINC_UNKNOWN || l == EINC_UNKNOWN) n = EINC_UNKNOWN;
+      if (n == EINC_UNKNOWN || l == EINC_UNKNOWN)
+        n = EINC_UNKNOWN;
       else if (einc__mul_overflow(n, l, &n))
-        return einc__fail(err, EINC_ERR_SIZE_OVERFLOW, p->right.n_items ? p->right.items[0].span
-                                                                        : einc__whole(p),
-                          false, "The output has more than 2^63 elements");
+        return einc__fail(err, EINC_ERR_SIZE_OVERFLOW,
+                          p->right.n_items ? p->right.items[0].span : einc__whole(p), false,
+                          "The output has more than 2^63 elements");
     }
     p->out_shape[j] = n;
     if (out_numel != EINC_UNKNOWN && n != EINC_UNKNOWN) {
@@ -605,7 +619,8 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
 
   /* loops and class */
   int32_t kept_axes[EINC_MAX_AXES];
-  for (int i = 0; i < p->n_out_axes; i++) kept_axes[i] = p->out_axes[i];
+  for (int i = 0; i < p->n_out_axes; i++)
+    kept_axes[i] = p->out_axes[i];
   einc__build_loops(p, kept_axes, p->n_out_axes, true, p->loops, &p->n_loops);
   einc__build_loops(p, p->reduced, p->n_reduced, false, p->red_loops, &p->n_red_loops);
 
@@ -631,8 +646,10 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
       if (prev < 0) stride = 1;
       p->view_strides[j] = stride;
     }
-    if (has_new) p->klass = fused ? EINC_PLAN_BROADCAST : EINC_PLAN_REPEAT;
-    else p->klass = fused ? EINC_PLAN_VIEW : EINC_PLAN_COPY;
+    if (has_new)
+      p->klass = fused ? EINC_PLAN_BROADCAST : EINC_PLAN_REPEAT;
+    else
+      p->klass = fused ? EINC_PLAN_VIEW : EINC_PLAN_COPY;
   }
 
   /* warnings einops gives for keyword-like names */
@@ -668,8 +685,8 @@ int einc_plan_new(const einc_spec *spec, einc_plan **out, einc_error *err) {
                       spec->pattern_len, EINC_MAX_PATTERN);
   if (spec->n_inputs < 0 || spec->n_inputs > EINC_MAX_INPUTS || spec->n_kwargs < 0 ||
       spec->n_packed < 0 || spec->n_packed > EINC_MAX_INPUTS ||
-      (unsigned)spec->dtype >= EINC_DTYPE__COUNT ||
-      (spec->n_inputs && !spec->inputs) || (spec->n_kwargs && !spec->kwargs))
+      (unsigned)spec->dtype >= EINC_DTYPE__COUNT || (spec->n_inputs && !spec->inputs) ||
+      (spec->n_kwargs && !spec->kwargs))
     return einc__fail(err, EINC_ERR_NONE, (einc_span){0, 0}, false, "invalid spec"), EINC_EINVAL;
   for (int i = 0; i < spec->n_inputs; i++) {
     const einc_shape *s = &spec->inputs[i];
@@ -680,12 +697,13 @@ int einc_plan_new(const einc_spec *spec, einc_plan **out, einc_error *err) {
     for (int d = 0; d < s->rank; d++)
       if (s->dims[d] < EINC_UNKNOWN)
         return einc__fail(err, EINC_ERR_NEGATIVE_LENGTH, (einc_span){0, 0}, false,
-                          "Input %d has a negative length %lld in dim %d", i,
-                          (long long)s->dims[d], d);
+                          "Input %d has a negative length %lld in dim %d", i, (long long)s->dims[d],
+                          d);
   }
 
   einc_plan *p = einc__plan_alloc();
-  if (!p) return einc__fail(err, EINC_ERR_NONE, (einc_span){0, 0}, false, "out of memory"), EINC_ENOMEM;
+  if (!p)
+    return einc__fail(err, EINC_ERR_NONE, (einc_span){0, 0}, false, "out of memory"), EINC_ENOMEM;
   int rc;
   char *pattern = einc__arena_strndup(einc__plan_arena(p), spec->pattern, spec->pattern_len);
   if (!pattern) {
@@ -696,7 +714,8 @@ int einc_plan_new(const einc_spec *spec, einc_plan **out, einc_error *err) {
   p->op = spec->op;
   p->in_dtype = p->out_dtype = spec->dtype;
   p->n_inputs = spec->n_inputs;
-  for (int i = 0; i < spec->n_inputs; i++) p->inputs[i] = spec->inputs[i];
+  for (int i = 0; i < spec->n_inputs; i++)
+    p->inputs[i] = spec->inputs[i];
   if (spec->n_inputs == 0) p->inputs[0].rank = EINC_UNKNOWN;
   p->n_outputs = 1;
 
@@ -706,8 +725,7 @@ int einc_plan_new(const einc_spec *spec, einc_plan **out, einc_error *err) {
   case EINC_OP_REPEAT:
     if (spec->n_inputs > 1) {
       rc = einc__fail(err, EINC_ERR_NONE, (einc_span){0, 0}, false,
-                      "%s takes one input (stack a list of tensors first)",
-                      einc_op_name(spec->op));
+                      "%s takes one input (stack a list of tensors first)", einc_op_name(spec->op));
       rc = EINC_EINVAL;
       goto fail_plan;
     }
@@ -765,6 +783,7 @@ int64_t einc_plan_out_numel(const einc_plan *self, int32_t i) {
     rank = self->outputs[i].rank;
   }
   int64_t n = 1;
-  for (int d = 0; d < rank; d++) n *= dims[d];
+  for (int d = 0; d < rank; d++)
+    n *= dims[d];
   return n;
 }

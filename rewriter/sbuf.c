@@ -12,7 +12,7 @@ void einc__sbuf_init(einc_sbuf *self) {
 }
 
 void einc__sbuf_free(einc_sbuf *self) {
-  free(self->data);
+  einc__free(self->data);
   einc__sbuf_init(self);
 }
 
@@ -24,7 +24,7 @@ static bool einc_sbuf__reserve(einc_sbuf *self, size_t extra) {
     if (cap > SIZE_MAX / 2) goto fail;
     cap *= 2;
   }
-  char *data = realloc(self->data, cap);
+  char *data = einc__realloc(self->data, cap);
   if (!data) goto fail;
   self->data = data;
   self->cap = cap;

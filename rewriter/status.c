@@ -2,14 +2,42 @@
  * Names and messages: status codes, error kinds, ops, reductions, dtypes and plan classes, all
  * from the tables in einc.h so that one list is the truth.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
+static einc_allocator einc__allocator = {malloc, calloc, realloc, free};
+
+void einc_set_allocator(const einc_allocator *allocator) {
+  einc_allocator libc = {malloc, calloc, realloc, free};
+  einc__allocator = allocator ? *allocator : libc;
+}
+
+void *einc__malloc(size_t size) {
+  return einc__allocator.malloc(size);
+}
+
+void *einc__calloc(size_t count, size_t size) {
+  return einc__allocator.calloc(count, size);
+}
+
+void *einc__realloc(void *ptr, size_t size) {
+  return einc__allocator.realloc(ptr, size);
+}
+
+void einc__free(void *ptr) {
+  einc__allocator.free(ptr);
+}
+
+void einc_free(void *ptr) {
+  einc__allocator.free(ptr);
+}
+
 const char *einc_status_message(int status) {
   switch (status) {
-#define EINC__STATUS_MSG(name, value, msg)                                                        \
-  case value:                                                                                     \
+#define EINC__STATUS_MSG(name, value, msg)                                                         \
+  case value:                                                                                      \
     return msg;
     EINC_STATUS_TABLE(EINC__STATUS_MSG)
 #undef EINC__STATUS_MSG
@@ -19,8 +47,8 @@ const char *einc_status_message(int status) {
 
 const char *einc_status_name(int status) {
   switch (status) {
-#define EINC__STATUS_NAME(name, value, msg)                                                       \
-  case value:                                                                                     \
+#define EINC__STATUS_NAME(name, value, msg)                                                        \
+  case value:                                                                                      \
     return "EINC_" #name;
     EINC_STATUS_TABLE(EINC__STATUS_NAME)
 #undef EINC__STATUS_NAME
@@ -50,6 +78,7 @@ const char *einc_error_stage(einc_error_kind kind) {
 
 int einc__status_for(einc_error_kind kind) {
   const char *stage = einc_error_stage(kind);
+  if (kind == EINC_ERR_NONE) return EINC_ENOMEM; /* the only failure without an error kind */
   if (kind == EINC_ERR_SIZE_OVERFLOW) return EINC_ELIMIT;
   if (kind == EINC_ERR_PATTERN_TOO_LONG || kind == EINC_ERR_TOO_MANY_AXES ||
       kind == EINC_ERR_ANON_TOO_LARGE || kind == EINC_ERR_EINSUM_TOO_MANY_AXES)
@@ -75,8 +104,8 @@ int einc__fail(einc_error *err, einc_error_kind kind, einc_span span, bool has_s
 
 static const char *const einc__op_names[] = {"rearrange", "reduce", "repeat",
                                              "einsum",    "pack",   "unpack"};
-static const char *const einc__reduction_names[] = {"none", "sum", "mean", "max",
-                                                    "min",  "prod", "any", "all"};
+static const char *const einc__reduction_names[] = {"none", "sum",  "mean", "max",
+                                                    "min",  "prod", "any",  "all"};
 static const char *const einc__dtype_names[] = {"float64", "float32", "bfloat16",
                                                 "float16", "int64",   "bool"};
 static const size_t einc__dtype_sizes[] = {8, 4, 2, 2, 8, 1};

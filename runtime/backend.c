@@ -2,6 +2,7 @@
  * Backend creation and the calls that only dispatch through a backend's table.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
 
@@ -42,6 +43,48 @@ bool einc_rt_backend_supports(const einc_rt_backend *self, einc_rt_op op, einc_r
 int einc_rt_backend_synchronize(einc_rt_backend *self) {
   if (!self) return einc_rt__fail(EINC_RT_EINVAL, "backend is NULL");
   return self->vt->synchronize ? self->vt->synchronize(self) : EINC_RT_OK;
+}
+
+int einc_rt_backend_alloc(einc_rt_backend *self, size_t bytes, void **out) {
+  if (!out) return einc_rt__fail(EINC_RT_EINVAL, "out is NULL");
+  *out = NULL;
+  if (!self) return einc_rt__fail(EINC_RT_EINVAL, "backend is NULL");
+  if (self->vt->mem_alloc) return self->vt->mem_alloc(self, bytes, out);
+  if (self->kind != EINC_RT_BACKEND_CPU)
+    return einc_rt__fail(EINC_RT_EUNSUPPORTED, "backend %s allocates no memory", self->name);
+  if (posix_memalign(out, 64, bytes ? bytes : 64) != 0) {
+    *out = NULL;
+    return einc_rt__fail(EINC_RT_ENOMEM, "allocating %zu bytes", bytes);
+  }
+  return EINC_RT_OK;
+}
+
+void einc_rt_backend_free(einc_rt_backend *self, void *buf) {
+  if (!self || !buf) return;
+  if (self->vt->mem_free)
+    self->vt->mem_free(self, buf);
+  else if (self->kind == EINC_RT_BACKEND_CPU)
+    free(buf);
+}
+
+int einc_rt_backend_upload(einc_rt_backend *self, void *buf, const void *host, size_t bytes) {
+  if (!self || (bytes && (!buf || !host)))
+    return einc_rt__fail(EINC_RT_EINVAL, "backend, buffer or host pointer is NULL");
+  if (self->vt->mem_upload) return self->vt->mem_upload(self, buf, host, bytes);
+  if (self->kind != EINC_RT_BACKEND_CPU)
+    return einc_rt__fail(EINC_RT_EUNSUPPORTED, "backend %s copies no memory", self->name);
+  if (bytes) memcpy(buf, host, bytes);
+  return EINC_RT_OK;
+}
+
+int einc_rt_backend_download(einc_rt_backend *self, void *host, const void *buf, size_t bytes) {
+  if (!self || (bytes && (!buf || !host)))
+    return einc_rt__fail(EINC_RT_EINVAL, "backend, buffer or host pointer is NULL");
+  if (self->vt->mem_download) return self->vt->mem_download(self, host, buf, bytes);
+  if (self->kind != EINC_RT_BACKEND_CPU)
+    return einc_rt__fail(EINC_RT_EUNSUPPORTED, "backend %s copies no memory", self->name);
+  if (bytes) memcpy(host, buf, bytes);
+  return EINC_RT_OK;
 }
 
 /* Backends left out of the build (CMake options, or no toolkit) still answer, with a status. */

@@ -28,6 +28,13 @@ typedef struct einc_rt_backend_vtable {
   int (*proj_run)(einc_rt_backend *self, void *state, const einc_rt_tensor *o,
                   const einc_rt_tensor *z, einc_rt_tensor *out);
   void (*proj_delete)(einc_rt_backend *self, void *state);
+
+  /* Optional: device memory (einc_rt_backend_alloc ...). Left NULL, host memory backs the CPU
+   * backend and other backends answer EINC_RT_EUNSUPPORTED. */
+  int (*mem_alloc)(einc_rt_backend *self, size_t bytes, void **out);
+  void (*mem_free)(einc_rt_backend *self, void *buf);
+  int (*mem_upload)(einc_rt_backend *self, void *buf, const void *host, size_t bytes);
+  int (*mem_download)(einc_rt_backend *self, void *host, const void *buf, size_t bytes);
 } einc_rt_backend_vtable;
 
 struct einc_rt_backend {
@@ -41,6 +48,34 @@ struct einc_rt_backend {
 int einc_rt__cpu_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
 int einc_rt__opencl_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
 int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
+
+/* The head merge X = rearrange(Y, "... h d -> ... (h d)") as compiled by einc's pattern compiler
+ * (head_merge.c): compiled once when a projection is created, applied per call without looking
+ * at the pattern again. Applying it to a [T, H, d] descriptor gives the [T, H*d] view over the
+ * same data (no element moves). */
+typedef struct einc_rt__head_merge {
+  int64_t heads, head_dim;
+  int32_t out_rank;        /* 2 */
+  int32_t out_from_dim[2]; /* output dim j takes the stride of input dim out_from_dim[j] */
+  int64_t merged_len;      /* H*d */
+} einc_rt__head_merge;
+
+int einc_rt__head_merge_compile(int64_t heads, int64_t head_dim, einc_rt__head_merge *out);
+/* ELAYOUT when `y`'s heads cannot merge into one dim without a copy. */
+int einc_rt__head_merge_apply(const einc_rt__head_merge *self, const einc_rt_tensor *y,
+                              einc_rt_tensor *x);
+
+/* What every backend's bound projection keeps: dtype, sizes (H heads of d, K = H*d inputs, D = n
+ * outputs), the parameters and the compiled head merge. Filled from arguments gdn.c checked. */
+typedef struct einc_rt__proj_info {
+  einc_rt__head_merge merge;
+  einc_rt_dtype dt;
+  int64_t heads, d, k, n;
+  einc_rt_gdn_params params;
+} einc_rt__proj_info;
+
+int einc_rt__proj_info_init(einc_rt__proj_info *self, const einc_rt_tensor *norm_weight,
+                            const einc_rt_tensor *proj_weight, const einc_rt_gdn_params *params);
 
 /* Record a failure's detail for einc_rt_last_error() (thread-local) and return `status`. */
 int einc_rt__fail(int status, const char *fmt, ...)

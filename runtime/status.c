@@ -9,8 +9,8 @@
 
 const char *einc_rt_status_message(int status) {
   switch (status) {
-#define EINC_RT__STATUS_MSG(name, value, msg)                                                     \
-  case value:                                                                                     \
+#define EINC_RT__STATUS_MSG(name, value, msg)                                                      \
+  case value:                                                                                      \
     return msg;
     EINC_RT_STATUS_TABLE(EINC_RT__STATUS_MSG)
 #undef EINC_RT__STATUS_MSG
@@ -20,8 +20,8 @@ const char *einc_rt_status_message(int status) {
 
 const char *einc_rt_status_name(int status) {
   switch (status) {
-#define EINC_RT__STATUS_NAME(name, value, msg)                                                    \
-  case value:                                                                                     \
+#define EINC_RT__STATUS_NAME(name, value, msg)                                                     \
+  case value:                                                                                      \
     return "EINC_RT_" #name;
     EINC_RT_STATUS_TABLE(EINC_RT__STATUS_NAME)
 #undef EINC_RT__STATUS_NAME

@@ -31,14 +31,14 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 /* X(NAME, value, message) — library status codes. */
-#define EINC_STATUS_TABLE(X)                                                                      \
-  X(OK, 0, "success")                                                                             \
-  X(EPATTERN, -1, "invalid pattern")                                                              \
-  X(ESHAPE, -2, "input shape does not match the pattern")                                         \
-  X(EDTYPE, -3, "dtype not supported by this operation")                                          \
-  X(EINVAL, -4, "invalid argument")                                                               \
-  X(ENOMEM, -5, "out of memory")                                                                  \
-  X(ELIMIT, -6, "size or count beyond what einc supports")                                        \
+#define EINC_STATUS_TABLE(X)                                                                       \
+  X(OK, 0, "success")                                                                              \
+  X(EPATTERN, -1, "invalid pattern")                                                               \
+  X(ESHAPE, -2, "input shape does not match the pattern")                                          \
+  X(EDTYPE, -3, "dtype not supported by this operation")                                           \
+  X(EINVAL, -4, "invalid argument")                                                                \
+  X(ENOMEM, -5, "out of memory")                                                                   \
+  X(ELIMIT, -6, "size or count beyond what einc supports")                                         \
   X(EUNSUPPORTED, -7, "operation not supported on this path")
 
 typedef enum einc_status {
@@ -56,61 +56,61 @@ const char *einc_status_name(int status);
  * of the conformance corpus (spec §8) or, for checks einc makes that einops does not, einc's own
  * key. `stage` is the information needed to detect it (parse, pattern, ndim, shape, dtype).
  */
-#define EINC_ERROR_TABLE(X)                                                                       \
-  X(NONE, "none", "none")                                                                         \
-  X(NO_ARROW, "no_arrow", "parse")                                                                \
-  X(MULTIPLE_ARROWS, "multiple_arrows", "parse")                                                  \
-  X(STRAY_DOTS, "stray_dots", "parse")                                                            \
-  X(BAD_ELLIPSIS_COUNT, "bad_ellipsis_count", "parse")                                            \
-  X(UNKNOWN_CHAR, "unknown_char", "parse")                                                        \
-  X(NESTED_PARENS, "nested_parens", "parse")                                                      \
-  X(UNBALANCED_CLOSE_PAREN, "unbalanced_close_paren", "parse")                                    \
-  X(UNBALANCED_OPEN_PAREN, "unbalanced_open_paren", "parse")                                      \
-  X(DUPLICATE_AXIS, "duplicate_axis", "parse")                                                    \
-  X(INVALID_IDENTIFIER, "invalid_identifier", "parse")                                            \
-  X(UNDERSCORE_NAME, "underscore_name", "parse")                                                  \
-  X(ANON_NONPOSITIVE, "anon_nonpositive", "parse")                                                \
-  X(PATTERN_TOO_LONG, "pattern_too_long", "parse")                                                \
-  X(TOO_MANY_AXES, "too_many_axes", "parse")                                                      \
-  X(ANON_TOO_LARGE, "anon_too_large", "parse")                                                    \
-  X(ELLIPSIS_RIGHT_ONLY, "ellipsis_right_only", "pattern")                                        \
-  X(ELLIPSIS_PAREN_LEFT, "ellipsis_paren_left", "pattern")                                        \
-  X(ANON_IN_REARRANGE, "anon_in_rearrange", "pattern")                                            \
-  X(IDENTIFIERS_ONE_SIDE, "identifiers_one_side", "pattern")                                      \
-  X(REPEAT_LEFT_ONLY, "repeat_left_only", "pattern")                                              \
-  X(REPEAT_MISSING_SIZE, "repeat_missing_size", "pattern")                                        \
-  X(REDUCE_RIGHT_ONLY, "reduce_right_only", "pattern")                                            \
-  X(UNKNOWN_REDUCTION, "unknown_reduction", "pattern")                                            \
-  X(INVALID_KWARG_NAME, "invalid_kwarg_name", "pattern")                                          \
-  X(KWARG_UNUSED, "kwarg_unused", "pattern")                                                      \
-  X(UNDERDETERMINED, "underdetermined", "pattern")                                                \
-  X(NDIM_MISMATCH, "ndim_mismatch", "ndim")                                                       \
-  X(NDIM_TOO_SMALL, "ndim_too_small", "ndim")                                                     \
-  X(LENGTH_MISMATCH, "length_mismatch", "shape")                                                  \
-  X(NOT_DIVISIBLE, "not_divisible", "shape")                                                      \
-  X(ZERO_LENGTH_KWARG, "zero_length_kwarg", "shape")                                              \
-  X(NEGATIVE_LENGTH, "negative_length", "shape")                                                  \
-  X(SIZE_OVERFLOW, "size_overflow", "shape")                                                      \
-  X(MEAN_ON_NON_FLOAT, "mean_on_non_float", "dtype")                                              \
-  X(EMPTY_MIN_MAX, "empty_reduction", "shape")                                                    \
-  X(EINSUM_NO_ARROW, "einsum_no_arrow", "parse")                                                  \
-  X(EINSUM_UNIT_AXIS, "einsum_unit_axis", "parse")                                                \
-  X(EINSUM_COMPOSITE_AXIS, "einsum_composite_axis", "parse")                                      \
-  X(EINSUM_ANONYMOUS_AXIS, "einsum_anonymous_axis", "parse")                                      \
-  X(EINSUM_TOO_MANY_AXES, "einsum_too_many_axes", "pattern")                                      \
-  X(EINSUM_UNKNOWN_OUTPUT_AXIS, "einsum_unknown_output_axis", "pattern")                          \
-  X(EINSUM_OPERAND_COUNT, "einsum_operand_count", "ndim")                                         \
-  X(EINSUM_NDIM, "einsum_ndim", "ndim")                                                           \
-  X(EINSUM_LENGTH_MISMATCH, "einsum_length_mismatch", "shape")                                    \
-  X(PACK_DUPLICATE_AXIS, "pack_duplicate_axis", "parse")                                          \
-  X(PACK_NO_STAR, "pack_no_star", "parse")                                                        \
-  X(PACK_INVALID_AXIS_NAME, "pack_invalid_axis_name", "parse")                                    \
-  X(PACK_TOO_FEW_DIMS, "pack_too_few_dims", "ndim")                                               \
-  X(PACK_NO_INPUTS, "pack_no_inputs", "ndim")                                                     \
-  X(PACK_LENGTH_MISMATCH, "pack_length_mismatch", "shape")                                        \
-  X(UNPACK_WRONG_NDIM, "unpack_wrong_ndim", "ndim")                                               \
-  X(UNPACK_MULTIPLE_UNKNOWN, "unpack_multiple_unknown", "pattern")                                \
-  X(UNPACK_BAD_SPLIT, "unpack_bad_split", "shape")                                                \
+#define EINC_ERROR_TABLE(X)                                                                        \
+  X(NONE, "none", "none")                                                                          \
+  X(NO_ARROW, "no_arrow", "parse")                                                                 \
+  X(MULTIPLE_ARROWS, "multiple_arrows", "parse")                                                   \
+  X(STRAY_DOTS, "stray_dots", "parse")                                                             \
+  X(BAD_ELLIPSIS_COUNT, "bad_ellipsis_count", "parse")                                             \
+  X(UNKNOWN_CHAR, "unknown_char", "parse")                                                         \
+  X(NESTED_PARENS, "nested_parens", "parse")                                                       \
+  X(UNBALANCED_CLOSE_PAREN, "unbalanced_close_paren", "parse")                                     \
+  X(UNBALANCED_OPEN_PAREN, "unbalanced_open_paren", "parse")                                       \
+  X(DUPLICATE_AXIS, "duplicate_axis", "parse")                                                     \
+  X(INVALID_IDENTIFIER, "invalid_identifier", "parse")                                             \
+  X(UNDERSCORE_NAME, "underscore_name", "parse")                                                   \
+  X(ANON_NONPOSITIVE, "anon_nonpositive", "parse")                                                 \
+  X(PATTERN_TOO_LONG, "pattern_too_long", "parse")                                                 \
+  X(TOO_MANY_AXES, "too_many_axes", "parse")                                                       \
+  X(ANON_TOO_LARGE, "anon_too_large", "parse")                                                     \
+  X(ELLIPSIS_RIGHT_ONLY, "ellipsis_right_only", "pattern")                                         \
+  X(ELLIPSIS_PAREN_LEFT, "ellipsis_paren_left", "pattern")                                         \
+  X(ANON_IN_REARRANGE, "anon_in_rearrange", "pattern")                                             \
+  X(IDENTIFIERS_ONE_SIDE, "identifiers_one_side", "pattern")                                       \
+  X(REPEAT_LEFT_ONLY, "repeat_left_only", "pattern")                                               \
+  X(REPEAT_MISSING_SIZE, "repeat_missing_size", "pattern")                                         \
+  X(REDUCE_RIGHT_ONLY, "reduce_right_only", "pattern")                                             \
+  X(UNKNOWN_REDUCTION, "unknown_reduction", "pattern")                                             \
+  X(INVALID_KWARG_NAME, "invalid_kwarg_name", "pattern")                                           \
+  X(KWARG_UNUSED, "kwarg_unused", "pattern")                                                       \
+  X(UNDERDETERMINED, "underdetermined", "pattern")                                                 \
+  X(NDIM_MISMATCH, "ndim_mismatch", "ndim")                                                        \
+  X(NDIM_TOO_SMALL, "ndim_too_small", "ndim")                                                      \
+  X(LENGTH_MISMATCH, "length_mismatch", "shape")                                                   \
+  X(NOT_DIVISIBLE, "not_divisible", "shape")                                                       \
+  X(ZERO_LENGTH_KWARG, "zero_length_kwarg", "shape")                                               \
+  X(NEGATIVE_LENGTH, "negative_length", "shape")                                                   \
+  X(SIZE_OVERFLOW, "size_overflow", "shape")                                                       \
+  X(MEAN_ON_NON_FLOAT, "mean_on_non_float", "dtype")                                               \
+  X(EMPTY_MIN_MAX, "empty_reduction", "shape")                                                     \
+  X(EINSUM_NO_ARROW, "einsum_no_arrow", "parse")                                                   \
+  X(EINSUM_UNIT_AXIS, "einsum_unit_axis", "parse")                                                 \
+  X(EINSUM_COMPOSITE_AXIS, "einsum_composite_axis", "parse")                                       \
+  X(EINSUM_ANONYMOUS_AXIS, "einsum_anonymous_axis", "parse")                                       \
+  X(EINSUM_TOO_MANY_AXES, "einsum_too_many_axes", "pattern")                                       \
+  X(EINSUM_UNKNOWN_OUTPUT_AXIS, "einsum_unknown_output_axis", "pattern")                           \
+  X(EINSUM_OPERAND_COUNT, "einsum_operand_count", "ndim")                                          \
+  X(EINSUM_NDIM, "einsum_ndim", "ndim")                                                            \
+  X(EINSUM_LENGTH_MISMATCH, "einsum_length_mismatch", "shape")                                     \
+  X(PACK_DUPLICATE_AXIS, "pack_duplicate_axis", "parse")                                           \
+  X(PACK_NO_STAR, "pack_no_star", "parse")                                                         \
+  X(PACK_INVALID_AXIS_NAME, "pack_invalid_axis_name", "parse")                                     \
+  X(PACK_TOO_FEW_DIMS, "pack_too_few_dims", "ndim")                                                \
+  X(PACK_NO_INPUTS, "pack_no_inputs", "ndim")                                                      \
+  X(PACK_LENGTH_MISMATCH, "pack_length_mismatch", "shape")                                         \
+  X(UNPACK_WRONG_NDIM, "unpack_wrong_ndim", "ndim")                                                \
+  X(UNPACK_MULTIPLE_UNKNOWN, "unpack_multiple_unknown", "pattern")                                 \
+  X(UNPACK_BAD_SPLIT, "unpack_bad_split", "shape")                                                 \
   X(UNPACK_OVERLAP, "unpack_overlap", "shape")
 
 typedef enum einc_error_kind {
@@ -138,14 +138,28 @@ typedef struct einc_error {
 const char *einc_error_key(einc_error_kind kind);
 const char *einc_error_stage(einc_error_kind kind);
 
+/* Every allocation of libeinc goes through these hooks (tests make the Nth one fail). Set them
+ * before any other call, from one thread; NULL restores the C library's. */
+typedef struct einc_allocator {
+  void *(*malloc)(size_t size);
+  void *(*calloc)(size_t count, size_t size);
+  void *(*realloc)(void *ptr, size_t size);
+  void (*free)(void *ptr);
+} einc_allocator;
+
+void einc_set_allocator(const einc_allocator *allocator);
+/* Free memory einc handed over (strings from einc_error_format / einc_plan_describe). Plain
+ * free() is fine unless the hooks were replaced. */
+void einc_free(void *ptr);
+
 /* ---------------------------------------------------------------------------------------------
  * Section 2: what to compile
  * ------------------------------------------------------------------------------------------- */
 
-#define EINC_UNKNOWN (-1)
-#define EINC_MAX_RANK 32      /* most dims of one tensor (numpy: 32) */
-#define EINC_MAX_AXES 64      /* most elementary axes of one pattern */
-#define EINC_MAX_INPUTS 32    /* most operands of einsum / pack */
+#define EINC_UNKNOWN     (-1)
+#define EINC_MAX_RANK    32   /* most dims of one tensor (numpy: 32) */
+#define EINC_MAX_AXES    64   /* most elementary axes of one pattern */
+#define EINC_MAX_INPUTS  32   /* most operands of einsum / pack */
 #define EINC_MAX_PATTERN 4096 /* longest pattern, in bytes */
 
 typedef enum einc_op {
@@ -206,8 +220,9 @@ typedef struct einc_shape {
 typedef struct einc_spec {
   einc_op op;
   const char *pattern;
-  size_t pattern_len;         /* bytes; the pattern need not be NUL-terminated */
-  const char *reduction_name; /* reduce: "sum", "mean", ... checked like einops; NULL: `reduction` */
+  size_t pattern_len; /* bytes; the pattern need not be NUL-terminated */
+  const char
+      *reduction_name; /* reduce: "sum", "mean", ... checked like einops; NULL: `reduction` */
   einc_reduction reduction;
   einc_dtype dtype; /* of the inputs; decides mean_on_non_float and the result dtype */
   int32_t n_inputs; /* einsum and pack: several; others: 1 */
@@ -296,18 +311,18 @@ typedef enum einc_axis_role {
 } einc_axis_role;
 
 typedef struct einc_axis {
-  const char *name;     /* "h"; anonymous: "2"; ellipsis dim i: "…i" (UTF-8 U+2026) */
+  const char *name; /* "h"; anonymous: "2"; ellipsis dim i: "…i" (UTF-8 U+2026) */
   einc_axis_role role;
-  int64_t length;       /* EINC_UNKNOWN when bound at run time */
-  int32_t in_dim;       /* input dim the axis is split from; -1 for a new axis */
-  int64_t in_divisor;   /* unknown length = in_shape[in_dim] / in_divisor (product of the known
-                           lengths of the other axes of its left group; 1 if none) */
-  int64_t in_stride;    /* stride in a contiguous input; 0 for new axes; EINC_UNKNOWN if it
-                           depends on unknown lengths */
-  int32_t out_pos;      /* index into out_axes, -1 when reduced */
-  int64_t kwarg_value;  /* the size given as a keyword, EINC_UNKNOWN if none or run-time */
-  bool from_kwarg;      /* its size was named as a keyword (maybe bound at run time) */
-  bool from_ellipsis;   /* one of the ellipsis dims */
+  int64_t length;      /* EINC_UNKNOWN when bound at run time */
+  int32_t in_dim;      /* input dim the axis is split from; -1 for a new axis */
+  int64_t in_divisor;  /* unknown length = in_shape[in_dim] / in_divisor (product of the known
+                          lengths of the other axes of its left group; 1 if none) */
+  int64_t in_stride;   /* stride in a contiguous input; 0 for new axes; EINC_UNKNOWN if it
+                          depends on unknown lengths */
+  int32_t out_pos;     /* index into out_axes, -1 when reduced */
+  int64_t kwarg_value; /* the size given as a keyword, EINC_UNKNOWN if none or run-time */
+  bool from_kwarg;     /* its size was named as a keyword (maybe bound at run time) */
+  bool from_ellipsis;  /* one of the ellipsis dims */
 } einc_axis;
 
 /* One loop of the coalesced nest. Lengths and strides are EINC_UNKNOWN when they depend on
@@ -377,7 +392,7 @@ typedef struct einc_plan {
   /* pack / unpack: dims before and after the star. */
   int32_t n_before, n_after;
   int32_t n_packed;
-  einc_shape packed[EINC_MAX_INPUTS];      /* unpack: requested shapes with -1 resolved */
+  einc_shape packed[EINC_MAX_INPUTS];     /* unpack: requested shapes with -1 resolved */
   int64_t packed_offset[EINC_MAX_INPUTS]; /* unpack: start of each piece along the packed dim */
   int64_t packed_len[EINC_MAX_INPUTS];    /* unpack: elements of each piece along it */
   int32_t n_outputs;                      /* unpack: one per packed shape; otherwise 1 */
@@ -424,10 +439,11 @@ int einc_plan_execute(const einc_plan *self, const void *const *ins, void *const
  *   error[not_divisible]: Shape mismatch, can't divide axis of length 7 in chunks of 2
  *     |  (h d) -> h d
  *     |   ^
- * Returns a malloc'd string the caller frees, or NULL on allocation failure. */
+ * Returns a string the caller frees (einc_free), or NULL on allocation failure. */
 char *einc_error_format(const einc_error *err, const char *pattern, size_t pattern_len);
 
-/* The plan as `einc explain` prints it (axes, decomposition, loops, class, strides). malloc'd. */
+/* The plan as `einc explain` prints it (axes, decomposition, loops, class, strides); the caller
+ * frees it (einc_free); NULL on allocation failure. */
 char *einc_plan_describe(const einc_plan *self);
 
 #ifdef __cplusplus

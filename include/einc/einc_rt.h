@@ -24,17 +24,17 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 /* X(NAME, value, message) */
-#define EINC_RT_STATUS_TABLE(X)                                                                   \
-  X(OK, 0, "success")                                                                             \
-  X(EINVAL, -1, "invalid argument")                                                               \
-  X(ESHAPE, -2, "tensor shapes do not match")                                                     \
-  X(EDTYPE, -3, "dtype not supported or not matching")                                            \
-  X(ELAYOUT, -4, "tensor layout (strides) not supported by this backend")                         \
-  X(EDEVICE, -5, "tensor lives on another device than the backend")                               \
-  X(ENOMEM, -6, "out of memory")                                                                  \
-  X(EUNSUPPORTED, -7, "operation not supported by this backend")                                  \
-  X(EBACKEND, -8, "backend library call failed")                                                  \
-  X(ENOTAVAIL, -9, "backend not available on this machine")                                       \
+#define EINC_RT_STATUS_TABLE(X)                                                                    \
+  X(OK, 0, "success")                                                                              \
+  X(EINVAL, -1, "invalid argument")                                                                \
+  X(ESHAPE, -2, "tensor shapes do not match")                                                      \
+  X(EDTYPE, -3, "dtype not supported or not matching")                                             \
+  X(ELAYOUT, -4, "tensor layout (strides) not supported by this backend")                          \
+  X(EDEVICE, -5, "tensor lives on another device than the backend")                                \
+  X(ENOMEM, -6, "out of memory")                                                                   \
+  X(EUNSUPPORTED, -7, "operation not supported by this backend")                                   \
+  X(EBACKEND, -8, "backend library call failed")                                                   \
+  X(ENOTAVAIL, -9, "backend not available on this machine")                                        \
   X(EPATTERN, -10, "invalid pattern")
 
 typedef enum einc_rt_status {
@@ -72,7 +72,7 @@ typedef struct einc_rt_tensor {
   int32_t rank;
   int64_t shape[EINC_RT_MAX_DIMS];   /* outermost first */
   int64_t strides[EINC_RT_MAX_DIMS]; /* in elements, outermost first */
-  void *data; /* CPU: host pointer; CUDA: device pointer; OpenCL: a cl_mem (buffer object) */
+  void *data;     /* CPU: host pointer; CUDA: device pointer; OpenCL: a cl_mem (buffer object) */
   int64_t offset; /* elements from `data` to element [0,...,0] (OpenCL buffers cannot be offset) */
   einc_rt_device device;
 } einc_rt_tensor;
@@ -80,9 +80,19 @@ typedef struct einc_rt_tensor {
 size_t einc_rt_dtype_size(einc_rt_dtype dt);
 const char *einc_rt_dtype_name(einc_rt_dtype dt); /* "float32", "bfloat16", "float16" */
 
-/* A contiguous descriptor of `rank` dims over `data` (offset 0). */
+/* A contiguous descriptor of `rank` dims over `data` (offset 0). rank is clamped to
+ * [0, EINC_RT_MAX_DIMS]. */
 einc_rt_tensor einc_rt_tensor_contiguous(einc_rt_dtype dt, einc_rt_device dev, void *data,
                                          int32_t rank, const int64_t *shape);
+/* Product of the shape (1 for rank 0). */
+int64_t einc_rt_tensor_numel(const einc_rt_tensor *t);
+
+/* Scalar conversions; float -> bfloat16 / float16 round to nearest even, NaN stays NaN,
+ * overflow of float16 gives infinity. */
+uint16_t einc_rt_f32_to_bf16(float x);
+float einc_rt_bf16_to_f32(uint16_t x);
+uint16_t einc_rt_f32_to_f16(float x);
+float einc_rt_f16_to_f32(uint16_t x);
 
 /* ---------------------------------------------------------------------------------------------
  * Section 3: backends
@@ -104,22 +114,33 @@ typedef struct einc_rt_backend einc_rt_backend;
 
 /* Backend options; zero-initialise and set what you need. */
 typedef struct einc_rt_backend_options {
-  int32_t n_threads;     /* CPU: 0 = all cores */
-  int32_t device_index;  /* CUDA / OpenCL: which device (0 = first) */
-  void *stream;          /* CUDA: a cudaStream_t to run on (NULL = the legacy default stream) */
-  void *opencl_queue;    /* OpenCL: a cl_command_queue to use, or NULL to make one */
+  int32_t n_threads;    /* CPU: threads of the norm, 0 = all cores (oneDNN's GEMM runs on its
+                           own OpenMP threads: OMP_NUM_THREADS) */
+  int32_t device_index; /* CUDA / OpenCL: which device (0 = first) */
+  void *stream;         /* CUDA: a cudaStream_t to run on (NULL = the legacy default stream) */
+  void *opencl_queue;   /* OpenCL: a cl_command_queue to use, or NULL to make one */
 } einc_rt_backend_options;
 
 /* Create a backend. EINC_RT_ENOTAVAIL when the kind was not built in or no device is present. */
 int einc_rt_backend_new(einc_rt_backend_kind kind, const einc_rt_backend_options *opts,
                         einc_rt_backend **out);
 void einc_rt_backend_delete(einc_rt_backend *self);
-const char *einc_rt_backend_name(const einc_rt_backend *self); /* "cpu (oneDNN 2.6, avx512_bf16)" */
+/* "cpu (2 threads, norm avx512, oneDNN 2.6)", "opencl (<device>, norm portable, GEMM tiled
+ * kernel)"; never NULL. */
+const char *einc_rt_backend_name(const einc_rt_backend *self);
 einc_rt_backend_kind einc_rt_backend_get_kind(const einc_rt_backend *self);
 /* Whether `op` runs on this backend for activations of dtype `dt`. */
 bool einc_rt_backend_supports(const einc_rt_backend *self, einc_rt_op op, einc_rt_dtype dt);
 /* Wait until all work queued by the backend is done (CUDA / OpenCL; CPU: no-op). */
 int einc_rt_backend_synchronize(einc_rt_backend *self);
+
+/* Memory on the backend's device, for callers without their own allocator (benchmarks, demos):
+ * CPU: 64-byte aligned host memory; OpenCL: a cl_mem buffer in the backend's context; CUDA:
+ * device memory. Copies are blocking. EINC_RT_EUNSUPPORTED where a backend does not offer it. */
+int einc_rt_backend_alloc(einc_rt_backend *self, size_t bytes, void **out);
+void einc_rt_backend_free(einc_rt_backend *self, void *buf);
+int einc_rt_backend_upload(einc_rt_backend *self, void *buf, const void *host, size_t bytes);
+int einc_rt_backend_download(einc_rt_backend *self, void *host, const void *buf, size_t bytes);
 
 /* ---------------------------------------------------------------------------------------------
  * Section 4: the Gated DeltaNet output projection
@@ -150,7 +171,11 @@ typedef struct einc_rt_gdn_params {
 
 /* A projection bound to its weights on one backend. It owns a workspace sized for up to
  * `max_tokens` tokens (grown by _run only where the backend allows allocation there; the CUDA
- * backend never allocates inside _run, so it is CUDA-graph capture safe for T <= max_tokens). */
+ * backend never allocates inside _run, so it is CUDA-graph capture safe for T <= max_tokens).
+ * One projection runs on one thread at a time (its workspace is shared by its calls); separate
+ * projections may run concurrently. W may have a row stride larger than H*d. On the CPU, for a
+ * 16-bit dtype the CPU cannot multiply natively, _new keeps a float copy of W (2x its size) and
+ * uses it for T > 1, which runs oneDNN's much faster float32 kernels. */
 typedef struct einc_rt_gdn_out_proj einc_rt_gdn_out_proj;
 
 /* Check shapes and dtypes of the weights and prepare (pack weights, pick GEMM algorithms). The
@@ -171,6 +196,68 @@ int einc_rt_gated_rmsnorm(einc_rt_backend *backend, const einc_rt_tensor *o,
 /* out[T, D] = x[T, K] · W[D, K]ᵀ */
 int einc_rt_gemm_nt(einc_rt_backend *backend, const einc_rt_tensor *x, const einc_rt_tensor *w,
                     einc_rt_tensor *out);
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Section 5: run-time pattern API
+ *
+ * einops for C: apply a rearrange / reduce / repeat pattern to a contiguous (C-order) host buffer
+ * and write the contiguous result. The pattern is compiled by einc's pattern compiler and run by
+ * its interpreter; compiled plans are cached, keyed like einops (op, pattern, reduction, axis
+ * names and sizes, dtype, input shape), in a bounded, thread-safe LRU cache (1024 plans), so a
+ * repeated call costs a hash and a lookup before the data moves.
+ *
+ * Errors: EINC_RT_EPATTERN for an invalid pattern, EINC_RT_ESHAPE when the input shape or the
+ * sizes do not fit it, EINC_RT_EDTYPE (mean of an integer dtype), EINC_RT_EINVAL for NULL
+ * arguments; einc_rt_last_error() then holds einops' message. Nothing is written on failure.
+ *
+ * `einc lint --fix` on C/C++/CUDA sources rewrites calls whose pattern and sizes are constants
+ * into calls of functions generated at build time (`einc gen`, CMake einc_generate()), which
+ * need neither the pattern compiler nor the strings at run time.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A keyword axis size, as einops' **axes_lengths. Lists end with {NULL, 0}. */
+typedef struct einc_rt_axis_size {
+  const char *name;
+  int64_t value;
+} einc_rt_axis_size;
+
+/* A {NULL, 0}-terminated size list: EINC_RT_SIZES({"h", 8}, {"w", 2}) (C99 compound literal). */
+#define EINC_RT_SIZES(...) ((const einc_rt_axis_size[]){__VA_ARGS__, {NULL, 0}})
+
+typedef enum einc_rt_pattern_op {
+  EINC_RT_PATTERN_REARRANGE,
+  EINC_RT_PATTERN_REDUCE,
+  EINC_RT_PATTERN_REPEAT,
+} einc_rt_pattern_op;
+
+/* out = rearrange(in, pattern, **sizes). `in` has `rank` dims `shape`; `out` must hold the
+ * result's elements (einc_rt_pattern_shape gives its shape). `sizes` may be NULL. `in` and `out`
+ * may be the same buffer only when the pattern is a view (then nothing is copied). */
+int einc_rt_rearrange(const char *pattern, einc_rt_dtype dtype, const void *in, int32_t rank,
+                      const int64_t *shape, void *out, const einc_rt_axis_size *sizes);
+/* out = reduce(in, pattern, reduction, **sizes); reduction: "sum", "mean", "max", "min", "prod".
+ * Accumulates in double over the reduced axes in left order (reproducible to the bit). */
+int einc_rt_reduce(const char *pattern, const char *reduction, einc_rt_dtype dtype,
+                   const void *in, int32_t rank, const int64_t *shape, void *out,
+                   const einc_rt_axis_size *sizes);
+/* out = repeat(in, pattern, **sizes). */
+int einc_rt_repeat(const char *pattern, einc_rt_dtype dtype, const void *in, int32_t rank,
+                   const int64_t *shape, void *out, const einc_rt_axis_size *sizes);
+
+/* The output's rank and shape (out_shape needs room for 32 dims) of one
+ * of the calls above; `reduction` is used by EINC_RT_PATTERN_REDUCE only. Uses the same cache. */
+int einc_rt_pattern_shape(einc_rt_pattern_op op, const char *pattern, const char *reduction,
+                          einc_rt_dtype dtype, int32_t rank, const int64_t *shape,
+                          const einc_rt_axis_size *sizes, int32_t *out_rank, int64_t *out_shape);
+
+/* Cache statistics since start (or the last clear) and emptying it (for tests and tools). */
+typedef struct einc_rt_pattern_cache_stats {
+  uint64_t hits, misses, evictions;
+  int64_t size, capacity;
+} einc_rt_pattern_cache_stats;
+void einc_rt_pattern_cache_get_stats(einc_rt_pattern_cache_stats *out);
+void einc_rt_pattern_cache_clear(void);
 
 #ifdef __cplusplus
 }

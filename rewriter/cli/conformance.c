@@ -33,14 +33,22 @@ static void *einc__make_input(const char *kind, einc_dtype dt, int64_t n, int k)
   if (!buf) return NULL;
   for (int64_t i = 0; i < n; i++) {
     double v;
-    if (!strcmp(kind, "arange")) v = (double)(i + 1000 * k);
-    else if (!strcmp(kind, "small")) v = (double)(((i + 7 * k) % 13) - 6);
-    else if (!strcmp(kind, "mod3")) v = (double)(i % 3);
-    else if (!strcmp(kind, "pow2")) v = ldexp(1.0, (int)(i % 3) - 1);
-    else if (!strcmp(kind, "parity")) v = (__builtin_popcountll((unsigned long long)i) % 2) == 0;
-    else v = 0;
-    if (dt == EINC_I64) ((int64_t *)buf)[i] = (int64_t)v;
-    else einc__store_f64(dt, buf, i, v);
+    if (!strcmp(kind, "arange"))
+      v = (double)(i + 1000 * k);
+    else if (!strcmp(kind, "small"))
+      v = (double)(((i + 7 * k) % 13) - 6);
+    else if (!strcmp(kind, "mod3"))
+      v = (double)(i % 3);
+    else if (!strcmp(kind, "pow2"))
+      v = ldexp(1.0, (int)(i % 3) - 1);
+    else if (!strcmp(kind, "parity"))
+      v = (__builtin_popcountll((unsigned long long)i) % 2) == 0;
+    else
+      v = 0;
+    if (dt == EINC_I64)
+      ((int64_t *)buf)[i] = (int64_t)v;
+    else
+      einc__store_f64(dt, buf, i, v);
   }
   return buf;
 }
@@ -58,7 +66,8 @@ static bool einc__shape_from_json(json_object *arr, einc_shape *out) {
   size_t n = json_object_array_length(arr);
   if (n > EINC_MAX_RANK) return false;
   out->rank = (int32_t)n;
-  for (size_t i = 0; i < n; i++) out->dims[i] = json_object_get_int64(json_object_array_get_idx(arr, i));
+  for (size_t i = 0; i < n; i++)
+    out->dims[i] = json_object_get_int64(json_object_array_get_idx(arr, i));
   return true;
 }
 
@@ -76,7 +85,8 @@ static bool einc__check_out(json_object *exp, const int64_t *dims, int rank, ein
     return false;
   }
   bool same = want.rank == rank;
-  for (int d = 0; same && d < rank; d++) same = want.dims[d] == dims[d];
+  for (int d = 0; same && d < rank; d++)
+    same = want.dims[d] == dims[d];
   if (!same) {
     snprintf(why, why_size, "output shape differs (rank %d vs %d)", rank, want.rank);
     return false;
@@ -88,21 +98,23 @@ static bool einc__check_out(json_object *exp, const int64_t *dims, int rank, ein
     return false;
   }
   int64_t n = 1;
-  for (int d = 0; d < rank; d++) n *= dims[d];
+  for (int d = 0; d < rank; d++)
+    n *= dims[d];
   double *vals = malloc(sizeof(double) * (size_t)(n ? n : 1));
   if (!vals) {
     snprintf(why, why_size, "out of memory");
     return false;
   }
-  for (int64_t i = 0; i < n; i++) vals[i] = einc__load_f64(dt, buf, i);
+  for (int64_t i = 0; i < n; i++)
+    vals[i] = einc__load_f64(dt, buf, i);
   bool ok = true;
   if (json_object_object_get_ex(exp, "flat", &flat)) {
     for (int64_t i = 0; ok && i < n; i++) {
       json_object *v = json_object_array_get_idx(flat, (size_t)i);
       double w = json_object_is_type(v, json_type_string)
                      ? (!strcmp(json_object_get_string(v), "nan") ? NAN
-                        : json_object_get_string(v)[0] == '-' ? -INFINITY
-                                                               : INFINITY)
+                        : json_object_get_string(v)[0] == '-'     ? -INFINITY
+                                                                  : INFINITY)
                      : json_object_get_double(v);
       if (!(w == vals[i] || (isnan(w) && isnan(vals[i])))) {
         snprintf(why, why_size, "value %lld is %g, einops gives %g", (long long)i, vals[i], w);
@@ -114,7 +126,8 @@ static bool einc__check_out(json_object *exp, const int64_t *dims, int rank, ein
     unsigned int len = 0;
     EVP_Digest(vals, sizeof(double) * (size_t)n, digest, &len, EVP_sha256(), NULL);
     char hex[65];
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    for (int i = 0; i < 32; i++)
+      snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     if (strcmp(hex, json_object_get_string(sha))) {
       snprintf(why, why_size, "values differ (sha256 of the float64 output)");
       ok = false;
@@ -175,6 +188,31 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
   spec.inputs = shapes;
   spec.dtype = n_inputs ? dtypes[0] : EINC_F64;
 
+  /* rearrange / reduce / repeat of a list: einops stacks the tensors on a new axis 0 */
+  size_t stacked = 0;
+  einc_shape stack_shape;
+  if ((op == EINC_OP_REARRANGE || op == EINC_OP_REDUCE || op == EINC_OP_REPEAT) && n_inputs > 1) {
+    for (size_t i = 1; i < n_inputs; i++) {
+      bool same = shapes[i].rank == shapes[0].rank;
+      for (int d = 0; same && d < shapes[0].rank; d++) same = shapes[i].dims[d] == shapes[0].dims[d];
+      if (!same) { /* numpy's stack refuses: a backend error */
+        if (!expect_ok) return EINC_CASE_PASS;
+        snprintf(why, why_size, "inputs of different shapes cannot be stacked");
+        return EINC_CASE_FAIL;
+      }
+    }
+    if (shapes[0].rank >= EINC_MAX_RANK) {
+      snprintf(why, why_size, "stacked input has too many dims");
+      return EINC_CASE_FAIL;
+    }
+    stack_shape.rank = shapes[0].rank + 1;
+    stack_shape.dims[0] = (int64_t)n_inputs;
+    memcpy(stack_shape.dims + 1, shapes[0].dims, sizeof(int64_t) * (size_t)shapes[0].rank);
+    stacked = n_inputs;
+    spec.n_inputs = 1;
+    spec.inputs = &stack_shape;
+  }
+
   einc_kwarg kwargs[EINC_MAX_AXES];
   int n_kwargs = 0;
   bool bad_kwarg = false, negative_kwarg = false;
@@ -193,7 +231,8 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
   if (json_object_object_get_ex(c, "packed_shapes", &j_packed) && j_packed) {
     size_t n = json_object_array_length(j_packed);
     if (n > EINC_MAX_INPUTS) n = EINC_MAX_INPUTS;
-    for (size_t i = 0; i < n; i++) einc__shape_from_json(json_object_array_get_idx(j_packed, i), &packed[i]);
+    for (size_t i = 0; i < n; i++)
+      einc__shape_from_json(json_object_array_get_idx(j_packed, i), &packed[i]);
     spec.n_packed = (int32_t)n;
     spec.packed = packed;
   }
@@ -232,8 +271,8 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
   if (status) {
     if (!expect_ok) {
       if (einc__kind_matches(expect_kind, err.kind)) return EINC_CASE_PASS;
-      snprintf(why, why_size, "rejected with %s, einops says %s: %s",
-               einc_error_key(err.kind), expect_kind, err.message);
+      snprintf(why, why_size, "rejected with %s, einops says %s: %s", einc_error_key(err.kind),
+               expect_kind, err.message);
       return EINC_CASE_FAIL;
     }
     if (quirk) {
@@ -257,9 +296,24 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
   int n_outs = plan->n_outputs;
   for (size_t i = 0; i < n_inputs; i++) {
     int64_t n = 1;
-    for (int d = 0; d < shapes[i].rank; d++) n *= shapes[i].dims[d];
+    for (int d = 0; d < shapes[i].rank; d++)
+      n *= shapes[i].dims[d];
     ins[i] = einc__make_input(kinds[i], dtypes[i], n, (int)i);
     if (!ins[i]) goto done;
+  }
+  if (stacked) {
+    int64_t n = 1;
+    for (int d = 0; d < shapes[0].rank; d++)
+      n *= shapes[0].dims[d];
+    size_t bytes = (size_t)n * einc_dtype_size(dtypes[0]);
+    char *all = malloc(bytes * stacked + 1);
+    if (!all) goto done;
+    for (size_t i = 0; i < stacked; i++) {
+      memcpy(all + i * bytes, ins[i], bytes);
+      free(ins[i]);
+      ins[i] = NULL;
+    }
+    ins[0] = all;
   }
   for (int i = 0; i < n_outs; i++) {
     int64_t n = einc_plan_out_numel(plan, i);
@@ -311,8 +365,10 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
   if (quirk) *note = "matches einops (quirk)";
   result = EINC_CASE_PASS;
 done:
-  for (size_t i = 0; i < n_inputs; i++) free(ins[i]);
-  for (int i = 0; i < n_outs; i++) free(outs[i]);
+  for (size_t i = 0; i < n_inputs; i++)
+    free(ins[i]);
+  for (int i = 0; i < n_outs; i++)
+    free(outs[i]);
   einc_plan_delete(plan);
   return result;
 }
@@ -321,12 +377,15 @@ int einc_cli_conformance(int argc, char **argv) {
   const char *path = NULL, *via_name = "interp";
   bool verbose = false;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--via") && i + 1 < argc) via_name = argv[++i];
-    else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = true;
+    if (!strcmp(argv[i], "--via") && i + 1 < argc)
+      via_name = argv[++i];
+    else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v"))
+      verbose = true;
     else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       printf("usage: einc conformance FILE.jsonl [--via interp|c] [--verbose]\n");
       return 0;
-    } else if (!path && argv[i][0] != '-') path = argv[i];
+    } else if (!path && argv[i][0] != '-')
+      path = argv[i];
     else {
       fprintf(stderr, "einc conformance: unexpected argument '%s'\n", argv[i]);
       return 2;
@@ -337,8 +396,10 @@ int einc_cli_conformance(int argc, char **argv) {
     return 2;
   }
   einc_conformance_via via = NULL;
-  if (!strcmp(via_name, "interp")) via = NULL;
-  else if (!strcmp(via_name, "c") && einc__conformance_via_c) via = einc__conformance_via_c;
+  if (!strcmp(via_name, "interp"))
+    via = NULL;
+  else if (!strcmp(via_name, "c") && einc__conformance_via_c)
+    via = einc__conformance_via_c;
   else {
     fprintf(stderr, "einc conformance: --via %s is not available in this build\n", via_name);
     return 2;
@@ -363,8 +424,7 @@ int einc_cli_conformance(int argc, char **argv) {
       continue;
     }
     json_object *j_id;
-    const char *id = json_object_object_get_ex(c, "id", &j_id) ? json_object_get_string(j_id)
-                                                               : "?";
+    const char *id = json_object_object_get_ex(c, "id", &j_id) ? json_object_get_string(j_id) : "?";
     char why[1024] = "";
     const char *note = "";
     einc_case_result r = einc__run_case(c, via, verbose, why, sizeof why, &note);

@@ -8,21 +8,20 @@
 #include "commands.h"
 
 static void einc__usage(FILE *f) {
-  fprintf(f,
-          "usage: einc <command> [options]\n"
-          "\n"
-          "commands:\n"
-          "  explain PATTERN [--op OP] [--reduction R] [--shape 2,3,4] [NAME=VALUE ...]\n"
-          "          [--dtype DT] [--emit plan|torch|numpy|c|cuda|opencl]\n"
-          "                      show how a pattern compiles: its axes, plan and class\n"
-          "  conformance FILE.jsonl [--via interp|c] [--verbose]\n"
-          "                      run einops conformance cases\n"
-          "  lint [--fix] [--diff] [--format text|json|sarif] PATH...\n"
-          "                      find run-time pattern parsing in Python / C / C++ / CUDA\n"
-          "  gen ...             generate C / CUDA / OpenCL from a pattern manifest\n"
-          "  bench ...           run the benchmarks\n"
-          "\n"
-          "Run `einc <command> --help` for a command's options.\n");
+  fprintf(f, "usage: einc <command> [options]\n"
+             "\n"
+             "commands:\n"
+             "  explain PATTERN [--op OP] [--reduction R] [--shape 2,3,4] [NAME=VALUE ...]\n"
+             "          [--dtype DT] [--emit plan|torch|numpy|c|cuda|opencl]\n"
+             "                      show how a pattern compiles: its axes, plan and class\n"
+             "  conformance FILE.jsonl [--via interp|c] [--verbose]\n"
+             "                      run einops conformance cases\n"
+             "  lint [--fix] [--diff] [--format text|json|sarif] PATH...\n"
+             "                      find run-time pattern parsing in Python / C / C++ / CUDA\n"
+             "  gen ...             generate C / CUDA / OpenCL from a pattern manifest\n"
+             "  bench ...           run the benchmarks\n"
+             "\n"
+             "Run `einc <command> --help` for a command's options.\n");
 }
 
 int main(int argc, char **argv) {

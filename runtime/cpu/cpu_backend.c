@@ -1,0 +1,418 @@
+/*
+ * The CPU backend: the norm on the backend's pthreads with the SIMD kernel picked at creation,
+ * the GEMM through oneDNN's matmul (never a hand-written one). For bfloat16 and float16 on CPUs
+ * without native 16-bit dot products oneDNN's 16-bit matmul is slower than its float32 one (or,
+ * for float16, missing), so a projection widens its weights to float once, the norm writes Y
+ * already rounded to the activation dtype but stored as float, and the output is narrowed after
+ * the GEMM; a single-token GEMM, bound by reading W, keeps the 16-bit weights.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "convert.h"
+#include "cpu.h"
+#include "dnnl_matmul.h"
+
+typedef struct einc_rt__cpu {
+  einc_rt__pool *pool;
+  einc_rt__norm_impl norm;
+  dnnl_engine_t engine;
+  dnnl_stream_t stream;
+  bool native_bf16; /* the CPU multiplies bfloat16 natively (AVX-512 BF16) */
+  einc_rt__mm_cache mm;
+} einc_rt__cpu;
+
+static inline einc_rt__cpu *einc_rt__cpu_of(einc_rt_backend *b) {
+  return b->impl;
+}
+
+static dnnl_data_type_t einc_rt__dnnl_dt(einc_rt_dtype dt) {
+  switch (dt) {
+  case EINC_RT_BF16:
+    return dnnl_bf16;
+  case EINC_RT_F16:
+    return dnnl_f16;
+  case EINC_RT_F32:
+    break;
+  }
+  return dnnl_f32;
+}
+
+static void *einc_rt__host_ptr(const einc_rt_tensor *t) {
+  return (char *)t->data + t->offset * (int64_t)einc_rt_dtype_size(t->dtype);
+}
+
+static void *einc_rt__aligned_alloc(size_t bytes) {
+  void *p = NULL;
+  if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) return NULL;
+  return p;
+}
+
+/* ---- conversions run on the pool ---- */
+
+typedef struct einc_rt__convert_job {
+  const void *src;
+  void *dst;
+  int64_t cols, src_ld, dst_ld;
+  einc_rt_dtype src_dt, dst_dt;
+} einc_rt__convert_job;
+
+static void einc_rt__convert_rows(void *ctx, int64_t r0, int64_t r1) {
+  const einc_rt__convert_job *j = ctx;
+  for (int64_t r = r0; r < r1; r++) {
+    if (j->src_dt == EINC_RT_F32) {
+      const float *s = (const float *)j->src + r * j->src_ld;
+      uint16_t *d = (uint16_t *)j->dst + r * j->dst_ld;
+      if (j->dst_dt == EINC_RT_BF16)
+        for (int64_t c = 0; c < j->cols; c++)
+          d[c] = einc_rt__f32_to_bf16(s[c]);
+      else
+        for (int64_t c = 0; c < j->cols; c++)
+          d[c] = einc_rt__f32_to_f16(s[c]);
+    } else {
+      const uint16_t *s = (const uint16_t *)j->src + r * j->src_ld;
+      float *d = (float *)j->dst + r * j->dst_ld;
+      if (j->src_dt == EINC_RT_BF16)
+        for (int64_t c = 0; c < j->cols; c++)
+          d[c] = einc_rt__bf16_to_f32(s[c]);
+      else
+        for (int64_t c = 0; c < j->cols; c++)
+          d[c] = einc_rt__f16_to_f32(s[c]);
+    }
+  }
+}
+
+/* rows x cols between float and a 16-bit dtype, on the pool. */
+static void einc_rt__convert(einc_rt__cpu *cpu, const void *src, einc_rt_dtype src_dt,
+                             int64_t src_ld, void *dst, einc_rt_dtype dst_dt, int64_t dst_ld,
+                             int64_t rows, int64_t cols) {
+  einc_rt__convert_job j = {src, dst, cols, src_ld, dst_ld, src_dt, dst_dt};
+  int64_t grain = cols >= 16384 ? 1 : 16384 / cols;
+  einc_rt__pool_run(cpu->pool, rows, grain, einc_rt__convert_rows, &j);
+}
+
+/* ---- the norm ---- */
+
+typedef struct einc_rt__norm_task {
+  einc_rt__norm_fn fn;
+  const einc_rt__norm_job *job;
+} einc_rt__norm_task;
+
+static void einc_rt__norm_part(void *ctx, int64_t t0, int64_t t1) {
+  const einc_rt__norm_task *task = ctx;
+  task->fn(task->job, t0, t1);
+}
+
+static void einc_rt__norm_run(einc_rt__cpu *cpu, const einc_rt__norm_job *job, int64_t tokens) {
+  einc_rt__norm_task task = {cpu->norm.run, job};
+  /* About 32K elements per thread at least: below that waking a thread costs more. */
+  int64_t per_token = job->heads * job->d;
+  int64_t grain = per_token >= 32768 ? 1 : 32768 / per_token;
+  einc_rt__pool_run(cpu->pool, tokens, grain, einc_rt__norm_part, &task);
+}
+
+static int einc_rt__widen_weight(einc_rt_dtype dt, const einc_rt_tensor *w, float **out) {
+  int64_t n = w->shape[0];
+  float *f = einc_rt__aligned_alloc((size_t)n * sizeof(float));
+  if (!f) return einc_rt__fail(EINC_RT_ENOMEM, "allocating the norm weight");
+  const void *p = einc_rt__host_ptr(w);
+  for (int64_t i = 0; i < n; i++)
+    f[i] = dt == EINC_RT_F32    ? ((const float *)p)[i]
+           : dt == EINC_RT_BF16 ? einc_rt__bf16_to_f32(((const uint16_t *)p)[i])
+                                : einc_rt__f16_to_f32(((const uint16_t *)p)[i]);
+  *out = f;
+  return EINC_RT_OK;
+}
+
+static int einc_rt__cpu_gated_rmsnorm(einc_rt_backend *self, const einc_rt_tensor *o,
+                                      const einc_rt_tensor *z, const einc_rt_tensor *norm_weight,
+                                      const einc_rt_gdn_params *params, einc_rt_tensor *y) {
+  float *w = NULL;
+  int rc = einc_rt__widen_weight(o->dtype, norm_weight, &w);
+  if (rc) return rc;
+  einc_rt__norm_job job = {
+      .o = einc_rt__host_ptr(o),
+      .z = einc_rt__host_ptr(z),
+      .o_stride = o->strides[0],
+      .z_stride = z->strides[0],
+      .w = w,
+      .heads = o->shape[1],
+      .d = o->shape[2],
+      .eps = params->eps,
+      .gate = params->gate,
+      .dt = o->dtype,
+      .y = einc_rt__host_ptr(y),
+      .y_stride = o->shape[1] * o->shape[2],
+  };
+  einc_rt__norm_run(einc_rt__cpu_of(self), &job, o->shape[0]);
+  free(w);
+  return EINC_RT_OK;
+}
+
+/* ---- the GEMM ---- */
+
+static einc_rt__mm_key einc_rt__key(dnnl_data_type_t x_dt, dnnl_data_type_t w_dt,
+                                    dnnl_data_type_t out_dt, int64_t m, int64_t k, int64_t n,
+                                    int64_t ldx, int64_t ldw, int64_t ldo) {
+  einc_rt__mm_key key;
+  memset(&key, 0, sizeof key); /* the key is compared bytewise */
+  key.x_dt = x_dt;
+  key.w_dt = w_dt;
+  key.out_dt = out_dt;
+  key.m = m;
+  key.k = k;
+  key.n = n;
+  key.ldx = m > 1 ? ldx : k;
+  key.ldw = ldw;
+  key.ldo = m > 1 ? ldo : n;
+  return key;
+}
+
+/* Whether a GEMM of m rows in dt goes through float (see the top of the file). A projection
+ * widens its weights once, so any m > 1 pays; einc_rt_gemm_nt must widen W on every call, which
+ * pays only from about 32 rows (measured: oneDNN 2.6 on AVX-512 without BF16). */
+#define EINC_RT__WIDEN_MIN_ROWS_UNPREPARED 32
+static bool einc_rt__gemm_widens(const einc_rt__cpu *cpu, einc_rt_dtype dt, int64_t m,
+                                 bool prepared) {
+  if (dt == EINC_RT_F16) return true;
+  if (dt == EINC_RT_BF16)
+    return !cpu->native_bf16 && m > (prepared ? 1 : EINC_RT__WIDEN_MIN_ROWS_UNPREPARED - 1);
+  return false;
+}
+
+static int einc_rt__cpu_gemm_nt(einc_rt_backend *self, const einc_rt_tensor *x,
+                                const einc_rt_tensor *w, einc_rt_tensor *out) {
+  einc_rt__cpu *cpu = einc_rt__cpu_of(self);
+  einc_rt_dtype dt = x->dtype;
+  int64_t m = x->shape[0], k = x->shape[1], n = w->shape[0];
+  int64_t ldx = x->strides[0], ldw = w->strides[0], ldo = out->strides[0];
+  if (!einc_rt__gemm_widens(cpu, dt, m, false)) {
+    dnnl_data_type_t t = einc_rt__dnnl_dt(dt);
+    einc_rt__mm_key key = einc_rt__key(t, t, t, m, k, n, ldx, ldw, ldo);
+    return einc_rt__mm_run(&cpu->mm, &key, einc_rt__host_ptr(x), einc_rt__host_ptr(w),
+                           einc_rt__host_ptr(out), NULL);
+  }
+  /* Unprepared 16-bit weights: widen everything for this one call. */
+  int rc = EINC_RT_OK;
+  float *xf = einc_rt__aligned_alloc((size_t)(m * k) * sizeof(float));
+  float *wf = einc_rt__aligned_alloc((size_t)(n * k) * sizeof(float));
+  float *of = einc_rt__aligned_alloc((size_t)(m * n) * sizeof(float));
+  if (!xf || !wf || !of) {
+    rc = einc_rt__fail(EINC_RT_ENOMEM, "allocating float copies for a %s GEMM",
+                       einc_rt_dtype_name(dt));
+    goto fail_alloc;
+  }
+  einc_rt__convert(cpu, einc_rt__host_ptr(x), dt, ldx, xf, EINC_RT_F32, k, m, k);
+  einc_rt__convert(cpu, einc_rt__host_ptr(w), dt, ldw, wf, EINC_RT_F32, k, n, k);
+  einc_rt__mm_key key = einc_rt__key(dnnl_f32, dnnl_f32, dnnl_f32, m, k, n, k, k, n);
+  if ((rc = einc_rt__mm_run(&cpu->mm, &key, xf, wf, of, NULL))) goto fail_alloc;
+  einc_rt__convert(cpu, of, EINC_RT_F32, n, einc_rt__host_ptr(out), dt, ldo, m, n);
+fail_alloc:
+  free(of);
+  free(wf);
+  free(xf);
+  return rc;
+}
+
+/* ---- the bound projection ---- */
+
+typedef struct einc_rt__cpu_proj {
+  einc_rt__proj_info info;
+  float *norm_w; /* widened norm weight */
+  const void *w; /* the caller's W */
+  int64_t ldw;
+  float *w_f32;   /* W widened once, when GEMMs of more than one token go through float */
+  void *y;        /* workspace: Y for up to y_cap tokens (float when widened) */
+  float *out_f32; /* workspace: the float output before narrowing */
+  int64_t y_cap;
+  einc_rt__mm_cache mm; /* this projection's primitives, one per token count */
+} einc_rt__cpu_proj;
+
+static void einc_rt__cpu_proj_delete(einc_rt_backend *self, void *state) {
+  (void)self;
+  einc_rt__cpu_proj *p = state;
+  if (!p) return;
+  einc_rt__mm_cache_clear(&p->mm);
+  free(p->out_f32);
+  free(p->y);
+  free(p->w_f32);
+  free(p->norm_w);
+  free(p);
+}
+
+/* Room for `tokens` tokens of Y (and of the float output when widening). */
+static int einc_rt__cpu_proj_reserve(einc_rt__cpu_proj *p, int64_t tokens) {
+  if (tokens <= p->y_cap) return EINC_RT_OK;
+  size_t y_bytes = (size_t)(tokens * p->info.k) * sizeof(float);
+  size_t o_bytes = (size_t)(tokens * p->info.n) * sizeof(float);
+  void *y = einc_rt__aligned_alloc(y_bytes);
+  float *o = p->info.dt != EINC_RT_F32 ? einc_rt__aligned_alloc(o_bytes) : NULL;
+  if (!y || (p->info.dt != EINC_RT_F32 && !o)) {
+    free(y);
+    free(o);
+    return einc_rt__fail(EINC_RT_ENOMEM, "allocating the workspace for %lld tokens",
+                         (long long)tokens);
+  }
+  free(p->y);
+  free(p->out_f32);
+  p->y = y;
+  p->out_f32 = o;
+  p->y_cap = tokens;
+  return EINC_RT_OK;
+}
+
+static int einc_rt__cpu_proj_new(einc_rt_backend *self, const einc_rt_tensor *norm_weight,
+                                 const einc_rt_tensor *proj_weight,
+                                 const einc_rt_gdn_params *params, int64_t max_tokens,
+                                 void **state) {
+  einc_rt__cpu *cpu = einc_rt__cpu_of(self);
+  einc_rt__cpu_proj *p = calloc(1, sizeof *p);
+  if (!p) return einc_rt__fail(EINC_RT_ENOMEM, "allocating the projection");
+  einc_rt__mm_cache_init(&p->mm, cpu->engine, cpu->stream, false);
+  int rc;
+  p->w = einc_rt__host_ptr(proj_weight);
+  p->ldw = proj_weight->strides[0];
+  if ((rc = einc_rt__proj_info_init(&p->info, norm_weight, proj_weight, params))) goto fail;
+  if ((rc = einc_rt__widen_weight(p->info.dt, norm_weight, &p->norm_w))) goto fail;
+  if (einc_rt__gemm_widens(cpu, p->info.dt, 2, true)) {
+    p->w_f32 = einc_rt__aligned_alloc((size_t)(p->info.n * p->info.k) * sizeof(float));
+    if (!p->w_f32) {
+      rc = einc_rt__fail(EINC_RT_ENOMEM, "allocating float weights");
+      goto fail;
+    }
+    einc_rt__convert(cpu, p->w, p->info.dt, p->ldw, p->w_f32, EINC_RT_F32, p->info.k, p->info.n,
+                     p->info.k);
+  }
+  if ((rc = einc_rt__cpu_proj_reserve(p, max_tokens > 0 ? max_tokens : 1))) goto fail;
+  *state = p;
+  return EINC_RT_OK;
+fail:
+  einc_rt__cpu_proj_delete(self, p);
+  return rc;
+}
+
+static int einc_rt__cpu_proj_run(einc_rt_backend *self, void *state, const einc_rt_tensor *o,
+                                 const einc_rt_tensor *z, einc_rt_tensor *out) {
+  einc_rt__cpu *cpu = einc_rt__cpu_of(self);
+  einc_rt__cpu_proj *p = state;
+  int64_t t = o->shape[0];
+  int rc = einc_rt__cpu_proj_reserve(p, t);
+  if (rc) return rc;
+  bool widen = einc_rt__gemm_widens(cpu, p->info.dt, t, true);
+
+  /* Y [T, H, d], contiguous in the workspace. */
+  einc_rt__norm_job job = {
+      .o = einc_rt__host_ptr(o),
+      .z = einc_rt__host_ptr(z),
+      .o_stride = o->strides[0],
+      .z_stride = z->strides[0],
+      .w = p->norm_w,
+      .heads = p->info.heads,
+      .d = p->info.d,
+      .eps = p->info.params.eps,
+      .gate = p->info.params.gate,
+      .dt = p->info.dt,
+      .y = p->y,
+      .y_stride = p->info.k,
+      .y_f32 = widen && p->info.dt != EINC_RT_F32,
+  };
+  einc_rt__norm_run(cpu, &job, t);
+
+  /* X = rearrange(Y, "... h d -> ... (h d)"): a view, from the compiled plan. */
+  int64_t y_shape[3] = {t, p->info.heads, p->info.d};
+  einc_rt_tensor y = einc_rt_tensor_contiguous(widen ? EINC_RT_F32 : p->info.dt, EINC_RT_DEVICE_CPU,
+                                               p->y, 3, y_shape);
+  einc_rt_tensor x;
+  if ((rc = einc_rt__head_merge_apply(&p->info.merge, &y, &x))) return rc;
+
+  if (!widen) {
+    dnnl_data_type_t dt = einc_rt__dnnl_dt(p->info.dt);
+    einc_rt__mm_key key =
+        einc_rt__key(dt, dt, dt, t, p->info.k, p->info.n, x.strides[0], p->ldw, out->strides[0]);
+    return einc_rt__mm_run(&p->mm, &key, x.data, (void *)p->w, einc_rt__host_ptr(out), NULL);
+  }
+  float *dst = p->info.dt == EINC_RT_F32 ? einc_rt__host_ptr(out) : p->out_f32;
+  int64_t ldo = p->info.dt == EINC_RT_F32 ? out->strides[0] : p->info.n;
+  einc_rt__mm_key key = einc_rt__key(dnnl_f32, dnnl_f32, dnnl_f32, t, p->info.k, p->info.n,
+                                     x.strides[0], p->info.k, ldo);
+  if ((rc = einc_rt__mm_run(&p->mm, &key, x.data, p->w_f32, dst, NULL))) return rc;
+  if (p->info.dt != EINC_RT_F32)
+    einc_rt__convert(cpu, p->out_f32, EINC_RT_F32, p->info.n, einc_rt__host_ptr(out), p->info.dt,
+                     out->strides[0], t, p->info.n);
+  return EINC_RT_OK;
+}
+
+/* ---- the backend ---- */
+
+static bool einc_rt__cpu_supports(const einc_rt_backend *self, einc_rt_op op, einc_rt_dtype dt) {
+  (void)self;
+  (void)op;
+  return dt == EINC_RT_F32 || dt == EINC_RT_BF16 || dt == EINC_RT_F16;
+}
+
+static int einc_rt__cpu_synchronize(einc_rt_backend *self) {
+  (void)self;
+  return EINC_RT_OK;
+}
+
+static void einc_rt__cpu_destroy(einc_rt_backend *self) {
+  einc_rt__cpu *cpu = einc_rt__cpu_of(self);
+  einc_rt__mm_cache_clear(&cpu->mm);
+  dnnl_stream_destroy(cpu->stream);
+  dnnl_engine_destroy(cpu->engine);
+  einc_rt__pool_delete(cpu->pool);
+  free(cpu);
+  free(self);
+}
+
+static const einc_rt_backend_vtable einc_rt__cpu_vtable = {
+    .destroy = einc_rt__cpu_destroy,
+    .supports = einc_rt__cpu_supports,
+    .synchronize = einc_rt__cpu_synchronize,
+    .gated_rmsnorm = einc_rt__cpu_gated_rmsnorm,
+    .gemm_nt = einc_rt__cpu_gemm_nt,
+    .proj_new = einc_rt__cpu_proj_new,
+    .proj_run = einc_rt__cpu_proj_run,
+    .proj_delete = einc_rt__cpu_proj_delete,
+};
+
+int einc_rt__cpu_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out) {
+  int rc = EINC_RT_OK;
+  einc_rt_backend *b = calloc(1, sizeof *b);
+  einc_rt__cpu *cpu = calloc(1, sizeof *cpu);
+  if (!b || !cpu) {
+    rc = einc_rt__fail(EINC_RT_ENOMEM, "allocating the CPU backend");
+    goto fail_alloc;
+  }
+  int32_t threads = opts->n_threads;
+  if (threads <= 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = n > 0 ? (int32_t)n : 1;
+  }
+  if ((rc = einc_rt__pool_new(threads, &cpu->pool))) goto fail_alloc;
+  EINC_RT__DNNL_CHECK(dnnl_engine_create(&cpu->engine, dnnl_cpu, 0), fail_pool);
+  EINC_RT__DNNL_CHECK(dnnl_stream_create(&cpu->stream, cpu->engine, dnnl_stream_default_flags),
+                      fail_engine);
+  einc_rt__mm_cache_init(&cpu->mm, cpu->engine, cpu->stream, false);
+  cpu->norm = einc_rt__norm_pick();
+  cpu->native_bf16 = einc_rt__cpu_has_avx512bf16();
+  const dnnl_version_t *v = dnnl_version();
+  b->kind = EINC_RT_BACKEND_CPU;
+  b->vt = &einc_rt__cpu_vtable;
+  b->impl = cpu;
+  snprintf(b->name, sizeof b->name, "cpu (%d threads, norm %s, oneDNN %d.%d%s)",
+           (int)einc_rt__pool_size(cpu->pool), cpu->norm.name, v->major, v->minor,
+           cpu->native_bf16 ? ", native bf16" : "");
+  *out = b;
+  return EINC_RT_OK;
+fail_engine:
+  dnnl_engine_destroy(cpu->engine);
+fail_pool:
+  einc_rt__pool_delete(cpu->pool);
+fail_alloc:
+  free(cpu);
+  free(b);
+  return rc;
+}
