@@ -16,6 +16,9 @@
 /* cuBLASLt asks for 32 MiB of workspace on Hopper to reach its fastest kernels. */
 #define EINC_RT__CUDA_WORKSPACE ((size_t)32 << 20)
 #define EINC_RT__CUDA_GEMM_CACHE 32
+/* Tokens a projection's activation buffer holds when max_tokens is 0: long enough that the
+ * GEMM runs at full rate, short enough to cost a few MiB. */
+#define EINC_RT__CUDA_DEFAULT_TOKENS 1024
 
 static const char *einc_rt__cublas_name(cublasStatus_t st) {
   switch (st) {
@@ -315,7 +318,8 @@ static int einc_rt__cuda_proj_new(einc_rt_backend *self, const einc_rt_tensor *n
   p->norm_weight = *norm_weight;
   p->proj_weight = *proj_weight;
   p->params = *params;
-  p->capacity = max_tokens > 0 ? max_tokens : 1;
+  /* max_tokens = 0 leaves the size to the backend: long runs then go in chunks of this many. */
+  p->capacity = max_tokens > 0 ? max_tokens : EINC_RT__CUDA_DEFAULT_TOKENS;
   p->chunk = p->capacity;
   const int64_t k = proj_weight->shape[1];
   if ((st = EINC_RT__CUDA(cudaMalloc(&p->y, (size_t)(p->capacity * k) *

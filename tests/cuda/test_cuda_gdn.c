@@ -148,15 +148,24 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
   einc_rt_tensor to = tensor(&o, 0, 3, s_o, st_o), tz = tensor(&z, z_off, 3, s_o, st_z);
   einc_rt_tensor tw = tensor(&w, 0, 1, s_w, st_w), tW = tensor(&W, 0, 2, s_W, st_W);
   einc_rt_tensor tout = tensor(&out, out_off, 2, s_out, st_out);
+  /* The default path through the public entry points; the others through the backend table. */
   void *state = NULL;
-  CHECK_RT(be->vt->proj_new(be, &tw, &tW, &params, c->max_tokens, &state));
-  einc_rt__cuda_proj_set_path(state, c->path);
+  einc_rt_gdn_out_proj *proj = NULL;
+  if (c->path == EINC_RT__CUDA_PATH_AUTO) {
+    CHECK_RT(einc_rt_gdn_out_proj_new(be, &tw, &tW, &params, c->max_tokens, &proj));
+  } else {
+    CHECK_RT(be->vt->proj_new(be, &tw, &tW, &params, c->max_tokens, &state));
+    einc_rt__cuda_proj_set_path(state, c->path);
+  }
+#define RUN_PROJ()                                                                                \
+  (proj ? einc_rt_gdn_out_proj_run(proj, &to, &tz, &tout)                                        \
+        : be->vt->proj_run(be, state, &to, &tz, &tout))
   buf_poison(&out);
   if (c->graph) {
     cudaGraph_t g;
     cudaGraphExec_t ge;
     CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    CHECK_RT(be->vt->proj_run(be, state, &to, &tz, &tout));
+    CHECK_RT(RUN_PROJ());
     CHECK_CUDA(cudaStreamEndCapture(stream, &g));
     CHECK_CUDA(cudaGraphInstantiate(&ge, g, 0));
     CHECK_CUDA(cudaGraphLaunch(ge, stream));
@@ -164,9 +173,10 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
     CHECK_CUDA(cudaGraphExecDestroy(ge));
     CHECK_CUDA(cudaGraphDestroy(g));
   } else {
-    CHECK_RT(be->vt->proj_run(be, state, &to, &tz, &tout));
+    CHECK_RT(RUN_PROJ());
   }
-  CHECK_RT(be->vt->synchronize(be));
+#undef RUN_PROJ
+  CHECK_RT(einc_rt_backend_synchronize(be));
   buf_download(&out);
 
   double *y = malloc((size_t)(T * K + 1) * sizeof *y), *ref = malloc((size_t)(T * D + 1) * sizeof *ref);
@@ -184,7 +194,8 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
            c->out_slice ? " out-slice" : "", c->path == EINC_RT__CUDA_PATH_FUSED ? " fused" : "",
            c->graph ? " graph" : "", (long long)c->max_tokens);
   compare(what, &out, out_off, out_ld, ref, T, D);
-  be->vt->proj_delete(be, state);
+  if (proj) einc_rt_gdn_out_proj_delete(proj);
+  else be->vt->proj_delete(be, state);
   free(y), free(ref);
   buf_free(&o), buf_free(&z), buf_free(&w), buf_free(&W), buf_free(&out);
 }
@@ -206,9 +217,9 @@ static void run_steps(einc_rt_backend *be, einc_rt_dtype dt, int64_t T, int64_t 
   einc_rt_tensor tout = tensor(&out, 0, 2, so, sto);
   buf_poison(&y);
   buf_poison(&out);
-  CHECK_RT(be->vt->gated_rmsnorm(be, &to, &tz, &tw, &params, &ty));
-  CHECK_RT(be->vt->gemm_nt(be, &tx, &tW, &tout));
-  CHECK_RT(be->vt->synchronize(be));
+  CHECK_RT(einc_rt_gated_rmsnorm(be, &to, &tz, &tw, &params, &ty));
+  CHECK_RT(einc_rt_gemm_nt(be, &tx, &tW, &tout));
+  CHECK_RT(einc_rt_backend_synchronize(be));
   buf_download(&y);
   buf_download(&out);
   double *yr = malloc((size_t)(T * K + 1) * sizeof *yr), *ref = malloc((size_t)(T * D + 1) * sizeof *ref);
@@ -244,13 +255,13 @@ int main(int argc, char **argv) {
   einc_test_seed();
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   einc_rt_backend_options opts = {.stream = stream};
-  int st = einc_rt__cuda_backend_new(&opts, &be);
+  int st = einc_rt_backend_new(EINC_RT_BACKEND_CUDA, &opts, &be);
   if (st == EINC_RT_ENOTAVAIL) {
     printf("SKIP: %s\n", einc_rt_last_error());
     return EINC_TEST_SKIP;
   }
   CHECK_RT(st);
-  printf("backend: %s\n", be->name);
+  printf("backend: %s\n", einc_rt_backend_name(be));
 
   const einc_rt_dtype dts[] = {EINC_RT_BF16, EINC_RT_F16, EINC_RT_F32};
   const int64_t Ts_full[] = {0, 1, 3, 8, 9, 16, 17, 100};
@@ -279,6 +290,8 @@ int main(int argc, char **argv) {
       run_case(be, stream, &c);
       c.T = 40, c.max_tokens = 16, c.path = EINC_RT__CUDA_PATH_AUTO;
       run_case(be, stream, &c);
+      c.T = 1100, c.H = 8, c.D = 64, c.max_tokens = 0; /* the default buffer, and chunks */
+      run_case(be, stream, &c);
     }
     gdn_case g = {.dt = dts[di], .T = 4, .H = 8, .D = 128, .max_tokens = 32, .graph = true,
                   .z_slice = true};
@@ -290,7 +303,7 @@ int main(int argc, char **argv) {
     run_steps(be, dts[di], quick ? 5 : 37, 4, 96, 128);
     run_steps(be, dts[di], 3, 3, 64, 40); /* a head size off the vector path */
   }
-  be->vt->destroy(be);
+  einc_rt_backend_delete(be);
   cudaStreamDestroy(stream);
   printf("%s: %d failure(s)\n", failures ? "FAILED" : "PASSED", failures);
   return failures ? 1 : 0;
