@@ -64,7 +64,6 @@ typedef struct einc_rt__gemm_key {
 typedef struct einc_rt__gemm_plan {
   einc_rt__gemm_key key;
   bool used;
-  bool tuned; /* the algorithm was picked by timing, not by the heuristic alone */
   uint64_t last_use;
   cublasLtMatmulDesc_t op;
   cublasLtMatrixLayout_t a, b, c;
@@ -108,51 +107,9 @@ static int32_t einc_rt__align_of(const void *p) {
   return a;
 }
 
-/* Operands to time candidate algorithms on. Only a projection's creation tunes: it waits for the
- * device, which a run never does. */
-typedef struct einc_rt__gemm_tune {
-  const void *x, *w;
-  void *out;
-  void *flush; /* rewritten before each timed run, so W comes from device memory, as in a model */
-  size_t flush_bytes;
-} einc_rt__gemm_tune;
-
-#define EINC_RT__CUDA_TUNE_ALGOS 8
-#define EINC_RT__CUDA_TUNE_RUNS 5
-
-/* Median time in ms of `algo` on the tuning operands, or a negative value if it fails. */
-static float einc_rt__gemm_time(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
-                                const cublasLtMatmulAlgo_t *algo, const einc_rt__gemm_tune *tu) {
-  const float one = 1.0f, zero = 0.0f;
-  float t[EINC_RT__CUDA_TUNE_RUNS], ms;
-  cudaEvent_t a = NULL, b = NULL;
-  float result = -1.0f;
-  if (cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&b) != cudaSuccess) goto done;
-  for (int r = -1; r < EINC_RT__CUDA_TUNE_RUNS; r++) { /* r = -1: warm-up */
-    if (cudaMemsetAsync(tu->flush, r & 0xff, tu->flush_bytes, cu->stream) != cudaSuccess ||
-        cudaEventRecord(a, cu->stream) != cudaSuccess ||
-        cublasLtMatmul(cu->lt, p->op, &one, tu->w, p->a, tu->x, p->b, &zero, tu->out, p->c,
-                       tu->out, p->c, algo, cu->workspace, EINC_RT__CUDA_WORKSPACE,
-                       cu->stream) != CUBLAS_STATUS_SUCCESS ||
-        cudaEventRecord(b, cu->stream) != cudaSuccess || cudaEventSynchronize(b) != cudaSuccess ||
-        cudaEventElapsedTime(&ms, a, b) != cudaSuccess)
-      goto done;
-    if (r >= 0) t[r] = ms;
-  }
-  for (int i = 1; i < EINC_RT__CUDA_TUNE_RUNS; i++) /* insertion sort for the median */
-    for (int j = i; j > 0 && t[j] < t[j - 1]; j--) ms = t[j], t[j] = t[j - 1], t[j - 1] = ms;
-  result = t[EINC_RT__CUDA_TUNE_RUNS / 2];
-done:
-  cudaGetLastError(); /* a candidate that fails to launch is skipped, not reported */
-  if (a) cudaEventDestroy(a);
-  if (b) cudaEventDestroy(b);
-  return result;
-}
-
-/* Column-major view: out^T[D,T] = op(W^T)[D,K] · X^T[K,T], i.e. cuBLAS "TN" with m=D, n=T.
- * With `tune`, the heuristic's first few algorithms are timed and the fastest kept. */
+/* Column-major view: out^T[D,T] = op(W^T)[D,K] · X^T[K,T], i.e. cuBLAS "TN" with m=D, n=T. */
 static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
-                                   const einc_rt__gemm_key *key, const einc_rt__gemm_tune *tune) {
+                                   const einc_rt__gemm_key *key) {
   int st;
   cudaDataType_t ty = einc_rt__cuda_type(key->dtype);
   /* Plain fp32 for f32 activations: TF32 would change results beyond an f32 user's tolerance. */
@@ -161,8 +118,8 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
   uint64_t ws = EINC_RT__CUDA_WORKSPACE;
   uint32_t align = (uint32_t)key->align;
   cublasLtMatmulPreference_t pref = NULL;
-  cublasLtMatmulHeuristicResult_t results[EINC_RT__CUDA_TUNE_ALGOS];
-  int found = 0, best = 0;
+  cublasLtMatmulHeuristicResult_t result;
+  int found = 0;
 
   memset(p, 0, sizeof *p);
   if ((st = EINC_RT__CUBLAS(cublasLtMatmulDescCreate(&p->op, compute, CUDA_R_32F))) ||
@@ -187,9 +144,8 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
     if ((st = EINC_RT__CUBLAS(
              cublasLtMatmulPreferenceSetAttribute(pref, aligns[i], &align, sizeof align))))
       goto fail_pref;
-  if ((st = EINC_RT__CUBLAS(cublasLtMatmulAlgoGetHeuristic(
-           cu->lt, p->op, p->a, p->b, p->c, p->c, pref, tune ? EINC_RT__CUDA_TUNE_ALGOS : 1,
-           results, &found))))
+  if ((st = EINC_RT__CUBLAS(cublasLtMatmulAlgoGetHeuristic(cu->lt, p->op, p->a, p->b, p->c,
+                                                           p->c, pref, 1, &result, &found))))
     goto fail_pref;
   if (found < 1) {
     st = einc_rt__fail(EINC_RT_EUNSUPPORTED,
@@ -199,19 +155,9 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
     goto fail_pref;
   }
   cublasLtMatmulPreferenceDestroy(pref);
-  if (tune && found > 1) {
-    float best_ms = -1.0f;
-    for (int i = 0; i < found; i++) {
-      const float ms = results[i].state == CUBLAS_STATUS_SUCCESS
-                           ? einc_rt__gemm_time(cu, p, &results[i].algo, tune)
-                           : -1.0f;
-      if (ms >= 0.0f && (best_ms < 0.0f || ms < best_ms)) best_ms = ms, best = i;
-    }
-  }
-  p->algo = results[best].algo;
+  p->algo = result.algo;
   p->key = *key;
   p->used = true;
-  p->tuned = tune != NULL;
   return EINC_RT_OK;
 
 fail_pref:
@@ -221,46 +167,31 @@ fail_plan:
   return st;
 }
 
-/* The cached plan for `key`, made on first use (host work only: safe during graph capture;
- * `tune` is given by projection creation alone). */
+/* The cached plan for `key`, made on first use (host work only: safe during graph capture). */
 static int einc_rt__gemm_plan_get(einc_rt__cuda *cu, const einc_rt__gemm_key *key,
-                                  const einc_rt__gemm_tune *tune, einc_rt__gemm_plan **out) {
+                                  einc_rt__gemm_plan **out) {
   einc_rt__gemm_plan *victim = &cu->plans[0];
   for (int i = 0; i < EINC_RT__CUDA_GEMM_CACHE; i++) {
     einc_rt__gemm_plan *p = &cu->plans[i];
-    if (p->used && memcmp(&p->key, key, sizeof *key) == 0 && (p->tuned || !tune)) {
+    if (p->used && memcmp(&p->key, key, sizeof *key) == 0) {
       p->last_use = ++cu->clock;
       *out = p;
       return EINC_RT_OK;
     }
     if (!p->used || (victim->used && p->last_use < victim->last_use)) victim = p;
   }
-  for (int i = 0; tune && i < EINC_RT__CUDA_GEMM_CACHE; i++) /* an untuned plan gets replaced */
-    if (cu->plans[i].used && memcmp(&cu->plans[i].key, key, sizeof *key) == 0) victim = &cu->plans[i];
   if (victim->used) einc_rt__gemm_plan_clear(victim);
-  int st = einc_rt__gemm_plan_make(cu, victim, key, tune);
+  int st = einc_rt__gemm_plan_make(cu, victim, key);
   if (st) return st;
   victim->last_use = ++cu->clock;
   *out = victim;
   return EINC_RT_OK;
 }
 
-static einc_rt__gemm_key einc_rt__gemm_key_of(einc_rt_dtype dt, const void *x, int64_t ldx,
-                                               const void *w, int64_t ldw, const void *out,
-                                               int64_t ldout, int64_t t, int64_t d, int64_t k) {
-  einc_rt__gemm_key key;
-  memset(&key, 0, sizeof key); /* padding takes part in memcmp */
-  key.dtype = dt, key.t = t, key.d = d, key.k = k, key.ldx = ldx, key.ldw = ldw,
-  key.ldout = ldout;
-  key.align = einc_rt__align_of(x);
-  if (einc_rt__align_of(w) < key.align) key.align = einc_rt__align_of(w);
-  if (einc_rt__align_of(out) < key.align) key.align = einc_rt__align_of(out);
-  return key;
-}
-
 static int einc_rt__cuda_gemm(einc_rt__cuda *cu, einc_rt_dtype dt, const void *x, int64_t ldx,
                               const void *w, int64_t ldw, void *out, int64_t ldout, int64_t t,
                               int64_t d, int64_t k) {
+  einc_rt__gemm_key key;
   einc_rt__gemm_plan *p;
   const float one = 1.0f, zero = 0.0f;
   int st;
@@ -269,8 +200,13 @@ static int einc_rt__cuda_gemm(einc_rt__cuda *cu, einc_rt_dtype dt, const void *x
     return EINC_RT__CUDA(cudaMemset2DAsync(out, (size_t)ldout * einc_rt__cuda_esize(dt), 0,
                                            (size_t)d * einc_rt__cuda_esize(dt), (size_t)t,
                                            cu->stream));
-  const einc_rt__gemm_key key = einc_rt__gemm_key_of(dt, x, ldx, w, ldw, out, ldout, t, d, k);
-  if ((st = einc_rt__gemm_plan_get(cu, &key, NULL, &p))) return st;
+  memset(&key, 0, sizeof key); /* padding takes part in memcmp */
+  key.dtype = dt, key.t = t, key.d = d, key.k = k, key.ldx = ldx, key.ldw = ldw,
+  key.ldout = ldout;
+  key.align = einc_rt__align_of(x);
+  if (einc_rt__align_of(w) < key.align) key.align = einc_rt__align_of(w);
+  if (einc_rt__align_of(out) < key.align) key.align = einc_rt__align_of(out);
+  if ((st = einc_rt__gemm_plan_get(cu, &key, &p))) return st;
   return EINC_RT__CUBLAS(cublasLtMatmul(cu->lt, p->op, &one, w, p->a, x, p->b, &zero, out, p->c,
                                         out, p->c, &p->algo, cu->workspace,
                                         EINC_RT__CUDA_WORKSPACE, cu->stream));
@@ -370,39 +306,6 @@ typedef struct einc_rt__cuda_proj {
   int path;         /* einc_rt__cuda_proj_path */
 } einc_rt__cuda_proj;
 
-/* Small batches are bound by reading W, and there cuBLASLt's first heuristic pick is not always
- * its fastest: time the candidates once per small T, for an output [T, D] that is contiguous and
- * aligned like a fresh allocation (other layouts keep the heuristic's pick). Tuning is an
- * optimisation: when its scratch memory cannot be had it is skipped. */
-static int einc_rt__cuda_proj_tune(einc_rt__cuda *cu, einc_rt__cuda_proj *p) {
-  static const int64_t ts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32, 64, 128};
-  const einc_rt_tensor *W = &p->proj_weight;
-  const size_t es = einc_rt__cuda_esize(W->dtype);
-  const int64_t d = W->shape[0], k = W->shape[1];
-  int l2 = 0, st = EINC_RT_OK;
-  void *out = NULL, *flush = NULL;
-  if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, cu->device) != cudaSuccess ||
-      cudaMalloc(&out, (size_t)(128 * d) * es) != cudaSuccess ||
-      cudaMalloc(&flush, 2 * (size_t)l2) != cudaSuccess)
-    goto done;
-  const einc_rt__gemm_tune tune = {.x = p->y, .w = einc_rt__cuda_ptr(W), .out = out,
-                                   .flush = flush, .flush_bytes = 2 * (size_t)l2};
-  /* Activations with a plain bf16/f16/f32 bit pattern (not NaN, not zero). */
-  if ((st = EINC_RT__CUDA(cudaMemsetAsync(p->y, 0x3c, (size_t)(p->capacity * k) * es, cu->stream))))
-    goto done;
-  for (size_t i = 0; i < sizeof ts / sizeof ts[0] && ts[i] <= p->capacity; i++) {
-    einc_rt__gemm_plan *plan;
-    const einc_rt__gemm_key key = einc_rt__gemm_key_of(W->dtype, p->y, k, tune.w, W->strides[0],
-                                                       out, d, ts[i], d, k);
-    if ((st = einc_rt__gemm_plan_get(cu, &key, &tune, &plan))) goto done;
-  }
-done:
-  cudaGetLastError();
-  if (flush) cudaFree(flush);
-  if (out) cudaFree(out);
-  return st;
-}
-
 static int einc_rt__cuda_proj_new(einc_rt_backend *self, const einc_rt_tensor *norm_weight,
                                   const einc_rt_tensor *proj_weight,
                                   const einc_rt_gdn_params *params, int64_t max_tokens,
@@ -421,11 +324,6 @@ static int einc_rt__cuda_proj_new(einc_rt_backend *self, const einc_rt_tensor *n
   const int64_t k = proj_weight->shape[1];
   if ((st = EINC_RT__CUDA(cudaMalloc(&p->y, (size_t)(p->capacity * k) *
                                                 einc_rt__cuda_esize(proj_weight->dtype))))) {
-    free(p);
-    return st;
-  }
-  if ((st = einc_rt__cuda_proj_tune(cu, p))) {
-    cudaFree(p->y);
     free(p);
     return st;
   }
