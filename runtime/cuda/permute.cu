@@ -160,23 +160,13 @@ static cudaError_t launch_transpose_nb(const loops &s, int ia, int ib, size_t es
     batch *= s.l[k].length;
     j++;
   }
-  /* Pairs of 2-byte elements: tiles of 128 along each side that is that long. */
-  const bool pairs = es == 2 && even;
-  const int ta = !pairs ? 32 : d.len_a >= 128 ? 128 : 64;
-  const int tb = !pairs ? 32 : d.len_b >= 128 ? 128 : 64;
-  d.tiles_a = (d.len_a + ta - 1) / ta, d.tiles_b = (d.len_b + tb - 1) / tb;
+  const int tile = es == 2 && even ? 64 : 32;
+  d.tiles_a = (d.len_a + tile - 1) / tile, d.tiles_b = (d.len_b + tile - 1) / tile;
   const int64_t grid = d.tiles_a * d.tiles_b * batch;
   if (grid > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  const uint16_t *in16 = static_cast<const uint16_t *>(in);
-  uint16_t *out16 = static_cast<uint16_t *>(out);
-  if (pairs && ta == 128 && tb == 128) {
-    transpose_b16_kernel<NB, 128, 128><<<(unsigned)grid, 256, 0, stream>>>(d, in16, out16);
-  } else if (pairs && ta == 128) {
-    transpose_b16_kernel<NB, 128, 64><<<(unsigned)grid, 256, 0, stream>>>(d, in16, out16);
-  } else if (pairs && tb == 128) {
-    transpose_b16_kernel<NB, 64, 128><<<(unsigned)grid, 256, 0, stream>>>(d, in16, out16);
-  } else if (pairs) {
-    transpose_b16_kernel<NB, 64, 64><<<(unsigned)grid, 256, 0, stream>>>(d, in16, out16);
+  if (tile == 64) {
+    transpose_b16_kernel<NB><<<(unsigned)grid, 256, 0, stream>>>(
+        d, static_cast<const uint16_t *>(in), static_cast<uint16_t *>(out));
   } else if (es == 1) {
     transpose_kernel<uint8_t, NB><<<(unsigned)grid, 256, 0, stream>>>(
         d, static_cast<const uint8_t *>(in), static_cast<uint8_t *>(out));

@@ -5,8 +5,8 @@
  * - permute_vec_kernel: the innermost loop has unit stride on both sides, so every thread moves
  *   whole vectors (16 bytes where alignment allows) and only the outer loops are permuted.
  *   32-bit indices with multiply-shift division while every offset fits, 64-bit beyond 2^31.
- * - transpose_b16_kernel: the innermost axis moves, 2-byte elements (bf16 / f16): 64x64 to
- *   128x128 tiles through shared memory, 4-byte global accesses on both sides (pairs of elements, transposed
+ * - transpose_b16_kernel: the innermost axis moves, 2-byte elements (bf16 / f16): 64x64 tiles
+ *   through shared memory, 4-byte global accesses on both sides (pairs of elements, transposed
  *   2x2 in registers with byte permutes) and an XOR swizzle that keeps shared memory free of
  *   bank conflicts.
  * - transpose_kernel: the innermost axis moves, any element size: 32x32 tiles, padded rows.
@@ -104,7 +104,7 @@ template <int NB> struct transpose_desc {
 };
 
 /* The block's tile: first element offsets in the input and output, tile origin in (a, b). */
-template <int NB, int TA, int TB>
+template <int NB, int TILE>
 __device__ __forceinline__ void transpose_tile(const transpose_desc<NB> &d, int64_t &in_off,
                                                int64_t &out_off, int64_t &a0, int64_t &b0) {
   int64_t t = blockIdx.x;
@@ -119,7 +119,7 @@ __device__ __forceinline__ void transpose_tile(const transpose_desc<NB> &d, int6
     t /= d.batch_len[k];
     in_off += c * d.batch_in[k], out_off += c * d.batch_out[k];
   }
-  a0 = ta * TA, b0 = tb * TB;
+  a0 = ta * TILE, b0 = tb * TILE;
   in_off += a0;
   out_off += a0 * d.out_stride_a + b0;
 }
@@ -132,45 +132,45 @@ __device__ __forceinline__ int64_t transpose_row(const transpose_desc<NB> &d, in
   return (int64_t)b * d.in_stride_b + (int64_t)b2 * d.in_stride_b2;
 }
 
-/* 2-byte elements, TA x TB tile (64 or 128 each: longer runs of memory per row when the loops
- * are long enough), 256 threads. Needs even len_a, len_b, strides and 4-byte aligned pointers:
- * every global access is an aligned pair of elements. */
-template <int NB, int TA, int TB>
+/* 2-byte elements, 64x64 tile, 256 threads. Needs even len_a, len_b, strides and 4-byte aligned
+ * pointers: every global access is an aligned pair of elements. */
+template <int NB>
 __global__ void __launch_bounds__(256)
 transpose_b16_kernel(const transpose_desc<NB> d, const uint16_t *__restrict__ in,
                      uint16_t *__restrict__ out) {
-  constexpr int AP = TA / 2, BP = TB / 2; /* element pairs along a and b */
-  constexpr int LOADS = AP * BP / 256, STORES = TA * BP / 256;
   /* tile[a][b/2]: element pairs along b, column XOR-swizzled by (a/2) % 32. */
-  __shared__ uint32_t tile[TA][BP];
+  __shared__ uint32_t tile[64][32];
   int64_t in_off, out_off, a0, b0;
-  transpose_tile<NB, TA, TB>(d, in_off, out_off, a0, b0);
-  uint32_t r0[LOADS], r1[LOADS];
+  transpose_tile<NB, 64>(d, in_off, out_off, a0, b0);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const bool a_ok = a0 + 2 * lane < d.len_a;
+  const uint16_t *src = in + in_off + 2 * lane;
+  uint32_t r0[4], r1[4];
 #pragma unroll
-  for (int k = 0; k < LOADS; k++) {
-    const int i = threadIdx.x + 256 * k, la = i % AP, bw = i / AP;
-    if (a0 + 2 * la < d.len_a && b0 + 2 * bw < d.len_b) {
-      const uint16_t *src = in + in_off + 2 * la;
+  for (int k = 0; k < 4; k++) {
+    const int bw = warp + 8 * k;
+    if (a_ok && b0 + 2 * bw < d.len_b) {
       r0[k] = *reinterpret_cast<const uint32_t *>(src + transpose_row(d, b0 + 2 * bw));
       r1[k] = *reinterpret_cast<const uint32_t *>(src + transpose_row(d, b0 + 2 * bw + 1));
     }
   }
 #pragma unroll
-  for (int k = 0; k < LOADS; k++) {
-    const int i = threadIdx.x + 256 * k, la = i % AP, bw = i / AP;
-    if (a0 + 2 * la < d.len_a && b0 + 2 * bw < d.len_b) {
+  for (int k = 0; k < 4; k++) {
+    const int bw = warp + 8 * k;
+    if (a_ok && b0 + 2 * bw < d.len_b) {
       /* r0 = {(a,b), (a+1,b)}, r1 = {(a,b+1), (a+1,b+1)} -> {(a,b), (a,b+1)}, {(a+1,b), ...} */
-      tile[2 * la][bw ^ (la & 31)] = __byte_perm(r0[k], r1[k], 0x5410);
-      tile[2 * la + 1][bw ^ (la & 31)] = __byte_perm(r0[k], r1[k], 0x7632);
+      tile[2 * lane][bw ^ lane] = __byte_perm(r0[k], r1[k], 0x5410);
+      tile[2 * lane + 1][bw ^ lane] = __byte_perm(r0[k], r1[k], 0x7632);
     }
   }
   __syncthreads();
+  uint16_t *dst = out + out_off + 2 * lane;
+  const bool b_ok = b0 + 2 * lane < d.len_b;
 #pragma unroll
-  for (int k = 0; k < STORES; k++) {
-    const int i = threadIdx.x + 256 * k, bw = i % BP, ar = i / BP;
-    if (b0 + 2 * bw < d.len_b && a0 + ar < d.len_a)
-      *reinterpret_cast<uint32_t *>(out + out_off + ar * d.out_stride_a + 2 * bw) =
-          tile[ar][bw ^ ((ar >> 1) & 31)];
+  for (int k = 0; k < 8; k++) {
+    const int ar = warp + 8 * k;
+    if (b_ok && a0 + ar < d.len_a)
+      *reinterpret_cast<uint32_t *>(dst + ar * d.out_stride_a) = tile[ar][lane ^ (ar >> 1)];
   }
 }
 
@@ -180,7 +180,7 @@ __global__ void __launch_bounds__(256)
 transpose_kernel(const transpose_desc<NB> d, const W *__restrict__ in, W *__restrict__ out) {
   __shared__ W tile[32][33];
   int64_t in_off, out_off, a0, b0;
-  transpose_tile<NB, 32, 32>(d, in_off, out_off, a0, b0);
+  transpose_tile<NB, 32>(d, in_off, out_off, a0, b0);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   if (a0 + lane < d.len_a) {
 #pragma unroll

@@ -147,12 +147,6 @@ int main(int argc, char **argv) {
     check("a b -> b a, odd edges", 2, (const int64_t[]){77, 131}, p3, 2, 0, 0);
     check("a b -> b a, unaligned", 2, s3, p3, 2, 1, 3);
     check("b h n d -> b n (h d), unal.", 4, s1, p1, 2, 1, 0);
-    /* Every tile shape of the 2-byte transpose (64 or 128 on each side), with ragged edges. */
-    check("a b -> b a, 64x128 tiles", 2, (const int64_t[]){130, 66}, p3, 2, 0, 0);
-    check("a b -> b a, 128x64 tiles", 2, (const int64_t[]){100, 258}, p3, 2, 0, 0);
-    const int p5[] = {3, 2, 1, 0};
-    check("widened rows, 128x128", 4, (const int64_t[]){16, 16, 3, 130}, p5, 2, 0, 0);
-    check("widened rows, 128x64", 5, (const int64_t[]){2, 4, 6, 10, 128}, (const int[]){4, 3, 2, 1, 0}, 2, 0, 0);
   }
   /* Random permutations of ranks 2..6, every element size, sometimes unaligned. */
   const int rounds = quick ? 12 : 120;
