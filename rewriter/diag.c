@@ -86,7 +86,7 @@ char *einc__lint_printf(einc__lint_file *self, const char *fmt, ...) {
     return NULL;
   }
   char *p = einc__lint_strdup(self, text);
-  free(text);
+  einc__free(text);
   return p;
 }
 
@@ -163,7 +163,7 @@ einc__finding *einc__lint_file_add(einc__lint_file *self, einc_lint_code code, u
                                    uint32_t end) {
   if (self->n_findings == self->cap_findings) {
     int32_t cap = self->cap_findings ? self->cap_findings * 2 : 8;
-    einc__finding *f = realloc(self->findings, (size_t)cap * sizeof *f);
+    einc__finding *f = einc__realloc(self->findings, (size_t)cap * sizeof *f);
     if (!f) return NULL;
     self->findings = f;
     self->cap_findings = cap;
@@ -176,12 +176,17 @@ einc__finding *einc__lint_file_add(einc__lint_file *self, einc_lint_code code, u
 }
 
 void einc__lint_file_clear(einc__lint_file *self) {
-  free(self->src);
-  free(self->findings);
-  free(self->fixed_src);
+  einc__free(self->src);
+  einc__free(self->findings);
+  einc__free(self->fixed_src);
   einc__arena_delete(self->arena);
   const char *path = self->path;
   *self = (einc__lint_file){.path = path};
+}
+
+/* The message, or the code's summary when building the message ran out of memory. */
+static const char *einc__finding_message(const einc__finding *f) {
+  return f->message ? f->message : einc__lint_code_summary(f->code);
 }
 
 /* ---- text -------------------------------------------------------------------------------- */
@@ -235,7 +240,7 @@ void einc__lint_format_text(einc_sbuf *out, const einc__lint_file *file, bool co
     if (f->fixed) continue;
     einc__sbuf_printf(out, "%s%s:%u:%u:%s %s%s%s %s\n", bold, file->path, f->begin_pos.line,
                       f->begin_pos.column, reset, red, einc__lint_code_id(f->code), reset,
-                      f->message);
+                      einc__finding_message(f));
     einc__put_source_caret(out, file, f);
     if (f->has_fix) {
       einc__sbuf_printf(out, "      = fix (%s): %s\n",
@@ -254,6 +259,20 @@ static void einc__json_key_str(einc_sbuf *out, const char *key, const char *valu
     einc__lint_json_str(out, value, strlen(value));
   else
     einc__sbuf_puts(out, "null");
+}
+
+/* A fix's edits as a comma-separated list: `open` takes the four positions, the text follows
+ * as a JSON string, then `close`. */
+static void einc__put_edits(einc_sbuf *out, const einc__lint_file *file, const einc__finding *f,
+                            const char *open, const char *close) {
+  for (int32_t k = 0; k < f->n_edits; k++) {
+    einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
+    einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
+    if (k) einc__lint_putc(out, ',');
+    einc__sbuf_printf(out, open, b.line, b.column, e.line, e.column);
+    einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
+    einc__sbuf_puts(out, close);
+  }
 }
 
 void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *first) {
@@ -279,7 +298,7 @@ void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *f
                       f->begin_pos.line, f->begin_pos.column, f->end_pos.line, f->end_pos.column);
     einc__json_key_str(out, "code", einc__lint_code_id(f->code));
     einc__json_key_str(out, "name", einc__lint_code_name(f->code));
-    einc__json_key_str(out, "message", f->message);
+    einc__json_key_str(out, "message", einc__finding_message(f));
     einc__json_key_str(out, "op", f->op);
     einc__json_key_str(out, "pattern", f->pattern);
     einc__json_key_str(out, "reduction", f->reduction);
@@ -297,16 +316,10 @@ void einc__lint_format_json(einc_sbuf *out, const einc__lint_file *file, bool *f
       einc__json_key_str(out, "safety", f->safety == EINC_FIX_SAFE ? "safe" : "unsafe");
       einc__json_key_str(out, "dropped_checks", f->fix_note);
       einc__sbuf_puts(out, ",\"edits\":[");
-      for (int32_t k = 0; k < f->n_edits; k++) {
-        einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
-        einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
-        einc__sbuf_printf(out,
-                          "%s{\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u,"
-                          "\"content\":",
-                          k ? "," : "", b.line, b.column, e.line, e.column);
-        einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
-        einc__lint_putc(out, '}');
-      }
+      einc__put_edits(out, file, f,
+                      "{\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u,"
+                      "\"content\":",
+                      "}");
       einc__sbuf_puts(out, "]}");
     } else {
       einc__sbuf_puts(out, "null");
@@ -344,7 +357,8 @@ void einc__lint_format_sarif(einc_sbuf *out, const einc__lint_file *file, bool *
                       f->code >= EINC_LINT_EIN101 && f->code <= EINC_LINT_EIN102 ? "error"
                                                                                  : "warning");
     einc__sbuf_puts(out, "\"message\":{\"text\":");
-    einc__lint_json_str(out, f->message, strlen(f->message));
+    const char *msg = einc__finding_message(f);
+    einc__lint_json_str(out, msg, strlen(msg));
     einc__sbuf_puts(out, "},\"locations\":[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
     einc__lint_json_str(out, file->path, strlen(file->path));
     einc__sbuf_printf(out,
@@ -358,16 +372,10 @@ void einc__lint_format_sarif(einc_sbuf *out, const einc__lint_file *file, bool *
       einc__sbuf_puts(out, "},\"artifactChanges\":[{\"artifactLocation\":{\"uri\":");
       einc__lint_json_str(out, file->path, strlen(file->path));
       einc__sbuf_puts(out, "},\"replacements\":[");
-      for (int32_t k = 0; k < f->n_edits; k++) {
-        einc__pos b = einc__lint_pos(file->src, file->len, f->edits[k].start);
-        einc__pos e = einc__lint_pos(file->src, file->len, f->edits[k].end);
-        einc__sbuf_printf(out,
-                          "%s{\"deletedRegion\":{\"startLine\":%u,\"startColumn\":%u,"
-                          "\"endLine\":%u,\"endColumn\":%u},\"insertedContent\":{\"text\":",
-                          k ? "," : "", b.line, b.column, e.line, e.column);
-        einc__lint_json_str(out, f->edits[k].text, strlen(f->edits[k].text));
-        einc__sbuf_puts(out, "}}");
-      }
+      einc__put_edits(out, file, f,
+                      "{\"deletedRegion\":{\"startLine\":%u,\"startColumn\":%u,"
+                      "\"endLine\":%u,\"endColumn\":%u},\"insertedContent\":{\"text\":",
+                      "}}");
       einc__sbuf_puts(out, "]}]}]");
     }
     einc__lint_putc(out, '}');
@@ -393,7 +401,7 @@ static bool einc__lines_split(einc__lines *self, const char *s, size_t len) {
   for (size_t i = 0; i < len; i++)
     if (s[i] == '\n') n++;
   if (len && s[len - 1] != '\n') n++;
-  self->at = malloc((n + 1) * sizeof *self->at);
+  self->at = einc__malloc((n + 1) * sizeof *self->at);
   if (!self->at) return false;
   size_t k = 0;
   self->at[k++] = 0;
@@ -424,8 +432,8 @@ static bool einc__diff_script(const einc__lines *a, const einc__lines *b, bool *
                               bool *keep_b) {
   size_t n = a->n, m = b->n, max = n + m;
   size_t off = max + 1;
-  long *v = calloc(2 * max + 3, sizeof *v);
-  long **trace = calloc(max + 1, sizeof *trace);
+  long *v = einc__calloc(2 * max + 3, sizeof *v);
+  long **trace = einc__calloc(max + 1, sizeof *trace);
   if (!v || !trace) goto fail_alloc;
   size_t d_end = 0;
   bool done = false;
@@ -445,7 +453,7 @@ static bool einc__diff_script(const einc__lines *a, const einc__lines *b, bool *
         break;
       }
     }
-    trace[d] = malloc((2 * max + 3) * sizeof(long));
+    trace[d] = einc__malloc((2 * max + 3) * sizeof(long));
     if (!trace[d]) goto fail_alloc;
     memcpy(trace[d], v, (2 * max + 3) * sizeof(long));
     d_end = d;
@@ -476,17 +484,17 @@ static bool einc__diff_script(const einc__lines *a, const einc__lines *b, bool *
     y = py;
   }
   for (size_t d = 0; d <= max; d++)
-    free(trace[d]);
-  free(trace);
-  free(v);
+    einc__free(trace[d]);
+  einc__free(trace);
+  einc__free(v);
   return true;
 
 fail_alloc:
   if (trace)
     for (size_t d = 0; d <= max; d++)
-      free(trace[d]);
-  free(trace);
-  free(v);
+      einc__free(trace[d]);
+  einc__free(trace);
+  einc__free(v);
   return false;
 }
 
@@ -496,8 +504,8 @@ void einc__lint_format_diff(einc_sbuf *out, const char *path, const char *old, s
   einc__lines a = {0}, b = {0};
   bool *ka = NULL, *kb = NULL;
   if (!einc__lines_split(&a, old, old_len) || !einc__lines_split(&b, new_, new_len)) goto fail;
-  ka = calloc(a.n + 1, 1);
-  kb = calloc(b.n + 1, 1);
+  ka = einc__calloc(a.n + 1, 1);
+  kb = einc__calloc(b.n + 1, 1);
   if (!ka || !kb || !einc__diff_script(&a, &b, ka, kb)) goto fail;
   const char *rel = path;
   while (rel[0] == '/' || (rel[0] == '.' && rel[1] == '/'))
@@ -552,8 +560,8 @@ void einc__lint_format_diff(einc_sbuf *out, const char *path, const char *old, s
 fail:
   out->failed = true;
 done:
-  free(ka);
-  free(kb);
-  free(a.at);
-  free(b.at);
+  einc__free(ka);
+  einc__free(kb);
+  einc__free(a.at);
+  einc__free(b.at);
 }

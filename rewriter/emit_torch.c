@@ -107,8 +107,10 @@ static void einc__np_ell_slice(const einc__emitter *e, char *out, size_t cap) {
   if (e->ell_before) snprintf(from, sizeof from, "%d", e->ell_before);
   if (e->ell_after)
     snprintf(out, cap, "%s.shape[%s:%d]", e->x, from, -e->ell_after);
-  else
+  else if (e->ell_before)
     snprintf(out, cap, "%s.shape[%s:]", e->x, from);
+  else
+    snprintf(out, cap, "%s.shape", e->x);
 }
 
 static void einc__np_dim_shape(const einc__emitter *e, const einc__edim *d, bool star, char *out,
@@ -334,6 +336,8 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
     for (int32_t j = 0; j < want->n; j++)
       einc__sbuf_printf(&e->expr, "%s%d", j ? ", " : "", perm[j]);
     einc__sbuf_puts(&e->expr, ")");
+  } else if (e->expr.failed) {
+    e->failed = true;
   } else {
     einc_sbuf tmp = {0};
     if (np) {
@@ -361,6 +365,53 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
 }
 
 /* ---- the plan ---------------------------------------------------------------------------- */
+
+/* Merges dims [pos, pos + n) into one (torch flatten; numpy waits for its reshape). */
+static int einc__step_merge(einc__emitter *e, int32_t pos, int32_t n) {
+  if (n > 1 && e->target == EINC_EMIT_TORCH) {
+    int32_t s = einc__ix(&e->cur, pos, false), t = einc__ix(&e->cur, pos + n - 1, true);
+    if (pos + n == e->cur.n) t = -1; /* up to the last dim: flatten(s) */
+    if (s == 0 && t == -1)
+      einc__sbuf_puts(&e->expr, ".flatten()");
+    else if (t == -1)
+      einc__sbuf_printf(&e->expr, ".flatten(%d)", s);
+    else
+      einc__sbuf_printf(&e->expr, ".flatten(%d, %d)", s, t);
+  }
+  einc__edim m = {.kind = EINC__D_MERGED};
+  size_t used = 0;
+  for (int32_t k = 0; k < n; k++) {
+    char sh[EINC__EXPR];
+    einc__np_dim_shape(e, &e->cur.d[pos + k], false, sh, sizeof sh);
+    used += (size_t)snprintf(m.shape + used, used < sizeof m.shape ? sizeof m.shape - used : 0,
+                             "%s%s", k ? " * " : "", sh);
+  }
+  if (used >= sizeof m.shape) return einc__emit_decline(e, "shape expression too long");
+  einc__list_remove(&e->cur, pos, n);
+  einc__list_insert(&e->cur, pos, m);
+  if (n > 1) e->numpy_dirty = true;
+  return EINC_OK;
+}
+
+/* Merges dims [pos, pos + n) into one and repeats each of its elements `times` times in place
+ * (torch repeat_interleave, numpy repeat). */
+static int einc__step_repeat_in_place(einc__emitter *e, int32_t pos, int32_t n, const char *times) {
+  int rc = einc__step_merge(e, pos, n);
+  if (rc != EINC_OK) return rc;
+  einc__np_flush(e);
+  int32_t at = einc__ix(&e->cur, pos, false);
+  if (e->target == EINC_EMIT_NUMPY)
+    einc__sbuf_printf(&e->expr, ".repeat(%s, axis=%d)", times, at);
+  else
+    einc__sbuf_printf(&e->expr, ".repeat_interleave(%s, %d)", times, at);
+  einc__edim *m = &e->cur.d[pos];
+  size_t used = strlen(m->shape);
+  bool simple = einc__simple_text(times);
+  if ((size_t)snprintf(m->shape + used, sizeof m->shape - used, " * %s%s%s", simple ? "" : "(",
+                       times, simple ? "" : ")") >= sizeof m->shape - used)
+    return einc__emit_decline(e, "shape expression too long");
+  return EINC_OK;
+}
 
 static const char *einc__kwarg_source(int32_t n, const char *const *names, const char *const *src,
                                       const char *name) {
@@ -529,6 +580,28 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
   if (want.n != e->cur.n) return einc__emit_decline(e, "the two sides do not match");
   einc__step_permute(e, &want);
 
+  /* One new axis at the end of a group of kept axes, "(h g)": each element repeated g times in
+   * place, which is repeat_interleave over the merged kept axes. */
+  if (n_new == 1) {
+    for (int32_t i = 0; i < R->n_items; i++) {
+      const einc_item *it = &R->items[i];
+      int32_t len = group_len[i], first = group_first[i];
+      if (it->kind != EINC_ITEM_GROUP || len < 2) continue;
+      const einc__edim *last = &full.d[first + len - 1];
+      if (last->kind != EINC__D_AXIS || e->ax[last->axis].on_left) continue;
+      bool kept = true;
+      for (int32_t k = 0; k < len - 1; k++)
+        kept &= full.d[first + k].kind == EINC__D_AXIS && e->ax[full.d[first + k].axis].on_left;
+      if (!kept) continue;
+      int32_t pos = einc__list_find(&e->cur, EINC__D_AXIS, full.d[first].axis);
+      int rc = einc__step_repeat_in_place(e, pos, len - 1, e->ax[last->axis].size);
+      if (rc != EINC_OK) return rc;
+      group_len[i] = 1;
+      n_new = 0;
+      break;
+    }
+  }
+
   /* New axes: a unit dim each, then expanded (a view) or repeated. */
   if (n_new) {
     for (int32_t j = 0; j < full.n; j++) {
@@ -586,28 +659,8 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
       pos++;
       continue;
     }
-    int32_t s = einc__ix(&e->cur, pos, false), t = einc__ix(&e->cur, pos + len - 1, true);
-    if (pos + len == e->cur.n) t = -1; /* up to the last dim: flatten(s) */
-    if (!np) {
-      if (s == 0 && t == -1)
-        einc__sbuf_puts(&e->expr, ".flatten()");
-      else if (t == -1)
-        einc__sbuf_printf(&e->expr, ".flatten(%d)", s);
-      else
-        einc__sbuf_printf(&e->expr, ".flatten(%d, %d)", s, t);
-    }
-    einc__edim m = {.kind = EINC__D_MERGED};
-    size_t used = 0;
-    for (int32_t k = 0; k < len; k++) {
-      char sh[EINC__EXPR];
-      einc__np_dim_shape(e, &e->cur.d[pos + k], false, sh, sizeof sh);
-      used += (size_t)snprintf(m.shape + used, used < sizeof m.shape ? sizeof m.shape - used : 0,
-                               "%s%s", k ? " * " : "", sh);
-    }
-    if (used >= sizeof m.shape) return einc__emit_decline(e, "shape expression too long");
-    einc__list_remove(&e->cur, pos, len);
-    einc__list_insert(&e->cur, pos, m);
-    e->numpy_dirty = true;
+    int rc = einc__step_merge(e, pos, len);
+    if (rc != EINC_OK) return rc;
     pos++;
   }
   einc__np_flush(e);
@@ -622,7 +675,7 @@ int einc__emit_torch(const einc_plan *plan, einc_emit_target target, const char 
   memset(info, 0, sizeof *info);
   info->safety = EINC_FIX_SAFE;
   *out = NULL;
-  einc__emitter *e = calloc(1, sizeof *e);
+  einc__emitter *e = einc__calloc(1, sizeof *e);
   if (!e) return EINC_ENOMEM;
   e->plan = plan;
   e->target = target;
@@ -663,6 +716,6 @@ int einc__emit_torch(const einc_plan *plan, einc_emit_target target, const char 
     if (!*out) rc = EINC_ENOMEM;
   }
   einc__sbuf_free(&e->expr);
-  free(e);
+  einc__free(e);
   return rc;
 }

@@ -210,8 +210,9 @@ typedef struct einc__emit_info {
  * keyword `size_names[i]` (source text such as "h" or "self.heads", or a number).
  * `input_simple[i]` says that input i may be evaluated more than once (a plain name); numpy
  * expressions that need the input's shape are declined otherwise. NULL means all simple.
- * Returns EINC_OK and a malloc'd string in *out (caller frees), EINC_EUNSUPPORTED when the
- * plan has no native equivalent the emitter trusts (info->why_not says why), EINC_ENOMEM.
+ * Returns EINC_OK and a string in *out (the caller frees it with einc_free),
+ * EINC_EUNSUPPORTED when the plan has no native equivalent the emitter trusts (info->why_not
+ * says why), or EINC_ENOMEM.
  */
 int einc__emit_torch(const einc_plan *plan, einc_emit_target target, const char *const *input_names,
                      const bool *input_simple, int32_t n_sizes, const char *const *size_names,

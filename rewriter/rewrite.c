@@ -24,7 +24,7 @@ static int einc__edit_cmp(const void *a, const void *b) {
 int einc__rewrite_apply(const char *src, size_t len, einc__edit *edits, int32_t n_edits, char **out,
                         size_t *out_len) {
   *out = NULL;
-  qsort(edits, (size_t)n_edits, sizeof *edits, einc__edit_cmp);
+  if (n_edits > 1) qsort(edits, (size_t)n_edits, sizeof *edits, einc__edit_cmp);
   for (int32_t i = 0; i < n_edits; i++) {
     if (edits[i].end < edits[i].start || edits[i].end > len) return EINC_EINVAL;
     if (i && edits[i].start < edits[i - 1].end) return EINC_EINVAL;
@@ -61,13 +61,13 @@ int einc__rewrite_file(const char *path, const char *data, size_t len, char *why
 
   /* The temporary file lives beside the target so the rename stays within one file system. */
   size_t n = strlen(path);
-  char *tmp = malloc(n + 16);
+  char *tmp = einc__malloc(n + 16);
   if (!tmp) return EINC_ENOMEM;
   snprintf(tmp, n + 16, "%s.eincXXXXXX", path);
   int fd = mkstemp(tmp);
   if (fd < 0) {
     int rc = einc__rewrite_fail(why, why_len, "create temporary file");
-    free(tmp);
+    einc__free(tmp);
     return rc;
   }
   const char *step = NULL;
@@ -103,14 +103,14 @@ int einc__rewrite_file(const char *path, const char *data, size_t len, char *why
     step = "rename";
     goto fail_tmp;
   }
-  free(tmp);
+  einc__free(tmp);
   return EINC_OK;
 
 fail_tmp : {
   int rc = einc__rewrite_fail(why, why_len, step);
   if (fd >= 0) close(fd);
   unlink(tmp);
-  free(tmp);
+  einc__free(tmp);
   return rc;
 }
 }

@@ -32,7 +32,7 @@ static _Thread_local einc__py_ctx *einc__py_tls;
 
 static einc__py_ctx *einc__py_ctx_get(void) {
   if (einc__py_tls) return einc__py_tls;
-  einc__py_ctx *ctx = calloc(1, sizeof *ctx);
+  einc__py_ctx *ctx = einc__calloc(1, sizeof *ctx);
   if (!ctx) return NULL;
   ctx->parser = ts_parser_new();
   if (!ctx->parser || !ts_parser_set_language(ctx->parser, tree_sitter_python())) goto fail_ctx;
@@ -60,7 +60,7 @@ fail_ctx:
   if (ctx->cursor) ts_query_cursor_delete(ctx->cursor);
   if (ctx->query) ts_query_delete(ctx->query);
   if (ctx->parser) ts_parser_delete(ctx->parser);
-  free(ctx);
+  einc__free(ctx);
   return NULL;
 }
 
@@ -70,7 +70,7 @@ void einc__lint_python_thread_end(void) {
   ts_query_cursor_delete(ctx->cursor);
   ts_query_delete(ctx->query);
   ts_parser_delete(ctx->parser);
-  free(ctx);
+  einc__free(ctx);
   einc__py_tls = NULL;
 }
 
@@ -251,6 +251,21 @@ static int32_t einc__py_resolve(const einc__py_scan *s, TSNode callee, char *out
     return a;
   }
   return -1;
+}
+
+static bool einc__py_has_word(const char *s, size_t n, const char *word);
+
+/* Whether a function or lambda around `n` takes a parameter called `name`, which hides the
+ * import of the same name inside it. */
+static bool einc__py_shadowed(const einc__py_scan *s, TSNode n, const char *name) {
+  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p)) {
+    if (!einc__node_is(p, "function_definition") && !einc__node_is(p, "lambda")) continue;
+    TSNode params = ts_node_child_by_field_name(p, "parameters", 10);
+    if (ts_node_is_null(params)) continue;
+    uint32_t b = ts_node_start_byte(params);
+    if (einc__py_has_word(s->src + b, ts_node_end_byte(params) - b, name)) return true;
+  }
+  return false;
 }
 
 /* ---- string literals --------------------------------------------------------------------- */
@@ -528,15 +543,12 @@ static const char *einc__py_einops_op(const char *target) {
     for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
       if (!strcmp(rest, fns[i])) return fns[i];
   }
+  /* einops.layers.<framework>.<Layer>: exactly one name between layers and the class */
   if (!strncmp(target, "einops.layers.", 14)) {
-    const char *last = strrchr(target, '.') + 1;
-    const char *fw = target + 14;
-    if (!strchr(fw, '.') || strchr(fw, '.') + 1 != last) {
-      /* einops.layers.torch.Rearrange; einops.layers.Rearrange does not exist */
-      if (!(strchr(fw, '.') && strchr(fw, '.') + 1 == last)) return NULL;
-    }
+    const char *dot = strchr(target + 14, '.');
+    if (!dot || dot == target + 14 || strchr(dot + 1, '.')) return NULL;
     for (size_t i = 0; i < sizeof layers / sizeof *layers; i++)
-      if (!strcmp(last, layers[i])) return layers[i];
+      if (!strcmp(dot + 1, layers[i])) return layers[i];
   }
   return NULL;
 }
@@ -579,6 +591,63 @@ static bool einc__py_uses_module(const char *expr, const char *mod) {
   return false;
 }
 
+/* A torch Rearrange layer whose whole effect is one flatten or unflatten (or nothing) becomes
+ * torch.nn.Flatten / Unflatten / Identity: the same function, with no pattern to parse. Other
+ * layers are reported only. Returns why there is no fix, or NULL with *expr set. */
+static const char *einc__py_layer_fix(einc__py_scan *s, const einc__py_call *c,
+                                      const einc_plan *plan, int rc, int32_t n_sizes,
+                                      const char *const *size_names, const char *const *size_src,
+                                      char **expr, einc__emit_info *info) {
+  const char *no_fix = "a layer is rewritten only when it is one flatten or unflatten";
+  if (rc != EINC_OK || strcmp(c->op, "Rearrange") != 0 || s->opts->target != EINC_EMIT_TORCH ||
+      strncmp(c->target, "einops.layers.torch.", 20) != 0 || einc__py_in_error(s, c->call))
+    return no_fix;
+  const char *x[] = {"x"};
+  char *e = NULL;
+  if (einc__emit_torch(plan, EINC_EMIT_TORCH, x, NULL, n_sizes, size_names, size_src, &e, info) !=
+      EINC_OK)
+    return no_fix;
+  const char *args = NULL, *module = NULL;
+  if (!strcmp(e, "x")) {
+    module = "Identity", args = "";
+  } else if (!strncmp(e, "x.flatten(", 10) && !strchr(e + 10, '.')) {
+    module = "Flatten", args = e + 10;
+  } else if (!strncmp(e, "x.unflatten(", 12) && !strstr(e + 12, ").") &&
+             !strstr(e + 12, ".unflatten")) {
+    module = "Unflatten", args = e + 12;
+  }
+  if (module) {
+    /* flatten() flattens everything; the module's defaults start at dim 1 */
+    if (!strcmp(module, "Flatten") && !strcmp(args, ")")) args = "0, -1)";
+    char buf[512];
+    if (!strcmp(module, "Identity"))
+      snprintf(buf, sizeof buf, "torch.nn.Identity()");
+    else if (!strcmp(module, "Flatten") && !strchr(args, ','))
+      snprintf(buf, sizeof buf, "torch.nn.Flatten(%.*s, -1)", (int)(strlen(args) - 1), args);
+    else
+      snprintf(buf, sizeof buf, "torch.nn.%s(%s", module, args);
+    size_t len = strlen(buf) + 1;
+    if ((*expr = einc__malloc(len))) memcpy(*expr, buf, len);
+  }
+  einc__free(e);
+  return *expr ? NULL : no_fix;
+}
+
+/* The call's op, pattern, reduction and keyword sizes, as the JSON output reports them. */
+static void einc__py_describe(einc__py_scan *s, einc__finding *f, const char *op,
+                              const char *pattern, const char *reduction, int32_t n_sizes,
+                              const char *const *names, const char *const *sources) {
+  f->op = op;
+  f->pattern = pattern;
+  f->reduction = reduction;
+  f->size_names = einc__lint_alloc(s->file, sizeof(char *) * (size_t)(n_sizes + 1));
+  f->size_sources = einc__lint_alloc(s->file, sizeof(char *) * (size_t)(n_sizes + 1));
+  if (!f->size_names || !f->size_sources) return;
+  memcpy(f->size_names, names, sizeof(char *) * (size_t)n_sizes);
+  memcpy(f->size_sources, sources, sizeof(char *) * (size_t)n_sizes);
+  f->n_sizes = n_sizes;
+}
+
 static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   einc__lint_file *A = s->file;
   bool layer = c->op[0] >= 'A' && c->op[0] <= 'Z';
@@ -591,6 +660,9 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   TSNode pat = {0}, red = {0};
   int32_t tensor_from = 0, tensor_to = 0; /* positional tensors [from, to) */
   bool einmix = !strcmp(c->op, "EinMix");
+  /* rearrange(tensor=x, pattern=...): the tensor passed by keyword */
+  TSNode tensor_kw = einc__py_kw(s, c, "tensor");
+  if (!layer && c->n_pos == 0 && !ts_node_is_null(tensor_kw)) c->pos[c->n_pos++] = tensor_kw;
   if (layer) {
     pat = c->n_pos > 0 ? c->pos[0] : einc__py_kw(s, c, "pattern");
     if (!strcmp(c->op, "Reduce")) red = c->n_pos > 1 ? c->pos[1] : einc__py_kw(s, c, "reduction");
@@ -661,19 +733,9 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     einc__finding *f =
         einc__lint_file_add(s->file, why_code, ts_node_start_byte(pat), ts_node_end_byte(pat));
     if (!f) return;
-    f->op = c->op;
-    f->pattern = lk == EINC__LIT_OK ? lit.text : NULL;
-    f->reduction = red_text;
+    einc__py_describe(s, f, c->op, lk == EINC__LIT_OK ? lit.text : NULL, red_text, n_sizes,
+                      size_names, size_src);
     f->message = einc__lint_printf(A, "%s at run time: %s; not fixed", c->op, why);
-    f->n_sizes = n_sizes;
-    f->size_names = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-    f->size_sources = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-    if (f->size_names && f->size_sources) {
-      memcpy(f->size_names, size_names, sizeof(char *) * (size_t)n_sizes);
-      memcpy(f->size_sources, size_src, sizeof(char *) * (size_t)n_sizes);
-    } else {
-      f->n_sizes = 0;
-    }
     return;
   }
 
@@ -722,7 +784,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     return;
   }
   int32_t fi = s->file->n_findings - 1;
-  uint32_t *ids = realloc(s->finding_callee_id, sizeof(uint32_t) * (size_t)(fi + 1));
+  uint32_t *ids = einc__realloc(s->finding_callee_id, sizeof(uint32_t) * (size_t)(fi + 1));
   if (!ids) {
     s->file->n_findings--;
     einc_plan_delete(plan);
@@ -733,25 +795,14 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     ids[s->n_callee_ids++] = UINT32_MAX;
   ids[fi] = c->root_id;
   s->n_callee_ids = fi + 1;
-  f->op = c->op;
-  f->pattern = lit.text;
-  f->reduction = red_text;
-  f->n_sizes = n_sizes;
-  f->size_names = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-  f->size_sources = einc__lint_alloc(A, sizeof(char *) * (size_t)(n_sizes + 1));
-  if (f->size_names && f->size_sources) {
-    memcpy(f->size_names, size_names, sizeof(char *) * (size_t)n_sizes);
-    memcpy(f->size_sources, size_src, sizeof(char *) * (size_t)n_sizes);
-  } else {
-    f->n_sizes = 0;
-  }
+  einc__py_describe(s, f, c->op, lit.text, red_text, n_sizes, size_names, size_src);
 
   /* The native expression. */
   const char *no_fix = NULL;
   char *expr = NULL;
   einc__emit_info info = {0};
   if (layer) {
-    no_fix = "a layer is reported, not rewritten";
+    no_fix = einc__py_layer_fix(s, c, plan, rc, n_sizes, size_names, size_src, &expr, &info);
   } else if (rc != EINC_OK) {
     no_fix = rc == EINC_EUNSUPPORTED ? "einc cannot compile this call" : "compile failed";
   } else if (c->has_splat || c->n_pos < tensor_to || tensor_to - tensor_from < 1) {
@@ -795,13 +846,14 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       f->needs_import = need;
     }
     f->replacement = einc__lint_strdup(A, expr);
+    f->has_fix = f->replacement != NULL; /* out of memory: no fix rather than half of one */
     f->fix_note = info.dropped[0]
                       ? einc__lint_printf(A, "the fix drops einops' %s check%s%s%s", info.dropped,
                                           strchr(info.dropped, ',') ? "s" : "",
                                           info.unsafe_why[0] ? "; unsafe: " : "", info.unsafe_why)
                   : info.unsafe_why[0] ? einc__lint_printf(A, "unsafe: %s", info.unsafe_why)
                                        : NULL;
-    free(expr);
+    einc__free(expr);
     f->message = einc__lint_printf(A, "%s parses \"%s\" at run time; use `%s`", c->op, lit.text,
                                    f->replacement);
   } else {
@@ -830,7 +882,7 @@ static bool einc__py_add_edit(einc__py_scan *s, einc__finding *f, uint32_t start
  * the parents' types on a stack (ts_node_parent walks down from the root each time). */
 static void einc__py_count_uses(einc__py_scan *s) {
   enum { MAX_DEPTH = 1024 };
-  const char **types = malloc(sizeof *types * MAX_DEPTH);
+  const char **types = einc__malloc(sizeof *types * MAX_DEPTH);
   if (!types) return;
   TSTreeCursor cur = ts_tree_cursor_new(s->root);
   int32_t depth = 0;
@@ -883,7 +935,7 @@ static void einc__py_count_uses(einc__py_scan *s) {
     if (!next) break;
   }
   ts_tree_cursor_delete(&cur);
-  free(types);
+  einc__free(types);
 }
 
 static bool einc__py_alias_dropped(const einc__py_alias *a) {
@@ -996,7 +1048,7 @@ static void einc__py_make_edits(einc__py_scan *s) {
       char *text = einc__sbuf_finish(&note);
       if (text) {
         einc__py_add_edit(s, f, eol, eol, einc__lint_strdup(A, text));
-        free(text);
+        einc__free(text);
       }
       last_line = f->end_pos.line;
     }
@@ -1004,7 +1056,7 @@ static void einc__py_make_edits(einc__py_scan *s) {
     last_fix = f;
     if (s->n_fixed_ids == s->cap_fixed_ids) {
       int32_t cap = s->cap_fixed_ids ? 2 * s->cap_fixed_ids : 16;
-      uint32_t *ids = realloc(s->fixed_ids, sizeof *ids * (size_t)cap);
+      uint32_t *ids = einc__realloc(s->fixed_ids, sizeof *ids * (size_t)cap);
       if (!ids) continue;
       s->fixed_ids = ids;
       s->cap_fixed_ids = cap;
@@ -1042,7 +1094,7 @@ static bool einc__py_continues(const char *p, const char *end) {
  * their statement. Returns the count, or -1 when the file does not split cleanly. */
 static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out) {
   int32_t n = 0, cap = 64;
-  einc__py_chunk *v = malloc(sizeof *v * (size_t)cap);
+  einc__py_chunk *v = einc__malloc(sizeof *v * (size_t)cap);
   if (!v) return -1;
   uint32_t row = 0, start = 0, start_row = 0;
   int depth = 0;
@@ -1056,7 +1108,7 @@ static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out
       if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '#' && c != '\f') {
         if (i > start && head != '@' && !einc__py_continues(src + i, src + len)) {
           if (n == cap) {
-            einc__py_chunk *w = realloc(v, sizeof *v * (size_t)(cap *= 2));
+            einc__py_chunk *w = einc__realloc(v, sizeof *v * (size_t)(cap *= 2));
             if (!w) goto fail;
             v = w;
           }
@@ -1109,7 +1161,7 @@ static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out
     i++;
   }
   if (n == cap) {
-    einc__py_chunk *w = realloc(v, sizeof *v * (size_t)(cap + 1));
+    einc__py_chunk *w = einc__realloc(v, sizeof *v * (size_t)(cap + 1));
     if (!w) goto fail;
     v = w;
   }
@@ -1117,7 +1169,7 @@ static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out
   *out = v;
   return n;
 fail:
-  free(v);
+  einc__free(v);
   return -1;
 }
 
@@ -1177,7 +1229,7 @@ static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bo
   enum { SMALL = 2048 };
   einc__py_chunk *ch = NULL;
   int32_t n = full || file->len < SMALL ? -1 : einc__py_chunks(file->src, file->len, &ch);
-  TSRange *ranges = n > 1 ? malloc(sizeof *ranges * (size_t)n) : NULL;
+  TSRange *ranges = n > 1 ? einc__malloc(sizeof *ranges * (size_t)n) : NULL;
   TSTree *tree = NULL;
   if (ranges) {
     /* First the statements naming einops: its imports say which other names to look for. */
@@ -1206,10 +1258,16 @@ static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bo
     }
     ts_parser_set_included_ranges(ctx->parser, NULL, 0);
   }
-  free(ranges);
-  free(ch);
+  einc__free(ranges);
+  einc__free(ch);
   if (!tree) tree = ts_parser_parse_string(ctx->parser, NULL, file->src, (uint32_t)file->len);
   return tree;
+}
+
+static int einc__py_finding_cmp(const void *a, const void *b) {
+  const einc__finding *x = a, *y = b;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  return x->end > y->end ? -1 : x->end < y->end; /* an outer call before the one inside it */
 }
 
 int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts) {
@@ -1223,7 +1281,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     file->error = "the Python parser gave up on this file";
     return EINC_ENOMEM;
   }
-  einc__py_scan *s = calloc(1, sizeof *s);
+  einc__py_scan *s = einc__calloc(1, sizeof *s);
   if (!s) {
     ts_tree_delete(tree);
     return EINC_ENOMEM;
@@ -1236,7 +1294,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
 
   /* One pass of the query: imports and comments first (calls need both), calls after. */
   enum { MAX_CALLS = 4096 };
-  TSNode *calls = malloc(sizeof(TSNode) * 3 * MAX_CALLS);
+  TSNode *calls = einc__malloc(sizeof(TSNode) * 3 * MAX_CALLS);
   int32_t n_calls = 0;
   if (!calls) goto done;
   ts_query_cursor_exec(ctx->cursor, ctx->query, s->root);
@@ -1251,7 +1309,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
       } else if (id == ctx->cap_comment) {
         if (s->n_comments == s->cap_comments) {
           int32_t cap = s->cap_comments ? 2 * s->cap_comments : 32;
-          TSNode *c = realloc(s->comments, sizeof *c * (size_t)cap);
+          TSNode *c = einc__realloc(s->comments, sizeof *c * (size_t)cap);
           if (!c) continue;
           s->comments = c;
           s->cap_comments = cap;
@@ -1278,7 +1336,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     einc__py_call c = {.call = calls[3 * i], .callee = calls[3 * i + 1], .args = calls[3 * i + 2]};
     char target[256];
     c.alias = einc__py_resolve(s, c.callee, target, sizeof target, &c.root_id);
-    if (c.alias < 0) continue;
+    if (c.alias < 0 || einc__py_shadowed(s, c.call, s->aliases[c.alias].local)) continue;
     c.op = einc__py_einops_op(target);
     if (!c.op || !einc__py_read_args(&c)) continue;
     c.target = target;
@@ -1306,13 +1364,16 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
                    "imports are kept";
   }
   einc__py_make_edits(s);
+  /* Report in source order (invalid patterns and the syntax error were found out of order). */
+  if (file->n_findings > 1)
+    qsort(file->findings, (size_t)file->n_findings, sizeof *file->findings, einc__py_finding_cmp);
 
 done:
-  free(calls);
-  free(s->comments);
-  free(s->fixed_ids);
-  free(s->finding_callee_id);
-  free(s);
+  einc__free(calls);
+  einc__free(s->comments);
+  einc__free(s->fixed_ids);
+  einc__free(s->finding_callee_id);
+  einc__free(s);
   ts_tree_delete(tree);
   return file->oom ? EINC_ENOMEM : EINC_OK;
 }

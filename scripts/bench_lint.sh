@@ -71,7 +71,12 @@ best() { # best CMD... : the lowest wall time of 5 runs, in seconds
   echo "$b"
 }
 grep -rl einops "$TREE" >/dev/null # warm the page cache
+mkdir "$TREE/empty"
 g=$(best grep -rl einops "$TREE")
 l=$(best "$EINC" lint --no-config "$TREE")
+# What the binary costs before it reads a file (loading its shared libraries).
+z=$(best "$EINC" lint --no-config "$TREE/empty")
 printf 'grep -rl einops: %.3f s\neinc lint:       %.3f s  (%d threads)\nratio:           %.2fx grep\n' \
   "$g" "$l" "$(nproc)" "$(echo "$l / $g" | bc -l)"
+printf 'einc start-up:   %.3f s  (lint of an empty folder)\nratio less start-up: %.2fx grep\n' \
+  "$z" "$(echo "($l - $z) / $g" | bc -l)"

@@ -155,8 +155,8 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
   bool quirk = einc__has_tag(c, "quirk");
   einc_op op;
   if (!einc_op_from_name(json_object_get_string(j_op), &op)) {
-    snprintf(why, why_size, "op %s is optional and not run", json_object_get_string(j_op));
-    return EINC_CASE_SKIP;
+    snprintf(why, why_size, "unknown op %s", json_object_get_string(j_op));
+    return EINC_CASE_FAIL;
   }
   (void)verbose;
 
@@ -194,7 +194,8 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
   if ((op == EINC_OP_REARRANGE || op == EINC_OP_REDUCE || op == EINC_OP_REPEAT) && n_inputs > 1) {
     for (size_t i = 1; i < n_inputs; i++) {
       bool same = shapes[i].rank == shapes[0].rank;
-      for (int d = 0; same && d < shapes[0].rank; d++) same = shapes[i].dims[d] == shapes[0].dims[d];
+      for (int d = 0; same && d < shapes[0].rank; d++)
+        same = shapes[i].dims[d] == shapes[0].dims[d];
       if (!same) { /* numpy's stack refuses: a backend error */
         if (!expect_ok) return EINC_CASE_PASS;
         snprintf(why, why_size, "inputs of different shapes cannot be stacked");
@@ -286,6 +287,21 @@ static einc_case_result einc__run_case(json_object *c, einc_conformance_via via,
   if (!expect_ok) {
     einc_plan_delete(plan);
     snprintf(why, why_size, "accepted, einops rejects it with %s", expect_kind);
+    return EINC_CASE_FAIL;
+  }
+
+  if (op == EINC_OP_PARSE_SHAPE) { /* compare the parsed names and lengths */
+    json_object *j_parsed;
+    bool same = json_object_object_get_ex(j_expect, "parsed", &j_parsed) &&
+                (int)json_object_object_length(j_parsed) == plan->n_axes;
+    for (int a = 0; same && a < plan->n_axes; a++) {
+      json_object *v;
+      same = json_object_object_get_ex(j_parsed, plan->axes[a].name, &v) &&
+             json_object_get_int64(v) == plan->axes[a].length;
+    }
+    einc_plan_delete(plan);
+    if (same) return EINC_CASE_PASS;
+    snprintf(why, why_size, "parsed names or lengths differ");
     return EINC_CASE_FAIL;
   }
 

@@ -54,15 +54,17 @@ static int einc__explain_python(const einc_plan *plan, einc_emit_target target,
   char value_buf[EINC_MAX_AXES][24];
   for (int i = 0; i < n_kwargs; i++) {
     size_names[i] = kwargs[i].name;
-    if (kwargs[i].value == EINC_UNKNOWN) snprintf(value_buf[i], sizeof value_buf[i], "%s", kwargs[i].name);
-    else snprintf(value_buf[i], sizeof value_buf[i], "%lld", (long long)kwargs[i].value);
+    if (kwargs[i].value == EINC_UNKNOWN)
+      snprintf(value_buf[i], sizeof value_buf[i], "%s", kwargs[i].name);
+    else
+      snprintf(value_buf[i], sizeof value_buf[i], "%lld", (long long)kwargs[i].value);
     size_source[i] = value_buf[i];
   }
   char *expr = NULL;
   einc__emit_info info;
   memset(&info, 0, sizeof info);
-  int status = einc__emit_torch(plan, target, names, NULL, n_kwargs, size_names, size_source,
-                                &expr, &info);
+  int status =
+      einc__emit_torch(plan, target, names, NULL, n_kwargs, size_names, size_source, &expr, &info);
   if (status) {
     fprintf(stderr, "einc explain: no %s expression for this pattern: %s\n",
             target == EINC_EMIT_TORCH ? "PyTorch" : "numpy",
@@ -196,9 +198,11 @@ int einc_cli_explain(int argc, char **argv) {
     /* one input of unknown rank per operand */
     const char *arrow = strstr(pattern, "->");
     n_inputs = 1;
-    for (const char *c = pattern; *c && (!arrow || c < arrow); c++) n_inputs += *c == ',';
+    for (const char *c = pattern; *c && (!arrow || c < arrow); c++)
+      n_inputs += *c == ',';
     if (n_inputs > EINC_MAX_INPUTS) n_inputs = EINC_MAX_INPUTS;
-    for (int i = 0; i < n_inputs; i++) inputs[i].rank = EINC_UNKNOWN;
+    for (int i = 0; i < n_inputs; i++)
+      inputs[i].rank = EINC_UNKNOWN;
   } else if (op != EINC_OP_PACK) {
     inputs[0].rank = EINC_UNKNOWN;
     n_inputs = 1;
@@ -249,7 +253,8 @@ int einc_cli_explain(int argc, char **argv) {
   } else if (!strcmp(emit, "c")) {
     rc = einc__explain_c(plan, kwargs, n_kwargs);
   } else {
-    fprintf(stderr, "einc explain: --emit %s is not available in this build (plan, torch, numpy, c)\n",
+    fprintf(stderr,
+            "einc explain: --emit %s is not available in this build (plan, torch, numpy, c)\n",
             emit);
     rc = 2;
   }

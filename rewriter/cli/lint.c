@@ -299,7 +299,7 @@ static void einc__walk_dir(einc__walk *w, const char *dir, const struct stat *st
     if (!einc__strs_push(&names, entry)) w->oom = true;
   }
   closedir(d);
-  qsort(names.v, (size_t)names.n, sizeof *names.v, einc__name_cmp);
+  if (names.n > 1) qsort(names.v, (size_t)names.n, sizeof *names.v, einc__name_cmp);
   size_t dl = strlen(dir);
   for (int32_t i = 0; i < names.n; i++) {
     const char *name = names.v[i] + 1;
@@ -496,7 +496,7 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
                                     (unsigned char)(*buf)[bad], p.line, p.column);
     return;
   }
-  file->src = malloc(got + 1);
+  file->src = einc__malloc(got + 1);
   if (!file->src) {
     file->error = "out of memory";
     return;

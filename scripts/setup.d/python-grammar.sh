@@ -9,7 +9,7 @@ einc_install_python_grammar() {
     return 0
   fi
   if ! command -v npm >/dev/null; then
-    echo "setup: npm is missing; install the Debian packages nodejs and npm" >&2
+    echo "setup: npm is missing; scripts/setup.sh installs it (Debian package npm)" >&2
     return 1
   fi
   echo "setup: installing the tree-sitter-python grammar (npm ci)"

@@ -3,10 +3,10 @@
 usage: check_emit.py CASES.jsonl EXPRS.jsonl
 
 Every case has four expressions: torch and numpy, each emitted once from a plan that knows the
-input shapes and once from a plan that knows no rank (as in the linter). Each torch expression runs on torch tensors and each numpy expression on numpy arrays built as
-the corpus README says; the output's shape, dtype and sha256 (float64, C order) must match what
-einops gave. Cases the emitter declines are skipped, so are differences the emitter itself
-marks as an unsafe fix, as are quirk-tagged cases that diverge.
+input shapes and once from a plan that knows no rank (as in the linter). Torch expressions run on
+torch tensors, numpy ones on numpy arrays, built as the corpus README says; the output's shape,
+dtype and sha256 (float64, C order) must match what einops gave. Skipped: cases the emitter
+declines, differences the emitter itself marks as an unsafe fix, and quirk-tagged cases.
 Prints `N passed, N failed, N skipped`; exits 1 when anything failed.
 """
 import hashlib

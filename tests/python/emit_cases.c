@@ -113,7 +113,7 @@ static void emit_one(FILE *out, json_object *c) {
         snprintf(key, sizeof key, "why_%s", keys[any_rank][t]);
         json_object_object_add(rec, key, json_object_new_string(info.why_not));
       }
-      free(expr);
+      einc_free(expr);
     }
     einc_plan_delete(plan);
   }

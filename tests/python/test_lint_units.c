@@ -24,7 +24,7 @@ static void test_apply_edits(void **state) {
   assert_int_equal(einc__rewrite_apply(src, 6, edits, 3, &out, &len), EINC_OK);
   assert_string_equal(out, "b+cdXYf");
   assert_int_equal(len, 7);
-  free(out);
+  einc_free(out);
   einc__edit overlap[] = {{0, 3, "a"}, {2, 4, "b"}};
   assert_int_equal(einc__rewrite_apply(src, 6, overlap, 2, &out, &len), EINC_EINVAL);
   assert_null(out);
@@ -86,7 +86,7 @@ static void test_diff(void **state) {
   assert_string_equal(text, "--- a/m.py\n+++ b/m.py\n"
                             "@@ -1,7 +1,7 @@\n 1\n 2\n 3\n-4\n+four\n 5\n 6\n 7\n"
                             "@@ -10,3 +10,4 @@\n 10\n 11\n 12\n+13\n");
-  free(text);
+  einc_free(text);
   /* equal texts: nothing */
   einc__lint_format_diff(&out, "m.py", a, strlen(a), a, strlen(a));
   assert_int_equal(out.len, 0);
@@ -99,7 +99,7 @@ static void test_json_and_positions(void **state) {
   einc__lint_json_str(&out, "a\"b\\c\n\x01", 7);
   char *text = einc__sbuf_finish(&out);
   assert_string_equal(text, "\"a\\\"b\\\\c\\n\\u0001\"");
-  free(text);
+  einc_free(text);
   const char *src = "x = 1\ny = \xc3\xa9 + z\n";
   einc__pos p = einc__lint_pos(src, strlen(src), 14);
   assert_int_equal(p.line, 2);
@@ -148,7 +148,7 @@ static void expect_emit(const char *pattern, einc_op op, const char *red, einc_e
   char *got = emit(pattern, op, red, t, n_kw, names, src);
   assert_non_null(got);
   assert_string_equal(got, want);
-  free(got);
+  einc_free(got);
 }
 
 static void test_emitter(void **state) {
@@ -174,11 +174,106 @@ static void test_emitter(void **state) {
               (const char *[]){"3"}, "x.unsqueeze(2).expand(-1, -1, 3)");
 }
 
+/* Out of memory: fail the Nth allocation, for every N, of emitting, rewriting, diffing and
+ * formatting; each must come back with a status (ASan checks that nothing leaks). */
+static long countdown = -1;
+static bool fail_now(void) {
+  return countdown >= 0 && countdown-- == 0;
+}
+static void *t_malloc(size_t n) {
+  return fail_now() ? NULL : malloc(n);
+}
+static void *t_calloc(size_t c, size_t n) {
+  return fail_now() ? NULL : calloc(c, n);
+}
+static void *t_realloc(void *p, size_t n) {
+  return fail_now() ? NULL : realloc(p, n);
+}
+
+static bool oom_job(int k) {
+  const char *h[] = {"h"}, *hs[] = {"self.heads"};
+  switch (k) {
+  case 0:
+  case 1:
+  case 2: {
+    static const char *const patterns[] = {"b n (h d) -> b h n d", "a b ... c -> ... (c a) b",
+                                           "b c (h 2) -> b c"};
+    einc_op op = k == 2 ? EINC_OP_REDUCE : EINC_OP_REARRANGE;
+    char *t = emit(patterns[k], op, k == 2 ? "sum" : NULL, EINC_EMIT_TORCH, k == 0, h, hs);
+    char *n = emit(patterns[k], op, k == 2 ? "sum" : NULL, EINC_EMIT_NUMPY, k == 0, h, hs);
+    bool ok = t && n;
+    einc_free(t);
+    einc_free(n);
+    return ok;
+  }
+  case 3: {
+    einc__edit edits[] = {{4, 5, "XY"}, {0, 1, ""}};
+    char *out;
+    size_t len;
+    if (einc__rewrite_apply("abcdef", 6, edits, 2, &out, &len) != EINC_OK) return false;
+    einc_free(out);
+    return true;
+  }
+  default: {
+    const char *a = "x = 1\ny = rearrange(x, 'a b -> b a')\n";
+    const char *b = "x = 1\ny = x.transpose(0, 1)\n";
+    einc__lint_file file = {.path = "m.py", .len = strlen(a)};
+    file.src = einc__malloc(file.len + 1);
+    if (!file.src) return false;
+    memcpy(file.src, a, file.len + 1);
+    einc__finding *f = einc__lint_file_add(&file, EINC_LINT_EIN001, 10, 37);
+    bool ok = f != NULL;
+    if (f) {
+      f->message = einc__lint_printf(&file, "rearrange parses \"%s\"", "a b -> b a");
+      f->replacement = "x.transpose(0, 1)";
+      f->has_fix = true;
+      f->edits = einc__lint_alloc(&file, sizeof *f->edits);
+      if (f->edits) f->edits[0] = (einc__edit){10, 37, "x.transpose(0, 1)"}, f->n_edits = 1;
+      ok = f->message && f->edits;
+    }
+    einc_sbuf out = {0};
+    bool first = true;
+    einc__lint_format_text(&out, &file, false);
+    einc__lint_format_json(&out, &file, &first);
+    einc__lint_sarif_begin(&out);
+    einc__lint_format_sarif(&out, &file, &first);
+    einc__lint_sarif_end(&out);
+    einc__lint_format_diff(&out, "m.py", a, strlen(a), b, strlen(b));
+    char *text = einc__sbuf_finish(&out);
+    ok = ok && text && !file.oom;
+    einc_free(text);
+    einc__lint_file_clear(&file);
+    return ok;
+  }
+  }
+}
+
+static void test_out_of_memory(void **state) {
+  (void)state;
+  einc_allocator hooks = {t_malloc, t_calloc, t_realloc, free};
+  einc_set_allocator(&hooks);
+  for (int k = 0; k < 5; k++) {
+    countdown = -1;
+    assert_true(oom_job(k));
+    for (long n = 0; n < 100000; n++) {
+      countdown = n;
+      bool ok = oom_job(k);
+      if (countdown >= 0) { /* no allocation failed: every one was tried */
+        assert_true(ok);
+        break;
+      }
+    }
+  }
+  countdown = -1;
+  einc_set_allocator(NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_apply_edits),    cmocka_unit_test(test_atomic_write),
       cmocka_unit_test(test_diff),           cmocka_unit_test(test_json_and_positions),
       cmocka_unit_test(test_code_selection), cmocka_unit_test(test_emitter),
+      cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
