@@ -1,10 +1,10 @@
 /*
  * The CUDA backend of libeinc_rt: device selection, the cuBLASLt handle, and the GDN projection
  * as the gated-norm kernel followed by one cuBLASLt GEMM (or, on request, for up to 16 tokens of
- * bf16/f16, the fused small-batch kernel). Everything a projection needs on the device (its activation
- * buffer, the GEMM workspace) is allocated when it is created; running it only enqueues work on
- * the backend's stream, never allocates device memory and never waits for the device, so a run
- * can be captured into a CUDA graph.
+ * bf16/f16, the fused small-batch kernel). Everything a projection needs on the device (its
+ * activation buffer, the GEMM workspace) is allocated when it is created; running it only enqueues
+ * work on the backend's stream, never allocates device memory and never waits for the device, so a
+ * run can be captured into a CUDA graph.
  */
 #include <cublasLt.h>
 #include <stdio.h>
@@ -14,22 +14,36 @@
 #include "cuda_common.h"
 
 /* cuBLASLt asks for 32 MiB of workspace on Hopper to reach its fastest kernels. */
-#define EINC_RT__CUDA_WORKSPACE ((size_t)32 << 20)
+#define EINC_RT__CUDA_WORKSPACE  ((size_t)32 << 20)
 #define EINC_RT__CUDA_GEMM_CACHE 32
+/* Tokens a projection's activation buffer holds when max_tokens is 0: long enough that the
+ * GEMM runs at full rate, short enough to cost a few MiB. */
+#define EINC_RT__CUDA_DEFAULT_TOKENS 1024
 
 static const char *einc_rt__cublas_name(cublasStatus_t st) {
   switch (st) {
-  case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-  case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-  case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-  case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-  case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-  case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
-  case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-  case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
-  case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-  case CUBLAS_STATUS_LICENSE_ERROR: return "CUBLAS_STATUS_LICENSE_ERROR";
-  default: return "unknown cuBLAS status";
+  case CUBLAS_STATUS_SUCCESS:
+    return "CUBLAS_STATUS_SUCCESS";
+  case CUBLAS_STATUS_NOT_INITIALIZED:
+    return "CUBLAS_STATUS_NOT_INITIALIZED";
+  case CUBLAS_STATUS_ALLOC_FAILED:
+    return "CUBLAS_STATUS_ALLOC_FAILED";
+  case CUBLAS_STATUS_INVALID_VALUE:
+    return "CUBLAS_STATUS_INVALID_VALUE";
+  case CUBLAS_STATUS_ARCH_MISMATCH:
+    return "CUBLAS_STATUS_ARCH_MISMATCH";
+  case CUBLAS_STATUS_MAPPING_ERROR:
+    return "CUBLAS_STATUS_MAPPING_ERROR";
+  case CUBLAS_STATUS_EXECUTION_FAILED:
+    return "CUBLAS_STATUS_EXECUTION_FAILED";
+  case CUBLAS_STATUS_INTERNAL_ERROR:
+    return "CUBLAS_STATUS_INTERNAL_ERROR";
+  case CUBLAS_STATUS_NOT_SUPPORTED:
+    return "CUBLAS_STATUS_NOT_SUPPORTED";
+  case CUBLAS_STATUS_LICENSE_ERROR:
+    return "CUBLAS_STATUS_LICENSE_ERROR";
+  default:
+    return "unknown cuBLAS status";
   }
 }
 
@@ -100,7 +114,8 @@ static void einc_rt__gemm_plan_clear(einc_rt__gemm_plan *p) {
 static int32_t einc_rt__align_of(const void *p) {
   uintptr_t u = (uintptr_t)p;
   int32_t a = 256;
-  while (a > 1 && (u % (uintptr_t)a) != 0) a /= 2;
+  while (a > 1 && (u % (uintptr_t)a) != 0)
+    a /= 2;
   return a;
 }
 
@@ -120,14 +135,14 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
 
   memset(p, 0, sizeof *p);
   if ((st = EINC_RT__CUBLAS(cublasLtMatmulDescCreate(&p->op, compute, CUDA_R_32F))) ||
-      (st = EINC_RT__CUBLAS(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA,
-                                                           &ta, sizeof ta))) ||
-      (st = EINC_RT__CUBLAS(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB,
-                                                           &tb, sizeof tb))) ||
-      (st = EINC_RT__CUBLAS(cublasLtMatrixLayoutCreate(&p->a, ty, (uint64_t)key->k,
-                                                       (uint64_t)key->d, key->ldw))) ||
-      (st = EINC_RT__CUBLAS(cublasLtMatrixLayoutCreate(&p->b, ty, (uint64_t)key->k,
-                                                       (uint64_t)key->t, key->ldx))) ||
+      (st = EINC_RT__CUBLAS(
+           cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta))) ||
+      (st = EINC_RT__CUBLAS(
+           cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb))) ||
+      (st = EINC_RT__CUBLAS(
+           cublasLtMatrixLayoutCreate(&p->a, ty, (uint64_t)key->k, (uint64_t)key->d, key->ldw))) ||
+      (st = EINC_RT__CUBLAS(
+           cublasLtMatrixLayoutCreate(&p->b, ty, (uint64_t)key->k, (uint64_t)key->t, key->ldx))) ||
       (st = EINC_RT__CUBLAS(cublasLtMatrixLayoutCreate(&p->c, ty, (uint64_t)key->d,
                                                        (uint64_t)key->t, key->ldout))) ||
       (st = EINC_RT__CUBLAS(cublasLtMatmulPreferenceCreate(&pref))) ||
@@ -141,8 +156,8 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
     if ((st = EINC_RT__CUBLAS(
              cublasLtMatmulPreferenceSetAttribute(pref, aligns[i], &align, sizeof align))))
       goto fail_pref;
-  if ((st = EINC_RT__CUBLAS(cublasLtMatmulAlgoGetHeuristic(cu->lt, p->op, p->a, p->b, p->c,
-                                                           p->c, pref, 1, &result, &found))))
+  if ((st = EINC_RT__CUBLAS(cublasLtMatmulAlgoGetHeuristic(cu->lt, p->op, p->a, p->b, p->c, p->c,
+                                                           pref, 1, &result, &found))))
     goto fail_pref;
   if (found < 1) {
     st = einc_rt__fail(EINC_RT_EUNSUPPORTED,
@@ -198,15 +213,14 @@ static int einc_rt__cuda_gemm(einc_rt__cuda *cu, einc_rt_dtype dt, const void *x
                                            (size_t)d * einc_rt__cuda_esize(dt), (size_t)t,
                                            cu->stream));
   memset(&key, 0, sizeof key); /* padding takes part in memcmp */
-  key.dtype = dt, key.t = t, key.d = d, key.k = k, key.ldx = ldx, key.ldw = ldw,
-  key.ldout = ldout;
+  key.dtype = dt, key.t = t, key.d = d, key.k = k, key.ldx = ldx, key.ldw = ldw, key.ldout = ldout;
   key.align = einc_rt__align_of(x);
   if (einc_rt__align_of(w) < key.align) key.align = einc_rt__align_of(w);
   if (einc_rt__align_of(out) < key.align) key.align = einc_rt__align_of(out);
   if ((st = einc_rt__gemm_plan_get(cu, &key, &p))) return st;
   return EINC_RT__CUBLAS(cublasLtMatmul(cu->lt, p->op, &one, w, p->a, x, p->b, &zero, out, p->c,
-                                        out, p->c, &p->algo, cu->workspace,
-                                        EINC_RT__CUDA_WORKSPACE, cu->stream));
+                                        out, p->c, &p->algo, cu->workspace, EINC_RT__CUDA_WORKSPACE,
+                                        cu->stream));
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -257,13 +271,18 @@ static int einc_rt__cuda_norm(einc_rt__cuda *cu, const einc_rt_tensor *o, const 
                               int64_t tokens) {
   einc_rt__cuda_norm_args a = {
       .dtype = o->dtype,
-      .o = (const char *)einc_rt__cuda_ptr(o) + t0 * o->strides[0] * (int64_t)einc_rt__cuda_esize(o->dtype),
-      .z = (const char *)einc_rt__cuda_ptr(z) + t0 * z->strides[0] * (int64_t)einc_rt__cuda_esize(z->dtype),
+      .o = (const char *)einc_rt__cuda_ptr(o) +
+           t0 * o->strides[0] * (int64_t)einc_rt__cuda_esize(o->dtype),
+      .z = (const char *)einc_rt__cuda_ptr(z) +
+           t0 * z->strides[0] * (int64_t)einc_rt__cuda_esize(z->dtype),
       .w = einc_rt__cuda_ptr(w),
       .y = y,
-      .o_token_stride = o->strides[0], .o_head_stride = o->strides[1],
-      .z_token_stride = z->strides[0], .z_head_stride = z->strides[1],
-      .y_token_stride = y_token_stride, .y_head_stride = y_head_stride,
+      .o_token_stride = o->strides[0],
+      .o_head_stride = o->strides[1],
+      .z_token_stride = z->strides[0],
+      .z_head_stride = z->strides[1],
+      .y_token_stride = y_token_stride,
+      .y_head_stride = y_head_stride,
       .tokens = tokens,
       .heads = (int32_t)o->shape[1],
       .dim = (int32_t)o->shape[2],
@@ -288,9 +307,9 @@ static int einc_rt__cuda_gemm_nt(einc_rt_backend *self, const einc_rt_tensor *x,
   einc_rt__cuda *cu = self->impl;
   int st = einc_rt__cuda_enter(cu);
   if (st) return st;
-  return einc_rt__cuda_gemm(cu, x->dtype, einc_rt__cuda_ptr(x), x->strides[0],
-                            einc_rt__cuda_ptr(w), w->strides[0], einc_rt__cuda_ptr(out),
-                            out->strides[0], x->shape[0], w->shape[0], x->shape[1]);
+  return einc_rt__cuda_gemm(cu, x->dtype, einc_rt__cuda_ptr(x), x->strides[0], einc_rt__cuda_ptr(w),
+                            w->strides[0], einc_rt__cuda_ptr(out), out->strides[0], x->shape[0],
+                            w->shape[0], x->shape[1]);
 }
 
 /* A bound projection. */
@@ -299,6 +318,7 @@ typedef struct einc_rt__cuda_proj {
   einc_rt_gdn_params params;
   int64_t capacity; /* tokens the activation buffer holds; longer runs go in chunks */
   void *y;          /* [capacity, H*d] activations between the norm and the GEMM */
+  int64_t chunk;    /* tokens per norm + GEMM step (<= capacity) */
   int path;         /* einc_rt__cuda_proj_path */
 } einc_rt__cuda_proj;
 
@@ -314,7 +334,9 @@ static int einc_rt__cuda_proj_new(einc_rt_backend *self, const einc_rt_tensor *n
   p->norm_weight = *norm_weight;
   p->proj_weight = *proj_weight;
   p->params = *params;
-  p->capacity = max_tokens > 0 ? max_tokens : 1;
+  /* max_tokens = 0 leaves the size to the backend: long runs then go in chunks of this many. */
+  p->capacity = max_tokens > 0 ? max_tokens : EINC_RT__CUDA_DEFAULT_TOKENS;
+  p->chunk = p->capacity;
   const int64_t k = proj_weight->shape[1];
   if ((st = EINC_RT__CUDA(cudaMalloc(&p->y, (size_t)(p->capacity * k) *
                                                 einc_rt__cuda_esize(proj_weight->dtype))))) {
@@ -349,26 +371,33 @@ static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc
       tokens <= EINC_RT__CUDA_SMALL_MAX_TOKENS) {
     einc_rt__cuda_small_args a = {
         .dtype = o->dtype,
-        .o = einc_rt__cuda_ptr(o), .z = einc_rt__cuda_ptr(z),
-        .w = einc_rt__cuda_ptr(&p->norm_weight), .W = einc_rt__cuda_ptr(&p->proj_weight),
+        .o = einc_rt__cuda_ptr(o),
+        .z = einc_rt__cuda_ptr(z),
+        .w = einc_rt__cuda_ptr(&p->norm_weight),
+        .W = einc_rt__cuda_ptr(&p->proj_weight),
         .out = einc_rt__cuda_ptr(out),
-        .o_token_stride = o->strides[0], .z_token_stride = z->strides[0],
-        .W_row_stride = p->proj_weight.strides[0], .out_row_stride = out->strides[0],
-        .tokens = (int32_t)tokens, .heads = (int32_t)heads, .rows = (int32_t)d,
-        .eps = p->params.eps, .gate = p->params.gate,
+        .o_token_stride = o->strides[0],
+        .z_token_stride = z->strides[0],
+        .W_row_stride = p->proj_weight.strides[0],
+        .out_row_stride = out->strides[0],
+        .tokens = (int32_t)tokens,
+        .heads = (int32_t)heads,
+        .rows = (int32_t)d,
+        .eps = p->params.eps,
+        .gate = p->params.gate,
     };
     if (o->strides[1] == dim && z->strides[1] == dim && einc_rt__cuda_small_fits(&a))
       return EINC_RT__CUDA(einc_rt__cuda_small_launch(&a, cu->sm_count, cu->stream));
   }
 
-  /* Norm into the activation buffer, then the GEMM, in chunks of at most `capacity` tokens. */
+  /* Norm into the activation buffer, then the GEMM, in chunks of at most `chunk` tokens. */
   char *outp = einc_rt__cuda_ptr(out);
-  for (int64_t t0 = 0; t0 < tokens; t0 += p->capacity) {
-    const int64_t n = tokens - t0 < p->capacity ? tokens - t0 : p->capacity;
+  for (int64_t t0 = 0; t0 < tokens; t0 += p->chunk) {
+    const int64_t n = tokens - t0 < p->chunk ? tokens - t0 : p->chunk;
     if ((st = einc_rt__cuda_norm(cu, o, z, &p->norm_weight, &p->params, p->y, k, dim, t0, n)) ||
-        (st = einc_rt__cuda_gemm(cu, o->dtype, p->y, k, einc_rt__cuda_ptr(&p->proj_weight),
-                                 p->proj_weight.strides[0], outp + t0 * out->strides[0] * (int64_t)es,
-                                 out->strides[0], n, d, k)))
+        (st = einc_rt__cuda_gemm(
+             cu, o->dtype, p->y, k, einc_rt__cuda_ptr(&p->proj_weight), p->proj_weight.strides[0],
+             outp + t0 * out->strides[0] * (int64_t)es, out->strides[0], n, d, k)))
       return st;
   }
   return EINC_RT_OK;
@@ -387,6 +416,11 @@ static const einc_rt_backend_vtable einc_rt__cuda_vtable = {
 
 void einc_rt__cuda_proj_set_path(void *state, int path) {
   ((einc_rt__cuda_proj *)state)->path = path;
+}
+
+void einc_rt__cuda_proj_set_chunk(void *state, int64_t tokens) {
+  einc_rt__cuda_proj *p = state;
+  p->chunk = tokens < 1 ? 1 : tokens > p->capacity ? p->capacity : tokens;
 }
 
 int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out) {
@@ -419,9 +453,10 @@ int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backe
   cu->sm_count = prop.multiProcessorCount;
   if (prop.major < 9) {
     /* The kernels are built for sm_90 (Hopper) and later. */
-    st = einc_rt__fail(EINC_RT_ENOTAVAIL, "CUDA device %d (%s) has compute capability %d.%d; "
-                       "libeinc_rt's CUDA kernels need 9.0 or later", cu->device, prop.name,
-                       prop.major, prop.minor);
+    st = einc_rt__fail(EINC_RT_ENOTAVAIL,
+                       "CUDA device %d (%s) has compute capability %d.%d; "
+                       "libeinc_rt's CUDA kernels need 9.0 or later",
+                       cu->device, prop.name, prop.major, prop.minor);
     goto fail_backend;
   }
   if ((st = EINC_RT__CUBLAS(cublasLtCreate(&cu->lt))) ||

@@ -21,7 +21,8 @@ extern "C" {
 int einc_rt__cuda_check(cudaError_t err, const char *expr, const char *file, int line);
 #define EINC_RT__CUDA(expr) einc_rt__cuda_check((expr), #expr, __FILE__, __LINE__)
 /* After a kernel launch: the launch error, if any (it does not wait for the kernel). */
-#define EINC_RT__CUDA_LAUNCHED() einc_rt__cuda_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+#define EINC_RT__CUDA_LAUNCHED()                                                                   \
+  einc_rt__cuda_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
 
 /* Gated RMSNorm launcher (gated_norm.cu). Rows are (t, h) pairs; element i of row (t, h) is at
  * base + t * token_stride + h * head_stride + i for o, z and y (strides in elements). */
@@ -69,6 +70,8 @@ enum einc_rt__cuda_proj_path {
   EINC_RT__CUDA_PATH_FUSED, /* the fused small-batch kernel where it applies (T <= 16) */
 };
 void einc_rt__cuda_proj_set_path(void *state, int path);
+/* Tokens per norm + GEMM step of a bound projection (at most its max_tokens). */
+void einc_rt__cuda_proj_set_chunk(void *state, int64_t tokens);
 
 #ifdef __cplusplus
 }

@@ -14,8 +14,7 @@ constexpr int kNormThreads = 256;
 constexpr int kRowsPerThread = 2; /* independent rows a lane works on: more loads in flight */
 
 template <typename T, int LANES>
-__global__ void __launch_bounds__(kNormThreads)
-gated_norm_vec_kernel(einc_rt__cuda_norm_args a) {
+__global__ void __launch_bounds__(kNormThreads) gated_norm_vec_kernel(einc_rt__cuda_norm_args a) {
   using V = vec16<T>;
   constexpr int N = V::N;
   constexpr int rows_per_pass = kNormThreads / LANES;
@@ -53,7 +52,7 @@ gated_norm_vec_kernel(einc_rt__cuda_norm_args a) {
 /* Any d, any alignment: one warp per row, two passes over the row (the second hits L1). */
 template <typename T>
 __global__ void __launch_bounds__(kNormThreads)
-gated_norm_scalar_kernel(einc_rt__cuda_norm_args a) {
+    gated_norm_scalar_kernel(einc_rt__cuda_norm_args a) {
   const int64_t row = (int64_t)blockIdx.x * (kNormThreads / 32) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= a.tokens * a.heads) return;
@@ -67,13 +66,16 @@ gated_norm_scalar_kernel(einc_rt__cuda_norm_args a) {
     const float x = to_f32(o[i]);
     ss = fmaf(x, x, ss);
   }
-  for (int off = 16; off > 0; off /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+  for (int off = 16; off > 0; off /= 2)
+    ss += __shfl_xor_sync(0xffffffffu, ss, off);
   const float r = rsqrtf(ss / (float)a.dim + a.eps);
   for (int i = lane; i < a.dim; i += 32)
     y[i] = from_f32<T>(to_f32(o[i]) * r * to_f32(w[i]) * gate_act(to_f32(z[i]), (int)a.gate));
 }
 
-static bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+static bool aligned16(const void *p) {
+  return ((uintptr_t)p & 15u) == 0;
+}
 
 template <typename T>
 static cudaError_t launch(const einc_rt__cuda_norm_args *a, cudaStream_t stream) {

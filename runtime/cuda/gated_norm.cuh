@@ -51,24 +51,44 @@ template <typename H2, typename Tr> struct vec16_half2 {
 };
 
 struct bf16_conv {
-  static __device__ __forceinline__ float2 to_float2(__nv_bfloat162 h) { return __bfloat1622float2(h); }
-  static __device__ __forceinline__ __nv_bfloat162 from_float2(float2 f) { return __float22bfloat162_rn(f); }
+  static __device__ __forceinline__ float2 to_float2(__nv_bfloat162 h) {
+    return __bfloat1622float2(h);
+  }
+  static __device__ __forceinline__ __nv_bfloat162 from_float2(float2 f) {
+    return __float22bfloat162_rn(f);
+  }
 };
 struct f16_conv {
-  static __device__ __forceinline__ float2 to_float2(__half2 h) { return __half22float2(h); }
-  static __device__ __forceinline__ __half2 from_float2(float2 f) { return __float22half2_rn(f); }
+  static __device__ __forceinline__ float2 to_float2(__half2 h) {
+    return __half22float2(h);
+  }
+  static __device__ __forceinline__ __half2 from_float2(float2 f) {
+    return __float22half2_rn(f);
+  }
 };
 template <> struct vec16<__nv_bfloat16> : vec16_half2<__nv_bfloat162, bf16_conv> {};
 template <> struct vec16<__half> : vec16_half2<__half2, f16_conv> {};
 
 /* Scalar conversions for the generic paths. */
-__device__ __forceinline__ float to_f32(float x) { return x; }
-__device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_f32(float x) {
+  return x;
+}
+__device__ __forceinline__ float to_f32(__nv_bfloat16 x) {
+  return __bfloat162float(x);
+}
+__device__ __forceinline__ float to_f32(__half x) {
+  return __half2float(x);
+}
 template <typename T> __device__ __forceinline__ T from_f32(float x);
-template <> __device__ __forceinline__ float from_f32<float>(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-template <> __device__ __forceinline__ __half from_f32<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ float from_f32<float>(float x) {
+  return x;
+}
+template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+template <> __device__ __forceinline__ __half from_f32<__half>(float x) {
+  return __float2half_rn(x);
+}
 
 /* act(z): silu (gate 0) or sigmoid (gate 1), in fp32. The approximate exponential and
  * reciprocal (a few ulp) keep the norm bound by memory rather than by IEEE division; for very
@@ -87,12 +107,15 @@ __device__ __forceinline__ void gated_row(const float (&o)[N], const float (&z)[
                                           unsigned mask, float (&y)[N]) {
   float ss = 0.f;
 #pragma unroll
-  for (int i = 0; i < N; i++) ss = fmaf(o[i], o[i], ss);
+  for (int i = 0; i < N; i++)
+    ss = fmaf(o[i], o[i], ss);
 #pragma unroll
-  for (int off = LANES / 2; off > 0; off /= 2) ss += __shfl_xor_sync(mask, ss, off);
+  for (int off = LANES / 2; off > 0; off /= 2)
+    ss += __shfl_xor_sync(mask, ss, off);
   const float r = rsqrtf(ss * inv_dim + eps);
 #pragma unroll
-  for (int i = 0; i < N; i++) y[i] = o[i] * r * w[i] * gate_act(z[i], gate);
+  for (int i = 0; i < N; i++)
+    y[i] = o[i] * r * w[i] * gate_act(z[i], gate);
 }
 
 } // namespace einc_rt_cuda

@@ -30,8 +30,8 @@ constexpr int kUnroll = 8; /* 32-column steps whose W loads are in flight togeth
 
 template <typename T> struct mma16816;
 template <> struct mma16816<__nv_bfloat16> {
-  static __device__ __forceinline__ void run(float (&c)[4], uint32_t a0, uint32_t a1,
-                                             uint32_t a2, uint32_t a3, uint32_t b0, uint32_t b1) {
+  static __device__ __forceinline__ void run(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                             uint32_t a3, uint32_t b0, uint32_t b1) {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
                  "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
@@ -39,8 +39,8 @@ template <> struct mma16816<__nv_bfloat16> {
   }
 };
 template <> struct mma16816<__half> {
-  static __device__ __forceinline__ void run(float (&c)[4], uint32_t a0, uint32_t a1,
-                                             uint32_t a2, uint32_t a3, uint32_t b0, uint32_t b1) {
+  static __device__ __forceinline__ void run(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                             uint32_t a3, uint32_t b0, uint32_t b1) {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
                  "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
@@ -63,8 +63,8 @@ template <int ROWS, int TOK> constexpr size_t small_reduce_bytes() {
 
 template <typename T, int NT, int ROWS>
 __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kSmallThreads)
-gdn_small_kernel(einc_rt__cuda_small_args a) {
-  constexpr int TOK = NT * 8; /* tokens padded to the MMA's N */
+    gdn_small_kernel(einc_rt__cuda_small_args a) {
+  constexpr int TOK = NT * 8;   /* tokens padded to the MMA's N */
   constexpr int RG = ROWS / 16; /* warps along rows */
   constexpr int KS = 8 / RG;    /* warps along K */
   constexpr int N = vec16<T>::N;
@@ -76,7 +76,7 @@ gdn_small_kernel(einc_rt__cuda_small_args a) {
   const int heads = a.heads / kCluster;
   const int kc = heads * kHeadDim; /* columns of this block's K-slice */
   const int k0 = rank * kc;
-  const int ys_stride = kc + 8;    /* 16 bytes of padding per token row: no bank conflicts */
+  const int ys_stride = kc + 8; /* 16 bytes of padding per token row: no bank conflicts */
   T *ys = reinterpret_cast<T *>(smem);
   float *red = reinterpret_cast<float *>(smem + (size_t)TOK * ys_stride * sizeof(T));
   const T *W = static_cast<const T *>(a.W);
@@ -86,7 +86,8 @@ gdn_small_kernel(einc_rt__cuda_small_args a) {
     const int lines = kc * (int)sizeof(T) / 128;
     for (int i = threadIdx.x; i < ROWS * lines; i += kSmallThreads) {
       const int r = i / lines, l = i - r * lines;
-      const char *p = reinterpret_cast<const char *>(W + (int64_t)(n_base + r) * a.W_row_stride + k0);
+      const char *p =
+          reinterpret_cast<const char *>(W + (int64_t)(n_base + r) * a.W_row_stride + k0);
       asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p + l * 128));
     }
   }
@@ -141,7 +142,8 @@ gdn_small_kernel(einc_rt__cuda_small_args a) {
   const T *yrow = ys + g * ys_stride + kw0 + tig * 8;
   float acc[NT][4];
 #pragma unroll
-  for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  for (int j = 0; j < NT; j++)
+    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
 
   for (int s0 = 0; s0 < steps; s0 += kUnroll) {
     uint4 wa[kUnroll], wb[kUnroll];
@@ -157,7 +159,8 @@ gdn_small_kernel(einc_rt__cuda_small_args a) {
       if (s0 + u < steps) {
 #pragma unroll
         for (int j = 0; j < NT; j++) {
-          const uint4 y = *reinterpret_cast<const uint4 *>(yrow + j * 8 * ys_stride + (s0 + u) * 32);
+          const uint4 y =
+              *reinterpret_cast<const uint4 *>(yrow + j * 8 * ys_stride + (s0 + u) * 32);
           mma16816<T>::run(acc[j], wa[u].x, wb[u].x, wa[u].y, wb[u].y, y.x, y.y);
           mma16816<T>::run(acc[j], wa[u].z, wb[u].z, wa[u].w, wb[u].w, y.z, y.w);
         }
@@ -177,7 +180,8 @@ gdn_small_kernel(einc_rt__cuda_small_args a) {
   for (int i = threadIdx.x; i < ROWS * TOK; i += kSmallThreads) {
     float s = red[i];
 #pragma unroll
-    for (int k = 1; k < KS; k++) s += red[k * ROWS * TOK + i];
+    for (int k = 1; k < KS; k++)
+      s += red[k * ROWS * TOK + i];
     red[i] = s;
   }
   cluster.sync();
@@ -190,7 +194,8 @@ gdn_small_kernel(einc_rt__cuda_small_args a) {
     if (t < a.tokens) {
       float s = 0.f;
 #pragma unroll
-      for (int q = 0; q < kCluster; q++) s += cluster.map_shared_rank(red, q)[r * TOK + t];
+      for (int q = 0; q < kCluster; q++)
+        s += cluster.map_shared_rank(red, q)[r * TOK + t];
       out[(int64_t)t * a.out_row_stride + n_base + r] = from_f32<T>(s);
     }
   }
@@ -235,7 +240,9 @@ template <typename T> static cudaError_t prepare_dtype() {
   return prepare_one<T, 2, 64>();
 }
 
-static bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+static bool aligned16(const void *p) {
+  return ((uintptr_t)p & 15u) == 0;
+}
 
 } // namespace einc_rt_cuda
 
@@ -260,6 +267,7 @@ extern "C" cudaError_t einc_rt__cuda_small_prepare(void) {
 
 extern "C" cudaError_t einc_rt__cuda_small_launch(const einc_rt__cuda_small_args *a,
                                                   int32_t sm_count, cudaStream_t stream) {
-  if (a->dtype == EINC_RT_BF16) return einc_rt_cuda::launch_dtype<__nv_bfloat16>(a, sm_count, stream);
+  if (a->dtype == EINC_RT_BF16)
+    return einc_rt_cuda::launch_dtype<__nv_bfloat16>(a, sm_count, stream);
   return einc_rt_cuda::launch_dtype<__half>(a, sm_count, stream);
 }

@@ -35,15 +35,19 @@ static void coalesce(loops &s) {
   s.n = n;
 }
 
-static bool aligned(const void *p, size_t bytes) { return ((uintptr_t)p % bytes) == 0; }
+static bool aligned(const void *p, size_t bytes) {
+  return ((uintptr_t)p % bytes) == 0;
+}
 
 template <typename V, typename Index, int RANK>
 static cudaError_t launch_vec_rank(const loops &s, int64_t total, const void *in, void *out,
                                    cudaStream_t stream) {
   permute_vec_desc<Index, RANK> d;
   for (int k = 0; k < RANK; k++) {
-    if constexpr (sizeof(Index) == 4) d.dims[k].len = fastdiv32((uint32_t)s.l[k].length);
-    else d.dims[k].len = s.l[k].length;
+    if constexpr (sizeof(Index) == 4)
+      d.dims[k].len = fastdiv32((uint32_t)s.l[k].length);
+    else
+      d.dims[k].len = s.l[k].length;
     d.dims[k].in_stride = (Index)s.l[k].in_stride;
     d.dims[k].out_stride = (Index)s.l[k].out_stride;
   }
@@ -60,12 +64,18 @@ template <typename V, typename Index>
 static cudaError_t launch_vec_index(const loops &s, int64_t total, const void *in, void *out,
                                     cudaStream_t stream) {
   switch (s.n) {
-  case 1: return launch_vec_rank<V, Index, 1>(s, total, in, out, stream);
-  case 2: return launch_vec_rank<V, Index, 2>(s, total, in, out, stream);
-  case 3: return launch_vec_rank<V, Index, 3>(s, total, in, out, stream);
-  case 4: return launch_vec_rank<V, Index, 4>(s, total, in, out, stream);
-  case 5: return launch_vec_rank<V, Index, 5>(s, total, in, out, stream);
-  case 6: return launch_vec_rank<V, Index, 6>(s, total, in, out, stream);
+  case 1:
+    return launch_vec_rank<V, Index, 1>(s, total, in, out, stream);
+  case 2:
+    return launch_vec_rank<V, Index, 2>(s, total, in, out, stream);
+  case 3:
+    return launch_vec_rank<V, Index, 3>(s, total, in, out, stream);
+  case 4:
+    return launch_vec_rank<V, Index, 4>(s, total, in, out, stream);
+  case 5:
+    return launch_vec_rank<V, Index, 5>(s, total, in, out, stream);
+  case 6:
+    return launch_vec_rank<V, Index, 6>(s, total, in, out, stream);
   }
   return cudaErrorInvalidValue;
 }
@@ -114,11 +124,16 @@ static cudaError_t launch_copy(const loops &s, size_t es, const void *in, void *
     return launch_vec<uint16_t>(r, in, out, stream);
   }
   switch (es) {
-  case 1: return launch_vec<uint8_t>(s, in, out, stream);
-  case 2: return launch_vec<uint16_t>(s, in, out, stream);
-  case 4: return launch_vec<uint32_t>(s, in, out, stream);
-  case 8: return launch_vec<uint2>(s, in, out, stream);
-  case 16: return launch_vec<uint4>(s, in, out, stream);
+  case 1:
+    return launch_vec<uint8_t>(s, in, out, stream);
+  case 2:
+    return launch_vec<uint16_t>(s, in, out, stream);
+  case 4:
+    return launch_vec<uint32_t>(s, in, out, stream);
+  case 8:
+    return launch_vec<uint2>(s, in, out, stream);
+  case 16:
+    return launch_vec<uint4>(s, in, out, stream);
   }
   return cudaErrorInvalidValue;
 }
@@ -189,11 +204,16 @@ static cudaError_t launch_transpose_nb(const loops &s, int ia, int ib, size_t es
 static cudaError_t launch_transpose(const loops &s, int ia, int ib, size_t es, const void *in,
                                     void *out, cudaStream_t stream) {
   switch (s.n - 2 - (widen_b(s, ia, ib) >= 0)) {
-  case 0: return launch_transpose_nb<0>(s, ia, ib, es, in, out, stream);
-  case 1: return launch_transpose_nb<1>(s, ia, ib, es, in, out, stream);
-  case 2: return launch_transpose_nb<2>(s, ia, ib, es, in, out, stream);
-  case 3: return launch_transpose_nb<3>(s, ia, ib, es, in, out, stream);
-  case 4: return launch_transpose_nb<4>(s, ia, ib, es, in, out, stream);
+  case 0:
+    return launch_transpose_nb<0>(s, ia, ib, es, in, out, stream);
+  case 1:
+    return launch_transpose_nb<1>(s, ia, ib, es, in, out, stream);
+  case 2:
+    return launch_transpose_nb<2>(s, ia, ib, es, in, out, stream);
+  case 3:
+    return launch_transpose_nb<3>(s, ia, ib, es, in, out, stream);
+  case 4:
+    return launch_transpose_nb<4>(s, ia, ib, es, in, out, stream);
   }
   return cudaErrorInvalidValue;
 }

@@ -26,10 +26,13 @@ struct fastdiv32 {
   uint32_t d, m, s;
   fastdiv32() = default;
   __host__ explicit fastdiv32(uint32_t div) : d(div), m(0), s(0) {
-    while ((1ull << s) < d) s++;
+    while ((1ull << s) < d)
+      s++;
     m = (uint32_t)(((1ull << 32) * ((1ull << s) - d)) / d + 1);
   }
-  __device__ __forceinline__ uint32_t div(uint32_t n) const { return (__umulhi(n, m) + n) >> s; }
+  __device__ __forceinline__ uint32_t div(uint32_t n) const {
+    return (__umulhi(n, m) + n) >> s;
+  }
 };
 
 /* Index arithmetic of the vector kernel, 32-bit or 64-bit. */
@@ -63,8 +66,8 @@ constexpr int kPermuteVecPerThread = 4;
 
 template <typename V, typename Index, int RANK>
 __global__ void __launch_bounds__(kPermuteThreads)
-permute_vec_kernel(const permute_vec_desc<Index, RANK> d, const V *__restrict__ in,
-                   V *__restrict__ out) {
+    permute_vec_kernel(const permute_vec_desc<Index, RANK> d, const V *__restrict__ in,
+                       V *__restrict__ out) {
   const Index base = (Index)blockIdx.x * (kPermuteThreads * kPermuteVecPerThread) + threadIdx.x;
   V v[kPermuteVecPerThread];
   Index dst[kPermuteVecPerThread];
@@ -136,8 +139,8 @@ __device__ __forceinline__ int64_t transpose_row(const transpose_desc<NB> &d, in
  * pointers: every global access is an aligned pair of elements. */
 template <int NB>
 __global__ void __launch_bounds__(256)
-transpose_b16_kernel(const transpose_desc<NB> d, const uint16_t *__restrict__ in,
-                     uint16_t *__restrict__ out) {
+    transpose_b16_kernel(const transpose_desc<NB> d, const uint16_t *__restrict__ in,
+                         uint16_t *__restrict__ out) {
   /* tile[a][b/2]: element pairs along b, column XOR-swizzled by (a/2) % 32. */
   __shared__ uint32_t tile[64][32];
   int64_t in_off, out_off, a0, b0;
@@ -177,7 +180,7 @@ transpose_b16_kernel(const transpose_desc<NB> d, const uint16_t *__restrict__ in
 /* Any element type W, 32x32 tile, 256 threads, rows padded by one element. */
 template <typename W, int NB>
 __global__ void __launch_bounds__(256)
-transpose_kernel(const transpose_desc<NB> d, const W *__restrict__ in, W *__restrict__ out) {
+    transpose_kernel(const transpose_desc<NB> d, const W *__restrict__ in, W *__restrict__ out) {
   __shared__ W tile[32][33];
   int64_t in_off, out_off, a0, b0;
   transpose_tile<NB, 32>(d, in_off, out_off, a0, b0);

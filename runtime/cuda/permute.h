@@ -29,8 +29,8 @@ typedef struct einc_rt_cuda_permute_loop {
  * that at most EINC_RT_CUDA_PERMUTE_MAX_RANK may remain (EINC_RT_EINVAL otherwise). Strides
  * must be non-negative and the output must not overlap itself. Enqueues on `stream` only: no
  * allocation, no synchronisation. Returns an einc_rt_status. */
-int einc_rt__cuda_permute(const einc_rt_cuda_permute_loop *loops, int32_t n_loops,
-                          size_t elem_size, const void *in, void *out, cudaStream_t stream);
+int einc_rt__cuda_permute(const einc_rt_cuda_permute_loop *loops, int32_t n_loops, size_t elem_size,
+                          const void *in, void *out, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -50,8 +50,10 @@ static inline float einc_test_f16_to_f32(uint16_t h) {
     float f = ldexpf((float)man, -24);
     return sign ? -f : f;
   }
-  if (exp == 31) u = sign | 0x7f800000u | (man << 13);
-  else u = sign | ((exp + 112u) << 23) | (man << 13);
+  if (exp == 31)
+    u = sign | 0x7f800000u | (man << 13);
+  else
+    u = sign | ((exp + 112u) << 23) | (man << 13);
   float f;
   memcpy(&f, &u, 4);
   return f;
@@ -70,7 +72,9 @@ static inline uint16_t einc_test_f32_to_f16(float f) {
   return sign | (uint16_t)(((v >> 23) - 112u) << 10 | ((v >> 13) & 1023u));
 }
 
-static inline size_t einc_test_esize(einc_rt_dtype dt) { return dt == EINC_RT_F32 ? 4 : 2; }
+static inline size_t einc_test_esize(einc_rt_dtype dt) {
+  return dt == EINC_RT_F32 ? 4 : 2;
+}
 static inline const char *einc_test_dtype_name(einc_rt_dtype dt) {
   return dt == EINC_RT_F32 ? "float32" : dt == EINC_RT_BF16 ? "bfloat16" : "float16";
 }
@@ -83,7 +87,8 @@ static inline double einc_test_get(einc_rt_dtype dt, const void *p, int64_t i) {
 }
 static inline double einc_test_set(einc_rt_dtype dt, void *p, int64_t i, double v) {
   if (dt == EINC_RT_F32) return ((float *)p)[i] = (float)v;
-  uint16_t h = dt == EINC_RT_BF16 ? einc_test_f32_to_bf16((float)v) : einc_test_f32_to_f16((float)v);
+  uint16_t h =
+      dt == EINC_RT_BF16 ? einc_test_f32_to_bf16((float)v) : einc_test_f32_to_f16((float)v);
   ((uint16_t *)p)[i] = h;
   return einc_test_get(dt, p, i);
 }

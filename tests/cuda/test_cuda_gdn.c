@@ -15,22 +15,22 @@
 
 static int failures;
 
-#define CHECK_CUDA(expr)                                                                          \
-  do {                                                                                            \
-    cudaError_t e_ = (expr);                                                                      \
-    if (e_ != cudaSuccess) {                                                                      \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));    \
-      exit(1);                                                                                    \
-    }                                                                                             \
+#define CHECK_CUDA(expr)                                                                           \
+  do {                                                                                             \
+    cudaError_t e_ = (expr);                                                                       \
+    if (e_ != cudaSuccess) {                                                                       \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));       \
+      exit(1);                                                                                     \
+    }                                                                                              \
   } while (0)
-#define CHECK_RT(expr)                                                                            \
-  do {                                                                                            \
-    int s_ = (expr);                                                                              \
-    if (s_ != EINC_RT_OK) {                                                                       \
-      fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #expr,                         \
-              einc_rt_status_name(s_), einc_rt_last_error());                                    \
-      exit(1);                                                                                    \
-    }                                                                                             \
+#define CHECK_RT(expr)                                                                             \
+  do {                                                                                             \
+    int s_ = (expr);                                                                               \
+    if (s_ != EINC_RT_OK) {                                                                        \
+      fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #expr, einc_rt_status_name(s_),  \
+              einc_rt_last_error());                                                               \
+      exit(1);                                                                                     \
+    }                                                                                              \
   } while (0)
 
 /* A host buffer of n random values of dtype dt, scaled, and its device copy. */
@@ -43,7 +43,8 @@ typedef struct buf {
 
 static buf buf_random(einc_rt_dtype dt, int64_t n, double scale) {
   buf b = {dt, n, malloc((size_t)(n > 0 ? n : 1) * einc_test_esize(dt)), NULL};
-  for (int64_t i = 0; i < n; i++) einc_test_set(dt, b.host, i, scale * einc_test_uniform());
+  for (int64_t i = 0; i < n; i++)
+    einc_test_set(dt, b.host, i, scale * einc_test_uniform());
   CHECK_CUDA(cudaMalloc(&b.dev, (size_t)(n > 0 ? n : 1) * einc_test_esize(dt)));
   CHECK_CUDA(cudaMemcpy(b.dev, b.host, (size_t)n * einc_test_esize(dt), cudaMemcpyHostToDevice));
   return b;
@@ -57,15 +58,18 @@ static void buf_poison(buf *b) {
   CHECK_CUDA(cudaMemset(b->dev, 0xff, (size_t)b->n * einc_test_esize(b->dt)));
 }
 static void buf_download(buf *b) {
-  CHECK_CUDA(cudaMemcpy(b->host, b->dev, (size_t)b->n * einc_test_esize(b->dt), cudaMemcpyDeviceToHost));
+  CHECK_CUDA(
+      cudaMemcpy(b->host, b->dev, (size_t)b->n * einc_test_esize(b->dt), cudaMemcpyDeviceToHost));
 }
 
 static einc_rt_tensor tensor(const buf *b, int64_t offset, int32_t rank, const int64_t *shape,
                              const int64_t *strides) {
   einc_rt_tensor t;
   memset(&t, 0, sizeof t);
-  t.dtype = b->dt, t.rank = rank, t.data = b->dev, t.offset = offset, t.device = EINC_RT_DEVICE_CUDA;
-  for (int i = 0; i < rank; i++) t.shape[i] = shape[i], t.strides[i] = strides[i];
+  t.dtype = b->dt, t.rank = rank, t.data = b->dev, t.offset = offset,
+  t.device = EINC_RT_DEVICE_CUDA;
+  for (int i = 0; i < rank; i++)
+    t.shape[i] = shape[i], t.strides[i] = strides[i];
   return t;
 }
 
@@ -115,8 +119,8 @@ static void compare(const char *what, const buf *out, int64_t off, int64_t ld, c
   }
   const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
   const bool ok = nan == 0 && touched == 0 && rel <= bound(out->dt) && rel == rel;
-  printf("%-4s %-58s rel %.2e (bound %.0e) unwritten %lld outside %lld\n", ok ? "ok" : "FAIL",
-         what, rel, bound(out->dt), (long long)nan, (long long)touched);
+  printf("%-4s %-58s rel %.2e (bound %.0e) unwritten %lld outside %lld\n", ok ? "ok" : "FAIL", what,
+         rel, bound(out->dt), (long long)nan, (long long)touched);
   if (!ok) failures++;
 }
 
@@ -148,15 +152,24 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
   einc_rt_tensor to = tensor(&o, 0, 3, s_o, st_o), tz = tensor(&z, z_off, 3, s_o, st_z);
   einc_rt_tensor tw = tensor(&w, 0, 1, s_w, st_w), tW = tensor(&W, 0, 2, s_W, st_W);
   einc_rt_tensor tout = tensor(&out, out_off, 2, s_out, st_out);
+  /* The default path through the public entry points; the others through the backend table. */
   void *state = NULL;
-  CHECK_RT(be->vt->proj_new(be, &tw, &tW, &params, c->max_tokens, &state));
-  einc_rt__cuda_proj_set_path(state, c->path);
+  einc_rt_gdn_out_proj *proj = NULL;
+  if (c->path == EINC_RT__CUDA_PATH_AUTO) {
+    CHECK_RT(einc_rt_gdn_out_proj_new(be, &tw, &tW, &params, c->max_tokens, &proj));
+  } else {
+    CHECK_RT(be->vt->proj_new(be, &tw, &tW, &params, c->max_tokens, &state));
+    einc_rt__cuda_proj_set_path(state, c->path);
+  }
+#define RUN_PROJ()                                                                                 \
+  (proj ? einc_rt_gdn_out_proj_run(proj, &to, &tz, &tout)                                          \
+        : be->vt->proj_run(be, state, &to, &tz, &tout))
   buf_poison(&out);
   if (c->graph) {
     cudaGraph_t g;
     cudaGraphExec_t ge;
     CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    CHECK_RT(be->vt->proj_run(be, state, &to, &tz, &tout));
+    CHECK_RT(RUN_PROJ());
     CHECK_CUDA(cudaStreamEndCapture(stream, &g));
     CHECK_CUDA(cudaGraphInstantiate(&ge, g, 0));
     CHECK_CUDA(cudaGraphLaunch(ge, stream));
@@ -164,17 +177,20 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
     CHECK_CUDA(cudaGraphExecDestroy(ge));
     CHECK_CUDA(cudaGraphDestroy(g));
   } else {
-    CHECK_RT(be->vt->proj_run(be, state, &to, &tz, &tout));
+    CHECK_RT(RUN_PROJ());
   }
-  CHECK_RT(be->vt->synchronize(be));
+#undef RUN_PROJ
+  CHECK_RT(einc_rt_backend_synchronize(be));
   buf_download(&out);
 
-  double *y = malloc((size_t)(T * K + 1) * sizeof *y), *ref = malloc((size_t)(T * D + 1) * sizeof *ref);
+  double *y = malloc((size_t)(T * K + 1) * sizeof *y),
+         *ref = malloc((size_t)(T * D + 1) * sizeof *ref);
   reference_y(dt, &o, K, &z, z_off, z_ts, &w, T, H, d, c->gate, 1e-6, y);
   for (int64_t t = 0; t < T; t++)
     for (int64_t n = 0; n < D; n++) {
       double s = 0;
-      for (int64_t k = 0; k < K; k++) s += y[t * K + k] * einc_test_get(dt, W.host, n * K + k);
+      for (int64_t k = 0; k < K; k++)
+        s += y[t * K + k] * einc_test_get(dt, W.host, n * K + k);
       ref[t * D + n] = s;
     }
   char what[160];
@@ -184,7 +200,10 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
            c->out_slice ? " out-slice" : "", c->path == EINC_RT__CUDA_PATH_FUSED ? " fused" : "",
            c->graph ? " graph" : "", (long long)c->max_tokens);
   compare(what, &out, out_off, out_ld, ref, T, D);
-  be->vt->proj_delete(be, state);
+  if (proj)
+    einc_rt_gdn_out_proj_delete(proj);
+  else
+    be->vt->proj_delete(be, state);
   free(y), free(ref);
   buf_free(&o), buf_free(&z), buf_free(&w), buf_free(&W), buf_free(&out);
 }
@@ -206,12 +225,13 @@ static void run_steps(einc_rt_backend *be, einc_rt_dtype dt, int64_t T, int64_t 
   einc_rt_tensor tout = tensor(&out, 0, 2, so, sto);
   buf_poison(&y);
   buf_poison(&out);
-  CHECK_RT(be->vt->gated_rmsnorm(be, &to, &tz, &tw, &params, &ty));
-  CHECK_RT(be->vt->gemm_nt(be, &tx, &tW, &tout));
-  CHECK_RT(be->vt->synchronize(be));
+  CHECK_RT(einc_rt_gated_rmsnorm(be, &to, &tz, &tw, &params, &ty));
+  CHECK_RT(einc_rt_gemm_nt(be, &tx, &tW, &tout));
+  CHECK_RT(einc_rt_backend_synchronize(be));
   buf_download(&y);
   buf_download(&out);
-  double *yr = malloc((size_t)(T * K + 1) * sizeof *yr), *ref = malloc((size_t)(T * D + 1) * sizeof *ref);
+  double *yr = malloc((size_t)(T * K + 1) * sizeof *yr),
+         *ref = malloc((size_t)(T * D + 1) * sizeof *ref);
   reference_y(dt, &o, K, &z, 0, K, &w, T, H, d, EINC_RT_GATE_SILU, 1e-6, yr);
   char what[128];
   snprintf(what, sizeof what, "gated_rmsnorm %s T=%lld H=%lld d=%lld", einc_test_dtype_name(dt),
@@ -244,13 +264,13 @@ int main(int argc, char **argv) {
   einc_test_seed();
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   einc_rt_backend_options opts = {.stream = stream};
-  int st = einc_rt__cuda_backend_new(&opts, &be);
+  int st = einc_rt_backend_new(EINC_RT_BACKEND_CUDA, &opts, &be);
   if (st == EINC_RT_ENOTAVAIL) {
     printf("SKIP: %s\n", einc_rt_last_error());
     return EINC_TEST_SKIP;
   }
   CHECK_RT(st);
-  printf("backend: %s\n", be->name);
+  printf("backend: %s\n", einc_rt_backend_name(be));
 
   const einc_rt_dtype dts[] = {EINC_RT_BF16, EINC_RT_F16, EINC_RT_F32};
   const int64_t Ts_full[] = {0, 1, 3, 8, 9, 16, 17, 100};
@@ -260,8 +280,8 @@ int main(int argc, char **argv) {
   for (int di = 0; di < 3; di++) {
     for (int ti = 0; ti < nT; ti++) {
       const int64_t T = Ts[ti];
-      gdn_case c = {.dt = dts[di], .T = T, .H = 16, .D = 256, .gate = EINC_RT_GATE_SILU,
-                    .max_tokens = 64};
+      gdn_case c = {
+          .dt = dts[di], .T = T, .H = 16, .D = 256, .gate = EINC_RT_GATE_SILU, .max_tokens = 64};
       run_case(be, stream, &c);
       c.gate = EINC_RT_GATE_SIGMOID, c.z_slice = true, c.out_slice = true;
       run_case(be, stream, &c);
@@ -272,16 +292,23 @@ int main(int argc, char **argv) {
     }
     /* Real Qwen3.5 shapes: the 64-row tiles of the fused kernel, and its cluster split. */
     if (!quick) {
-      gdn_case c = {.dt = dts[di], .T = 16, .H = 32, .D = 2048, .max_tokens = 16, .z_slice = true,
+      gdn_case c = {.dt = dts[di],
+                    .T = 16,
+                    .H = 32,
+                    .D = 2048,
+                    .max_tokens = 16,
+                    .z_slice = true,
                     .path = EINC_RT__CUDA_PATH_FUSED};
       run_case(be, stream, &c);
       c.T = 5, c.H = 48, c.D = 5120, c.gate = EINC_RT_GATE_SIGMOID, c.out_slice = true;
       run_case(be, stream, &c);
       c.T = 40, c.max_tokens = 16, c.path = EINC_RT__CUDA_PATH_AUTO;
       run_case(be, stream, &c);
+      c.T = 1100, c.H = 8, c.D = 64, c.max_tokens = 0; /* the default buffer, and chunks */
+      run_case(be, stream, &c);
     }
-    gdn_case g = {.dt = dts[di], .T = 4, .H = 8, .D = 128, .max_tokens = 32, .graph = true,
-                  .z_slice = true};
+    gdn_case g = {
+        .dt = dts[di], .T = 4, .H = 8, .D = 128, .max_tokens = 32, .graph = true, .z_slice = true};
     run_case(be, stream, &g);
     g.path = EINC_RT__CUDA_PATH_FUSED;
     run_case(be, stream, &g);
@@ -290,7 +317,7 @@ int main(int argc, char **argv) {
     run_steps(be, dts[di], quick ? 5 : 37, 4, 96, 128);
     run_steps(be, dts[di], 3, 3, 64, 40); /* a head size off the vector path */
   }
-  be->vt->destroy(be);
+  einc_rt_backend_delete(be);
   cudaStreamDestroy(stream);
   printf("%s: %d failure(s)\n", failures ? "FAILED" : "PASSED", failures);
   return failures ? 1 : 0;

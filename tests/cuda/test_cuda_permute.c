@@ -12,13 +12,13 @@
 
 static int failures;
 
-#define CHECK_CUDA(expr)                                                                          \
-  do {                                                                                            \
-    cudaError_t e_ = (expr);                                                                      \
-    if (e_ != cudaSuccess) {                                                                      \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));    \
-      exit(1);                                                                                    \
-    }                                                                                             \
+#define CHECK_CUDA(expr)                                                                           \
+  do {                                                                                             \
+    cudaError_t e_ = (expr);                                                                       \
+    if (e_ != cudaSuccess) {                                                                       \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));       \
+      exit(1);                                                                                     \
+    }                                                                                              \
   } while (0)
 
 /* Loops for out = in.permute(perm) of a contiguous input of `shape`, output contiguous. */
@@ -26,7 +26,8 @@ static int make_loops(int rank, const int64_t *shape, const int *perm,
                       einc_rt_cuda_permute_loop *loops) {
   int64_t in_stride[8], out_stride = 1;
   in_stride[rank - 1] = 1;
-  for (int k = rank - 2; k >= 0; k--) in_stride[k] = in_stride[k + 1] * shape[k + 1];
+  for (int k = rank - 2; k >= 0; k--)
+    in_stride[k] = in_stride[k + 1] * shape[k + 1];
   for (int k = rank - 1; k >= 0; k--) {
     loops[k].length = shape[perm[k]];
     loops[k].in_stride = in_stride[perm[k]];
@@ -42,17 +43,20 @@ static void check(const char *what, int rank, const int64_t *shape, const int *p
                   int in_shift, int out_shift) {
   einc_rt_cuda_permute_loop loops[8];
   int64_t n = 1;
-  for (int k = 0; k < rank; k++) n *= shape[k];
+  for (int k = 0; k < rank; k++)
+    n *= shape[k];
   make_loops(rank, shape, perm, loops);
   const size_t in_bytes = (size_t)(n + in_shift) * es, out_bytes = (size_t)(n + out_shift) * es;
   unsigned char *hin = malloc(in_bytes + 1), *hout = malloc(out_bytes + 1);
-  for (size_t i = 0; i < in_bytes; i++) hin[i] = (unsigned char)einc_test_next();
+  for (size_t i = 0; i < in_bytes; i++)
+    hin[i] = (unsigned char)einc_test_next();
   unsigned char *din, *dout;
   CHECK_CUDA(cudaMalloc((void **)&din, in_bytes + 1));
   CHECK_CUDA(cudaMalloc((void **)&dout, out_bytes + 1));
   CHECK_CUDA(cudaMemcpy(din, hin, in_bytes, cudaMemcpyHostToDevice));
   CHECK_CUDA(cudaMemset(dout, 0xa5, out_bytes));
-  const int st = einc_rt__cuda_permute(loops, rank, es, din + in_shift * es, dout + out_shift * es, 0);
+  const int st =
+      einc_rt__cuda_permute(loops, rank, es, din + in_shift * es, dout + out_shift * es, 0);
   CHECK_CUDA(cudaDeviceSynchronize());
   CHECK_CUDA(cudaMemcpy(hout, dout, out_bytes, cudaMemcpyDeviceToHost));
   int64_t bad = 0;
@@ -60,11 +64,15 @@ static void check(const char *what, int rank, const int64_t *shape, const int *p
     int64_t idx[8] = {0};
     for (int64_t o = 0; o < n; o++) {
       int64_t src = 0;
-      for (int k = 0; k < rank; k++) src += idx[k] * loops[k].in_stride;
-      if (memcmp(hout + (size_t)(out_shift + o) * es, hin + (size_t)(in_shift + src) * es, es)) bad++;
-      for (int k = rank - 1; k >= 0 && ++idx[k] == loops[k].length; k--) idx[k] = 0;
+      for (int k = 0; k < rank; k++)
+        src += idx[k] * loops[k].in_stride;
+      if (memcmp(hout + (size_t)(out_shift + o) * es, hin + (size_t)(in_shift + src) * es, es))
+        bad++;
+      for (int k = rank - 1; k >= 0 && ++idx[k] == loops[k].length; k--)
+        idx[k] = 0;
     }
-    for (int k = 0; k < out_shift * (int)es; k++) bad += hout[k] != 0xa5;
+    for (int k = 0; k < out_shift * (int)es; k++)
+      bad += hout[k] != 0xa5;
   }
   const bool ok = st == EINC_RT_OK && bad == 0;
   char shape_s[96] = "", perm_s[32] = "";
@@ -175,7 +183,8 @@ int main(int argc, char **argv) {
   /* Bad descriptions come back as statuses. */
   {
     einc_rt_cuda_permute_loop l[7];
-    for (int k = 0; k < 7; k++) l[k] = (einc_rt_cuda_permute_loop){2, (int64_t)1 << (6 - k), (int64_t)1 << k};
+    for (int k = 0; k < 7; k++)
+      l[k] = (einc_rt_cuda_permute_loop){2, (int64_t)1 << (6 - k), (int64_t)1 << k};
     int st = einc_rt__cuda_permute(l, 7, 4, (void *)16, (void *)16, 0);
     printf("%-4s rank 7 after coalescing -> %s\n", st == EINC_RT_EINVAL ? "ok" : "FAIL",
            einc_rt_status_name(st));

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BENCH_CUDA(expr)                                                                          \
-  do {                                                                                            \
-    cudaError_t e_ = (expr);                                                                      \
-    if (e_ != cudaSuccess) {                                                                      \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));    \
-      exit(1);                                                                                    \
-    }                                                                                             \
+#define BENCH_CUDA(expr)                                                                           \
+  do {                                                                                             \
+    cudaError_t e_ = (expr);                                                                       \
+    if (e_ != cudaSuccess) {                                                                       \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));       \
+      exit(1);                                                                                     \
+    }                                                                                              \
   } while (0)
 
 static int bench_cmp_double(const void *a, const void *b) {
@@ -35,12 +35,14 @@ static double bench_time_us(cudaStream_t s, int iters, int reps, void (*fn)(void
   if (reps > 64) reps = 64;
   BENCH_CUDA(cudaEventCreate(&a));
   BENCH_CUDA(cudaEventCreate(&b));
-  for (int i = 0; i < iters; i++) fn(ctx, i);
+  for (int i = 0; i < iters; i++)
+    fn(ctx, i);
   BENCH_CUDA(cudaStreamSynchronize(s));
   for (int r = 0; r < reps; r++) {
     float ms;
     BENCH_CUDA(cudaEventRecord(a, s));
-    for (int i = 0; i < iters; i++) fn(ctx, i);
+    for (int i = 0; i < iters; i++)
+      fn(ctx, i);
     BENCH_CUDA(cudaEventRecord(b, s));
     BENCH_CUDA(cudaEventSynchronize(b));
     BENCH_CUDA(cudaEventElapsedTime(&ms, a, b));

@@ -13,13 +13,13 @@
 #include "bench_common.h"
 #include "cuda_common.h"
 
-#define CHECK_RT(expr)                                                                            \
-  do {                                                                                            \
-    int s_ = (expr);                                                                              \
-    if (s_ != EINC_RT_OK) {                                                                       \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, einc_rt_last_error());       \
-      exit(1);                                                                                    \
-    }                                                                                             \
+#define CHECK_RT(expr)                                                                             \
+  do {                                                                                             \
+    int s_ = (expr);                                                                               \
+    if (s_ != EINC_RT_OK) {                                                                        \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, einc_rt_last_error());         \
+      exit(1);                                                                                     \
+    }                                                                                              \
   } while (0)
 
 static uint64_t rng = 0x1234567887654321ull;
@@ -34,7 +34,8 @@ static uint16_t rand_bf16(double scale) {
 static void *dev_random(size_t n, double scale) {
   uint16_t *h = malloc(n * 2);
   void *d;
-  for (size_t i = 0; i < n; i++) h[i] = rand_bf16(scale);
+  for (size_t i = 0; i < n; i++)
+    h[i] = rand_bf16(scale);
   BENCH_CUDA(cudaMalloc(&d, n * 2));
   BENCH_CUDA(cudaMemcpy(d, h, n * 2, cudaMemcpyHostToDevice));
   free(h);
@@ -46,7 +47,8 @@ static einc_rt_tensor tensor(void *data, int32_t rank, const int64_t *shape) {
   memset(&t, 0, sizeof t);
   t.dtype = EINC_RT_BF16, t.rank = rank, t.data = data, t.device = EINC_RT_DEVICE_CUDA;
   int64_t s = 1;
-  for (int i = rank - 1; i >= 0; i--) t.shape[i] = shape[i], t.strides[i] = s, s *= shape[i];
+  for (int i = rank - 1; i >= 0; i--)
+    t.shape[i] = shape[i], t.strides[i] = s, s *= shape[i];
   return t;
 }
 
@@ -66,9 +68,12 @@ static void run_once(void *p, int i) {
   ctx *c = p;
   const int r = i % c->n_rot;
   static const einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
-  if (c->norm_only) CHECK_RT(c->be->vt->gated_rmsnorm(c->be, &c->o[r], &c->z[r], &c->w, &params, &c->y));
-  else if (c->gemm_only) CHECK_RT(c->be->vt->gemm_nt(c->be, &c->x[r], &c->W[r], &c->out));
-  else CHECK_RT(c->be->vt->proj_run(c->be, c->proj[r], &c->o[r], &c->z[r], &c->out));
+  if (c->norm_only)
+    CHECK_RT(c->be->vt->gated_rmsnorm(c->be, &c->o[r], &c->z[r], &c->w, &params, &c->y));
+  else if (c->gemm_only)
+    CHECK_RT(c->be->vt->gemm_nt(c->be, &c->x[r], &c->W[r], &c->out));
+  else
+    CHECK_RT(c->be->vt->proj_run(c->be, c->proj[r], &c->o[r], &c->z[r], &c->out));
 }
 static void run_graph(void *p, int i) {
   ctx *c = p;
@@ -80,10 +85,12 @@ static void run_graph(void *p, int i) {
 static double measure(ctx *c, bool graph, int iters) {
   if (!graph) return bench_time_us(c->s, iters, 7, run_once, c);
   cudaGraph_t g;
-  for (int i = 0; i < c->n_rot; i++) run_once(c, i); /* GEMM plans are made before capture */
+  for (int i = 0; i < c->n_rot; i++)
+    run_once(c, i); /* GEMM plans are made before capture */
   BENCH_CUDA(cudaStreamSynchronize(c->s));
   BENCH_CUDA(cudaStreamBeginCapture(c->s, cudaStreamCaptureModeThreadLocal));
-  for (int i = 0; i < c->n_rot; i++) run_once(c, i);
+  for (int i = 0; i < c->n_rot; i++)
+    run_once(c, i);
   BENCH_CUDA(cudaStreamEndCapture(c->s, &g));
   BENCH_CUDA(cudaGraphInstantiate(&c->graph, g, 0));
   const int launches = (iters + c->n_rot - 1) / c->n_rot;
@@ -124,10 +131,12 @@ int main(int argc, char **argv) {
     cudaFree(c.x[0].data), cudaFree(c.W[0].data), cudaFree(c.out.data);
   }
   printf("device: %s\n", be->name);
-  printf("floors: copy %.2f TB/s (read+write), bf16 GEMM %.0f TFLOP/s (cuBLASLt 8192^3), L2 %d MB\n",
-         bw / 1e12, gemm_rate / 1e12, l2 >> 20);
+  printf(
+      "floors: copy %.2f TB/s (read+write), bf16 GEMM %.0f TFLOP/s (cuBLASLt 8192^3), L2 %d MB\n",
+      bw / 1e12, gemm_rate / 1e12, l2 >> 20);
   if (csv) fprintf(csv, "# copy_bw=%.6e gemm_rate=%.6e device=%s\n", bw, gemm_rate, be->name);
-  if (csv) fprintf(csv, "H,D,T,floor_us,einc_eager_us,einc_graph_us,fused_graph_us,gemm_graph_us\n");
+  if (csv)
+    fprintf(csv, "H,D,T,floor_us,einc_eager_us,einc_graph_us,fused_graph_us,gemm_graph_us\n");
 
   const int64_t shapes[][2] = {{32, 2048}, {48, 5120}};
   const int64_t Ts[] = {1, 16, 128, 1024, 8192, 32768};
@@ -174,31 +183,59 @@ int main(int argc, char **argv) {
       if (iters > 2000) iters = 2000;
       iters = (iters + n_rot - 1) / n_rot * n_rot;
       if (profile) {
-        for (int r = 0; r < n_rot; r++) einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
-        for (int i = 0; i < 2 * n_rot; i++) run_once(&c, i);
+        for (int r = 0; r < n_rot; r++)
+          einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
+        for (int i = 0; i < 2 * n_rot; i++)
+          run_once(&c, i);
         BENCH_CUDA(cudaStreamSynchronize(s));
         continue;
       }
-      for (int r = 0; r < n_rot; r++) einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
+      for (int r = 0; r < n_rot; r++)
+        einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
       const double eager = measure(&c, false, iters), graph = measure(&c, true, iters);
-      for (int r = 0; r < n_rot; r++) einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
+      for (int r = 0; r < n_rot; r++)
+        einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
       const double fused = T <= EINC_RT__CUDA_SMALL_MAX_TOKENS ? measure(&c, true, iters) : NAN;
-      for (int r = 0; r < n_rot; r++) einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
+      for (int r = 0; r < n_rot; r++)
+        einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
       c.gemm_only = true;
       const double gemm = measure(&c, true, iters);
       c.gemm_only = false, c.norm_only = true, c.w = w;
       c.y = tensor(ybuf, 3, s3);
       const double norm = measure(&c, true, iters);
       const double norm_bytes = 2.0 * 3.0 * T * K; /* o, z read; y written */
-      printf("%3lld %5lld %6lld %9.1f | %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) | "
-             "%8.1f (%4.0f%%)\n",
-             (long long)H, (long long)D, (long long)T, floor_us, eager, eager / floor_us, graph,
-             graph / floor_us, fused, fused / floor_us, gemm, gemm / floor_us, norm,
-             100.0 * norm_bytes / (norm * 1e-6) / bw);
+      printf(
+          "%3lld %5lld %6lld %9.1f | %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) | "
+          "%8.1f (%4.0f%%)\n",
+          (long long)H, (long long)D, (long long)T, floor_us, eager, eager / floor_us, graph,
+          graph / floor_us, fused, fused / floor_us, gemm, gemm / floor_us, norm,
+          100.0 * norm_bytes / (norm * 1e-6) / bw);
       if (csv)
         fprintf(csv, "%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f\n", (long long)H, (long long)D,
                 (long long)T, floor_us, eager, graph, fused, gemm);
       fflush(stdout);
+    }
+    /* Large batches in chunks of tokens: the activations of a chunk may stay in L2 between the
+     * norm and the GEMM, at the price of reading W once per chunk. */
+    if (!profile) {
+      const int64_t T = t_max, s3[] = {T, H, d}, so[] = {T, D};
+      ctx c = {.be = be, .s = s, .n_rot = 2};
+      for (int r = 0; r < 2; r++) {
+        c.proj[r] = projs[r], c.W[r] = Ws[r];
+        c.o[r] = tensor(ob, 3, s3), c.z[r] = tensor(zb, 3, s3);
+      }
+      c.out = tensor(outb, 2, so);
+      printf("%3lld %5lld %6lld chunks:", (long long)H, (long long)D, (long long)T);
+      const int64_t chunks[] = {1024, 2048, 4096, 8192, 32768};
+      for (int k = 0; k < 5; k++) {
+        for (int r = 0; r < 2; r++)
+          einc_rt__cuda_proj_set_chunk(projs[r], chunks[k]);
+        printf("  %lld: %.1f us", (long long)chunks[k], measure(&c, true, 4));
+        fflush(stdout);
+      }
+      printf("\n");
+      for (int r = 0; r < 2; r++)
+        einc_rt__cuda_proj_set_chunk(projs[r], t_max);
     }
     for (int r = 0; r < n_rot; r++) {
       be->vt->proj_delete(be, projs[r]);

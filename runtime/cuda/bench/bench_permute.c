@@ -11,23 +11,53 @@
 typedef struct pcase {
   const char *name, *pattern, *kwargs;
   int rank;
-  int64_t shape[6]; /* elementary axes of the input, contiguous */
-  int perm[6];      /* output axis k is input axis perm[k] */
+  int64_t shape[6];     /* elementary axes of the input, contiguous */
+  int perm[6];          /* output axis k is input axis perm[k] */
   const char *in_shape; /* the input as the pattern's left side groups it */
 } pcase;
 
 static const pcase cases[] = {
-    {"head merge", "b h n d -> b n (h d)", "", 4, {8, 32, 4096, 128}, {0, 2, 1, 3}, "8,32,4096,128"},
-    {"head split", "b n (h d) -> b h n d", "h=32", 4, {8, 4096, 32, 128}, {0, 2, 1, 3}, "8,4096,4096"},
+    {"head merge",
+     "b h n d -> b n (h d)",
+     "",
+     4,
+     {8, 32, 4096, 128},
+     {0, 2, 1, 3},
+     "8,32,4096,128"},
+    {"head split",
+     "b n (h d) -> b h n d",
+     "h=32",
+     4,
+     {8, 4096, 32, 128},
+     {0, 2, 1, 3},
+     "8,4096,4096"},
     {"transpose", "a b -> b a", "", 2, {16384, 16384}, {1, 0}, "16384,16384"},
     {"nchw->nhwc", "b c h w -> b h w c", "", 4, {32, 64, 224, 224}, {0, 2, 3, 1}, "32,64,224,224"},
     {"rank 2", "a b -> b a", "", 2, {8192, 8192}, {1, 0}, "8192,8192"},
     {"rank 3", "a b c -> b c a", "", 3, {256, 512, 512}, {1, 2, 0}, "256,512,512"},
     {"rank 3 inner", "a b c -> b a c", "", 3, {256, 2048, 128}, {1, 0, 2}, "256,2048,128"},
     {"rank 4", "a b c d -> b d c a", "", 4, {64, 64, 128, 128}, {1, 3, 2, 0}, "64,64,128,128"},
-    {"rank 5", "a b c d e -> e d c b a", "", 5, {16, 16, 16, 128, 128}, {4, 3, 2, 1, 0}, "16,16,16,128,128"},
-    {"rank 6", "a b c d e f -> f e d c b a", "", 6, {8, 8, 8, 16, 32, 64}, {5, 4, 3, 2, 1, 0}, "8,8,8,16,32,64"},
-    {"rank 6 inner", "a b c d e f -> a c e b d f", "", 6, {8, 8, 16, 16, 32, 64}, {0, 2, 4, 1, 3, 5}, "8,8,16,16,32,64"},
+    {"rank 5",
+     "a b c d e -> e d c b a",
+     "",
+     5,
+     {16, 16, 16, 128, 128},
+     {4, 3, 2, 1, 0},
+     "16,16,16,128,128"},
+    {"rank 6",
+     "a b c d e f -> f e d c b a",
+     "",
+     6,
+     {8, 8, 8, 16, 32, 64},
+     {5, 4, 3, 2, 1, 0},
+     "8,8,8,16,32,64"},
+    {"rank 6 inner",
+     "a b c d e f -> a c e b d f",
+     "",
+     6,
+     {8, 8, 16, 16, 32, 64},
+     {0, 2, 4, 1, 3, 5},
+     "8,8,16,16,32,64"},
 };
 
 typedef struct pctx {
@@ -63,11 +93,14 @@ int main(int argc, char **argv) {
     const pcase *pc = &cases[ci];
     pctx c = {.s = s, .rank = pc->rank};
     int64_t n = 1, in_stride[6], out_stride = 1;
-    for (int k = 0; k < pc->rank; k++) n *= pc->shape[k];
+    for (int k = 0; k < pc->rank; k++)
+      n *= pc->shape[k];
     in_stride[pc->rank - 1] = 1;
-    for (int k = pc->rank - 2; k >= 0; k--) in_stride[k] = in_stride[k + 1] * pc->shape[k + 1];
+    for (int k = pc->rank - 2; k >= 0; k--)
+      in_stride[k] = in_stride[k + 1] * pc->shape[k + 1];
     for (int k = pc->rank - 1; k >= 0; k--) {
-      c.loops[k] = (einc_rt_cuda_permute_loop){pc->shape[pc->perm[k]], in_stride[pc->perm[k]], out_stride};
+      c.loops[k] =
+          (einc_rt_cuda_permute_loop){pc->shape[pc->perm[k]], in_stride[pc->perm[k]], out_stride};
       out_stride *= pc->shape[pc->perm[k]];
     }
     BENCH_CUDA(cudaMalloc(&c.in, (size_t)n * 2));
