@@ -118,6 +118,50 @@ void einc__emit_c_prelude_header(einc_sbuf *h) {
          "#endif\n\n");
 }
 
+/* The AVX-512 16x16 transpose of 4-byte elements, unrolled (so that the 32 vectors stay in
+ * registers): unpacks interleave pairs of rows, 64-bit shuffles make 4x4 blocks inside each
+ * 128-bit lane, two rounds of lane shuffles put the lanes in order. Each input and output row
+ * piece is one whole cache line, so no line is needed twice and rows of a power-of-two stride may
+ * share cache sets. */
+static void emit__t16_avx512(einc_sbuf *c) {
+  einc__sbuf_printf(c, "__attribute__((target(\"avx512f\"))) static inline void\n"
+                       "einc_gen__t16_avx512(float *dst, int64_t os, const float *src, int64_t is,\n"
+                       "                     int stream) {\n");
+  for (int i = 0; i < 16; i++)
+    einc__sbuf_printf(c, "  __m512 r%d = _mm512_loadu_ps(src + %d * is);\n", i, i);
+  for (int i = 0; i < 8; i++)
+    einc__sbuf_printf(c,
+                      "  __m512 t%d = _mm512_unpacklo_ps(r%d, r%d);\n"
+                      "  __m512 t%d = _mm512_unpackhi_ps(r%d, r%d);\n",
+                      2 * i, 2 * i, 2 * i + 1, 2 * i + 1, 2 * i, 2 * i + 1);
+  /* u[4i + j], lane k: rows 4i..4i+3 of column 4k + j */
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++)
+      einc__sbuf_printf(c, "  __m512 u%d = _mm512_shuffle_ps(t%d, t%d, 0x%s);\n", 4 * i + j,
+                        4 * i + j / 2, 4 * i + j / 2 + 2, j % 2 ? "EE" : "44");
+  for (int j = 0; j < 4; j++) {
+    einc__sbuf_printf(c,
+                      "  {\n"
+                      "    __m512 v = _mm512_shuffle_f32x4(u%d, u%d, 0x88);\n"
+                      "    __m512 w = _mm512_shuffle_f32x4(u%d, u%d, 0xDD);\n"
+                      "    __m512 v2 = _mm512_shuffle_f32x4(u%d, u%d, 0x88);\n"
+                      "    __m512 w2 = _mm512_shuffle_f32x4(u%d, u%d, 0xDD);\n"
+                      "    __m512 o0 = _mm512_shuffle_f32x4(v, v2, 0x88);\n"
+                      "    __m512 o1 = _mm512_shuffle_f32x4(w, w2, 0x88);\n"
+                      "    __m512 o2 = _mm512_shuffle_f32x4(v, v2, 0xDD);\n"
+                      "    __m512 o3 = _mm512_shuffle_f32x4(w, w2, 0xDD);\n"
+                      "    if (stream) {\n",
+                      j, 4 + j, j, 4 + j, 8 + j, 12 + j, 8 + j, 12 + j);
+    for (int k = 0; k < 4; k++)
+      einc__sbuf_printf(c, "      _mm512_stream_ps(dst + %d * os, o%d);\n", 4 * k + j, k);
+    einc__sbuf_printf(c, "    } else {\n");
+    for (int k = 0; k < 4; k++)
+      einc__sbuf_printf(c, "      _mm512_storeu_ps(dst + %d * os, o%d);\n", 4 * k + j, k);
+    einc__sbuf_printf(c, "    }\n  }\n");
+  }
+  einc__sbuf_printf(c, "}\n");
+}
+
 void einc__emit_c_prelude_source(einc_sbuf *c) {
   einc__sbuf_printf(
       c,
@@ -138,6 +182,13 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "#if defined(__SSE2__)\n"
       "#include <emmintrin.h>\n"
       "#include <xmmintrin.h>\n"
+      "#endif\n"
+      "/* x86-64 with gcc or clang: an AVX-512 transpose kernel, compiled for that instruction set\n"
+      "   by a target attribute and chosen at run time when the processor has it. */\n"
+      "#if defined(__x86_64__) && defined(__SSE2__) && !defined(EINC_GEN_NO_AVX512) &&   \\\n"
+      "    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 6))\n"
+      "#define EINC_GEN__AVX512 1\n"
+      "#include <immintrin.h>\n"
       "#endif\n\n"
       "/* Conversions with round-to-nearest-even, as the einc interpreter does. */\n"
       "static inline float einc_gen__bf16_to_f32(uint16_t h) {\n"
@@ -247,9 +298,45 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "   of a power-of-two stride would share a few cache sets and evict each other; the next\n"
       "   tile's piece of each row is prefetched), 4x4 (2x2) blocks are transposed in registers\n"
       "   into a second buffer, and each output row is then written whole. */\n"
+      "#if defined(EINC_GEN__AVX512)\n"
+      "/* 16x16 4-byte elements straight from src to dst in registers: each input row piece and\n"
+      "   each output row piece is one whole cache line, so no line is needed twice and the rows of\n"
+      "   a power-of-two stride may share cache sets. Unpacks interleave pairs of rows, 64-bit\n"
+      "   shuffles make 4x4 blocks inside each 128-bit lane, two rounds of lane shuffles put the\n"
+      "   lanes in order. */\n"
+      );
+  emit__t16_avx512(c);
+  einc__sbuf_printf(
+      c,
+      "/* The 16-multiple part of a tile, 16 input rows at a time, along them. Streaming needs\n"
+      "   64-byte aligned output rows. */\n"
+      "__attribute__((target(\"avx512f\"))) static void\n"
+      "einc_gen__tile4_avx512(uint32_t *dst, int64_t os, const uint32_t *src, int64_t is,\n"
+      "                       int64_t pn, int64_t qn, int stream) {\n"
+      "  stream = stream && !((uintptr_t)dst & 63) && !((os * 4) & 63);\n"
+      "  for (int64_t y = 0; y < qn; y += 16)\n"
+      "    for (int64_t x = 0; x < pn; x += 16)\n"
+      "      einc_gen__t16_avx512((float *)(dst + x * os + y), os, (const float *)(src + y * is + x),\n"
+      "                           is, stream);\n"
+      "}\n"
+      "static inline int einc_gen__has_avx512(void) {\n"
+      "  static int has = -1; /* the same answer for every thread: a benign race */\n"
+      "  if (has < 0) has = __builtin_cpu_supports(\"avx512f\") ? 1 : 0;\n"
+      "  return has;\n"
+      "}\n"
+      "#endif\n"
       "static inline void einc_gen__tile4(uint32_t *restrict dst, int64_t os,\n"
       "                                   const uint32_t *restrict src, int64_t is, int64_t pn,\n"
       "                                   int64_t qn, int stream) {\n"
+      "#if defined(EINC_GEN__AVX512)\n"
+      "  if (pn >= 16 && qn >= 16 && einc_gen__has_avx512()) {\n"
+      "    int64_t p16 = pn & ~(int64_t)15, q16 = qn & ~(int64_t)15;\n"
+      "    einc_gen__tile4_avx512(dst, os, src, is, p16, q16, stream);\n"
+      "    for (int64_t x = 0; x < pn; x++) /* the edges */\n"
+      "      for (int64_t y = x < p16 ? q16 : 0; y < qn; y++) dst[x * os + y] = src[x + y * is];\n"
+      "    return;\n"
+      "  }\n"
+      "#endif\n"
       "  _Alignas(64) uint32_t buf[64 * 64], tb[64 * 64];\n"
       "  int64_t x = 0, y;\n"
       "  for (y = 0; y < qn; y++) {\n"
