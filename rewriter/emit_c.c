@@ -777,18 +777,48 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
   for (int32_t j = 0; j < nd; j++)
     if (!(kind == TILES && j == blk)) order[no++] = j;
   if (kind == TILES) order[no++] = blk;
+  /* Large transposes of 4-byte elements with known lengths walk their tiles in super-tiles of
+   * 16x16 tiles of 32 input rows by 64 columns (512 rows by 1024 columns): the 4 KiB pages
+   * under the pieces of rows that a tile reads and writes are then used for many tiles before
+   * the walk moves on, which saves most page walks when the buffers are not on huge pages
+   * (and measured faster with them too). The last super-tile of a side may be partial. */
+  int64_t tq = tile, super = 0;
+  if (kind == TILES && esz == 4 && v[blk].len >= 64 * 32 && v[last].len >= 32 * 32) {
+    tq = 32;
+    super = 16;
+  }
+  int32_t sup_pos[2] = {-1, -1}; /* super-tile dims of last (q) and blk (p) */
   for (int32_t oi = 0; oi < no; oi++) {
     int32_t j = order[oi];
+    if (super && j == last) { /* q and p super-tiles, then q and p tiles within them */
+      int64_t nq = (v[last].len + tq - 1) / tq, np = (v[blk].len + tile - 1) / tile;
+      int64_t counts[4] = {(nq + super - 1) / super, (np + super - 1) / super, super, super};
+      int64_t steps[4] = {super * tq, super * tile, tq, tile};
+      int32_t loop[4] = {last, blk, last, blk};
+      sup_pos[0] = m;
+      sup_pos[1] = m + 1;
+      dim_pos[last] = m + 2;
+      dim_pos[blk] = m + 3;
+      for (int32_t k = 0; k < 4; k++) {
+        item_dim *d = &dims[m++];
+        snprintf(d->count, sizeof d->count, "INT64_C(%" PRId64 ")", counts[k]);
+        snprintf(d->in_step, sizeof d->in_step, "%" PRId64 " * %s", steps[k], v[loop[k]].eis);
+        snprintf(d->out_step, sizeof d->out_step, "%" PRId64 " * %s", steps[k], v[loop[k]].eos);
+      }
+      continue;
+    }
+    if (super && j == blk) continue;
     dim_pos[j] = m;
     item_dim *d = &dims[m++];
     if (kind == TILES && (j == blk || j == last)) {
+      int64_t t = j == last ? tq : tile;
       if (v[j].len >= 0)
-        snprintf(d->count, sizeof d->count, "INT64_C(%" PRId64 ")", (v[j].len + tile - 1) / tile);
+        snprintf(d->count, sizeof d->count, "INT64_C(%" PRId64 ")", (v[j].len + t - 1) / t);
       else
         snprintf(d->count, sizeof d->count, "((%s + %" PRId64 ") / %" PRId64 ")", v[j].elen,
-                 tile - 1, tile);
-      snprintf(d->in_step, sizeof d->in_step, "%" PRId64 " * %s", tile, v[j].eis);
-      snprintf(d->out_step, sizeof d->out_step, "%" PRId64 " * %s", tile, v[j].eos);
+                 t - 1, t);
+      snprintf(d->in_step, sizeof d->in_step, "%" PRId64 " * %s", t, v[j].eis);
+      snprintf(d->out_step, sizeof d->out_step, "%" PRId64 " * %s", t, v[j].eos);
     } else {
       snprintf(d->count, sizeof d->count, "%s", v[j].elen);
       snprintf(d->in_step, sizeof d->in_step, "%s", v[j].eis);
@@ -815,12 +845,21 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
     break;
   case TILES:
     /* Read a tile of input rows into a buffer, write it out transposed (einc_gen__tile*). */
-    einc__sbuf_printf(
-        c,
-        "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n"
-        "    const int64_t pn = pr < %" PRId64 " ? pr : %" PRId64 ", qn = qr < %" PRId64
-        " ? qr : %" PRId64 ";\n",
-        v[blk].elen, dim_pos[blk], tile, v[last].elen, dim_pos[last], tile, tile, tile, tile, tile);
+    if (super) {
+      einc__sbuf_printf(c,
+                        "    const int64_t pr = %s - (i%d * %" PRId64 " + i%d) * %" PRId64
+                        ", qr = %s - (i%d * %" PRId64 " + i%d) * %" PRId64 ";\n",
+                        v[blk].elen, sup_pos[1], super, dim_pos[blk], tile, v[last].elen,
+                        sup_pos[0], super, dim_pos[last], tq);
+      einc__sbuf_printf(c, "    if (pr > 0 && qr > 0) { /* tiles past the edge of a partial super-tile: none */\n");
+    } else {
+      einc__sbuf_printf(c, "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n",
+                        v[blk].elen, dim_pos[blk], tile, v[last].elen, dim_pos[last], tq);
+    }
+    einc__sbuf_printf(c,
+                      "    const int64_t pn = pr < %" PRId64 " ? pr : %" PRId64
+                      ", qn = qr < %" PRId64 " ? qr : %" PRId64 ";\n",
+                      tile, tile, tq, tq);
     if (esz == 4 || esz == 8) {
       /* full tiles get constant trip counts; the register transposes do the rest */
       einc__sbuf_printf(c,
@@ -829,7 +868,7 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
                         ", c->stream);\n"
                         "    else\n"
                         "      einc_gen__tile%d(dst, %s, src, %s, pn, qn, c->stream);\n",
-                        tile, tile, (int)esz, v[blk].eos, v[last].eis, tile, tile, (int)esz,
+                        tile, tq, (int)esz, v[blk].eos, v[last].eis, tile, tq, (int)esz,
                         v[blk].eos, v[last].eis);
     } else {
       einc__sbuf_printf(c,
@@ -838,6 +877,7 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
                         "        dst[x * %s + y] = src[x + y * %s];\n",
                         v[blk].eos, v[last].eis);
     }
+    if (super) einc__sbuf_printf(c, "    }\n");
     break;
   }
   emit__items_close(e, dims, m);
