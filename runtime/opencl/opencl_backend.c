@@ -554,7 +554,9 @@ int einc_rt__opencl_backend_new(const einc_rt_backend_options *opts, einc_rt_bac
   clGetDeviceInfo(ocl->device, CL_DEVICE_EXTENSIONS, 0, NULL, &ext_len);
   if (ext_len < sizeof ext)
     EINC_RT__CL(clGetDeviceInfo(ocl->device, CL_DEVICE_EXTENSIONS, sizeof ext, ext, NULL), fail_cl);
-  ocl->intel_subgroups = strstr(ext, "cl_intel_subgroups") != NULL;
+  /* The subgroup kernel needs a work-group of exactly one subgroup of 16. */
+  ocl->intel_subgroups = strstr(ext, "cl_intel_subgroups") != NULL &&
+                         strstr(ext, "cl_intel_required_subgroup_size") != NULL;
   ocl->intel_gpu = vendor == 0x8086 && (type & CL_DEVICE_TYPE_GPU);
   pthread_mutex_init(&ocl->mu, NULL);
   const char *gemm = "tiled kernel";
