@@ -7,9 +7,10 @@
  * per call (median after warm-up), its GB/s and GFLOP/s, the floor on this machine (bytes over
  * the copy bandwidth and FLOPs over the GEMM rate, both measured in this run), the GEMM alone
  * (einc_rt_gemm_nt on the same operands, and for 16-bit dtypes on float32 operands of the same
- * shape) and the ratio of the projection to the faster of the two; with --torch, PyTorch's time for
- * the same work (scripts/bench_torch_cpu.py under /usr/bin/python3) and the ratio einc / PyTorch.
- * demo: the projection on every backend present, each against a float64 reference.
+ * shape) and the ratio of the projection to the faster of the two, the norm alone; with --torch,
+ * PyTorch's time for the same work (scripts/bench_torch_cpu.py under /usr/bin/python3) and the
+ * ratio einc / PyTorch. demo: the projection on every backend present, each against a float64
+ * reference.
  */
 #include <math.h>
 #include <stdint.h>
@@ -176,6 +177,15 @@ static int bench_run_proj(void *ctx) {
 static int bench_run_gemm(void *ctx) {
   bench_case *c = ctx;
   return einc_rt_gemm_nt(c->be, &c->tx, &c->tw, &c->tout);
+}
+
+/* The norm alone, into x's buffer viewed as Y [T, H, d]. */
+static int bench_run_norm(void *ctx) {
+  bench_case *c = ctx;
+  einc_rt_tensor y = c->to;
+  y.data = c->x.dev;
+  einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
+  return einc_rt_gated_rmsnorm(c->be, &c->to, &c->tz, &c->tnw, &params, &y);
 }
 
 /* ---- the machine's own limits, measured in this run ---- */
@@ -351,8 +361,9 @@ static int bench_gdn(int argc, char **argv) {
     }
     double rate = bench_gemm_rate(be, dt);
     printf("\nbackend %s; GEMM rate %.1f GFLOP/s\n", einc_rt_backend_name(be), rate / 1e9);
-    printf("%4s %5s %5s | %9s %7s %8s | %9s | %9s %9s %6s | %9s %6s\n", "H", "D", "T", "proj ms",
-           "GB/s", "GFLOP/s", "floor ms", "GEMM ms", "f32 GEMM", "p/GEMM", "torch ms", "e/t");
+    printf("%4s %5s %5s | %9s %7s %8s | %9s | %8s %9s %9s %6s | %9s %6s\n", "H", "D", "T",
+           "proj ms", "GB/s", "GFLOP/s", "floor ms", "norm ms", "GEMM ms", "f32 GEMM", "p/GEMM",
+           "torch ms", "e/t");
     for (int si = 0; si < n_shapes; si++)
       for (int ti = 0; ti < n_tokens; ti++) {
         int64_t h = shapes[si][0], n = shapes[si][1], t = tokens[ti], k = h * 128;
@@ -373,6 +384,8 @@ static int bench_gdn(int argc, char **argv) {
         /* For a 16-bit dtype, also the float32 GEMM of the same shape: the best GEMM the
          * library offers may be that one (see the CPU backend). */
         sf = sg;
+        double sn = 0;
+        bench_time(be, bench_run_norm, &c, &sn);
         if (dt != EINC_RT_F32) {
           bench_case cf;
           double s32;
@@ -386,9 +399,9 @@ static int bench_gdn(int argc, char **argv) {
         double bytes = es * (2.0 * t * k + (double)n * k + 128 + (double)t * n);
         double flops = 2.0 * t * k * n;
         double floor_s = fmax(bytes / bw, rate > 0 ? flops / rate : 0);
-        printf("%4lld %5lld %5lld | %9.3f %7.1f %8.1f | %9.3f | %9.3f %9.3f %6.2f |", (long long)h,
-               (long long)n, (long long)t, sp * 1e3, bytes / sp / 1e9, flops / sp / 1e9,
-               floor_s * 1e3, sg * 1e3, sf * 1e3, sp / best_gemm);
+        printf("%4lld %5lld %5lld | %9.3f %7.1f %8.1f | %9.3f | %8.3f %9.3f %9.3f %6.2f |",
+               (long long)h, (long long)n, (long long)t, sp * 1e3, bytes / sp / 1e9,
+               flops / sp / 1e9, floor_s * 1e3, sn * 1e3, sg * 1e3, sf * 1e3, sp / best_gemm);
         bool found = false;
         for (int r = 0; r < n_torch && !found; r++)
           if (torch_rows[r].h == h && torch_rows[r].n == n && torch_rows[r].t == t) {
