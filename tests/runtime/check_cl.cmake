@@ -8,7 +8,7 @@ foreach(dt F32 BF16 F16)
   # OpenCL C 2.0 headers declare the subgroup builtins that Intel's 1.2 compiler provides.
   execute_process(
     COMMAND ${CLANG} -x cl -cl-std=CL2.0 -target spir64 -Xclang -finclude-default-header
-            -fsyntax-only -Werror -DEINC_DT_${dt} -DEINC_NORM_LOCAL=64 -DEINC_TILE=16 -DEINC_WPT=4
+            -fsyntax-only -Werror -DEINC_DT_${dt} -DEINC_NORM_LOCAL=64 -DEINC_TILE=64 -DEINC_TK=16 -DEINC_WPT=8 -DEINC_GEMV_ROWS=8 -DEINC_GEMV_LOCAL=64
             -DEINC_INTEL_SUBGROUPS
             -Xclang -cl-ext=+cl_intel_subgroups,+cl_intel_required_subgroup_size,+cl_khr_subgroups
             ${WORK}/all_kernels.cl
