@@ -50,6 +50,10 @@ static void *einc_rt__aligned_alloc(size_t bytes) {
   return p;
 }
 
+/* Elements a pool thread gets at least: about 100 µs of norm work. Below that, waking a thread
+ * (and, on a busy machine, waiting for a core) costs more than it saves. */
+#define EINC_RT__MIN_PART_ELEMS 131072
+
 /* ---- conversions run on the pool ---- */
 
 typedef struct einc_rt__convert_job {
@@ -89,7 +93,7 @@ static void einc_rt__convert(einc_rt__cpu *cpu, const void *src, einc_rt_dtype s
                              int64_t src_ld, void *dst, einc_rt_dtype dst_dt, int64_t dst_ld,
                              int64_t rows, int64_t cols) {
   einc_rt__convert_job j = {src, dst, cols, src_ld, dst_ld, src_dt, dst_dt};
-  int64_t grain = cols >= 16384 ? 1 : 16384 / cols;
+  int64_t grain = (EINC_RT__MIN_PART_ELEMS + cols - 1) / cols;
   einc_rt__pool_run(cpu->pool, rows, grain, einc_rt__convert_rows, &j);
 }
 
@@ -107,9 +111,8 @@ static void einc_rt__norm_part(void *ctx, int64_t t0, int64_t t1) {
 
 static void einc_rt__norm_run(einc_rt__cpu *cpu, const einc_rt__norm_job *job, int64_t tokens) {
   einc_rt__norm_task task = {cpu->norm.run, job};
-  /* About 32K elements per thread at least: below that waking a thread costs more. */
   int64_t per_token = job->heads * job->d;
-  int64_t grain = per_token >= 32768 ? 1 : 32768 / per_token;
+  int64_t grain = (EINC_RT__MIN_PART_ELEMS + per_token - 1) / per_token;
   einc_rt__pool_run(cpu->pool, tokens, grain, einc_rt__norm_part, &task);
 }
 
