@@ -34,32 +34,42 @@ static int bench_cmp_double(const void *a, const void *b) {
 
 typedef int (*bench_fn)(void *ctx);
 
-/* Median (or, with `best`, fastest) seconds per call after two warm-up calls: at least 3 and at
- * most 50 timed calls, fewer once 1.5 s have gone by (fastest: 100 calls, 3 s). */
-static int bench_time_ex(einc_rt_backend *be, bench_fn fn, void *ctx, bool best, double *out) {
-  double samples[100];
-  int n = 0, rc;
-  for (int i = 0; i < 2; i++)
-    if ((rc = fn(ctx)) || (rc = einc_rt_backend_synchronize(be))) return rc;
-  double start = bench_now();
-  /* The fastest call of a busy machine needs more tries to meet a quiet moment. */
-  const int most = best ? 100 : 50;
-  const double budget = best ? 3.0 : 1.5;
-  while (n < most && (n < 3 || bench_now() - start < budget)) {
-    double t0 = bench_now();
-    if ((rc = fn(ctx)) || (rc = einc_rt_backend_synchronize(be))) return rc;
-    samples[n++] = bench_now() - t0;
-  }
-  qsort(samples, (size_t)n, sizeof samples[0], bench_cmp_double);
-  *out = best ? samples[0] : samples[n / 2];
-  return 0;
-}
-
 /* --best: report the fastest call instead of the median (on a loaded machine). */
 static bool bench_best;
 
+#define BENCH_MAX_FNS     4
+#define BENCH_MAX_SAMPLES 100
+
+/* Seconds per call of each of n functions, after two warm-up rounds: the median of at least 3
+ * and at most 50 timed rounds, fewer once 1.5 s have gone by (--best: the fastest of up to 100
+ * rounds in 3 s). The functions take turns within each round, so the ones compared meet the same
+ * machine, even one whose load changes while it runs. */
+static int bench_time_all(einc_rt_backend *be, int n_fns, const bench_fn *fns, void *const *ctxs,
+                          double *out) {
+  static double samples[BENCH_MAX_FNS][BENCH_MAX_SAMPLES];
+  int rounds = 0, rc;
+  for (int i = 0; i < 2; i++)
+    for (int f = 0; f < n_fns; f++)
+      if ((rc = fns[f](ctxs[f])) || (rc = einc_rt_backend_synchronize(be))) return rc;
+  const int most = bench_best ? BENCH_MAX_SAMPLES : 50;
+  const double budget = bench_best ? 3.0 : 1.5, start = bench_now();
+  while (rounds < most && (rounds < 3 || bench_now() - start < budget)) {
+    for (int f = 0; f < n_fns; f++) {
+      double t0 = bench_now();
+      if ((rc = fns[f](ctxs[f])) || (rc = einc_rt_backend_synchronize(be))) return rc;
+      samples[f][rounds] = bench_now() - t0;
+    }
+    rounds++;
+  }
+  for (int f = 0; f < n_fns; f++) {
+    qsort(samples[f], (size_t)rounds, sizeof samples[f][0], bench_cmp_double);
+    out[f] = bench_best ? samples[f][0] : samples[f][rounds / 2];
+  }
+  return 0;
+}
+
 static int bench_time(einc_rt_backend *be, bench_fn fn, void *ctx, double *seconds) {
-  return bench_time_ex(be, fn, ctx, bench_best, seconds);
+  return bench_time_all(be, 1, &fn, &ctx, seconds);
 }
 
 /* ---- operands on a backend's device ---- */
@@ -216,7 +226,7 @@ static double bench_copy_bandwidth(void) {
   return 2.0 * (double)bytes / best;
 }
 
-/* FLOP/s of einc_rt_gemm_nt on a large GEMM: its fastest call, in float32 or the dtype. */
+/* FLOP/s of einc_rt_gemm_nt on a large GEMM, in float32 or the dtype, the faster. */
 static double bench_gemm_rate(einc_rt_backend *be, einc_rt_dtype dt) {
   bool cpu = einc_rt_backend_get_kind(be) == EINC_RT_BACKEND_CPU;
   int64_t m = cpu ? 1024 : 256, k = cpu ? 4096 : 1024, n = cpu ? 2048 : 512;
@@ -226,7 +236,7 @@ static double bench_gemm_rate(einc_rt_backend *be, einc_rt_dtype dt) {
     bench_case c;
     if (bench_case_new(be, dts[i], m, k / 128, 128, n, false, &c)) continue;
     double s;
-    if (!bench_time_ex(be, bench_run_gemm, &c, true, &s) && 2.0 * m * k * n / s > best)
+    if (!bench_time(be, bench_run_gemm, &c, &s) && 2.0 * m * k * n / s > best)
       best = 2.0 * m * k * n / s;
     bench_case_free(&c);
   }
@@ -376,27 +386,23 @@ static int bench_gdn(int argc, char **argv) {
                  einc_rt_status_name(rc), einc_rt_last_error());
           continue;
         }
-        double sp = 0, sg = 0, sf = 0;
-        if ((rc = bench_time(be, bench_run_proj, &c, &sp)) ||
-            (rc = bench_time(be, bench_run_gemm, &c, &sg))) {
+        /* The projection, the norm alone, the GEMM alone and, for a 16-bit dtype, the float32
+         * GEMM of the same shape (the best GEMM the library offers may be that one). */
+        bench_case cf;
+        bool with_f32 =
+            dt != EINC_RT_F32 && !bench_case_new(be, EINC_RT_F32, t, h, 128, n, false, &cf);
+        bench_fn fns[4] = {bench_run_proj, bench_run_norm, bench_run_gemm, bench_run_gemm};
+        void *ctxs[4] = {&c, &c, &c, &cf};
+        double secs[4] = {0};
+        rc = bench_time_all(be, with_f32 ? 4 : 3, fns, ctxs, secs);
+        if (with_f32) bench_case_free(&cf);
+        if (rc) {
           printf("%4lld %5lld %5lld | %s: %s\n", (long long)h, (long long)n, (long long)t,
                  einc_rt_status_name(rc), einc_rt_last_error());
           bench_case_free(&c);
           continue;
         }
-        /* For a 16-bit dtype, also the float32 GEMM of the same shape: the best GEMM the
-         * library offers may be that one (see the CPU backend). */
-        sf = sg;
-        double sn = 0;
-        bench_time(be, bench_run_norm, &c, &sn);
-        if (dt != EINC_RT_F32) {
-          bench_case cf;
-          double s32;
-          if (!bench_case_new(be, EINC_RT_F32, t, h, 128, n, false, &cf)) {
-            if (!bench_time(be, bench_run_gemm, &cf, &s32)) sf = s32;
-            bench_case_free(&cf);
-          }
-        }
+        double sp = secs[0], sn = secs[1], sg = secs[2], sf = with_f32 ? secs[3] : sg;
         double best_gemm = fmin(sg, sf);
         double es = (double)einc_rt_dtype_size(dt);
         double bytes = es * (2.0 * t * k + (double)n * k + 128 + (double)t * n);
