@@ -57,6 +57,7 @@ static void *einc_rt__aligned_alloc(size_t bytes) {
 /* ---- conversions run on the pool ---- */
 
 typedef struct einc_rt__convert_job {
+  einc_rt__narrow_fn narrow;
   const void *src;
   void *dst;
   int64_t cols, src_ld, dst_ld;
@@ -67,14 +68,8 @@ static void einc_rt__convert_rows(void *ctx, int64_t r0, int64_t r1) {
   const einc_rt__convert_job *j = ctx;
   for (int64_t r = r0; r < r1; r++) {
     if (j->src_dt == EINC_RT_F32) {
-      const float *s = (const float *)j->src + r * j->src_ld;
-      uint16_t *d = (uint16_t *)j->dst + r * j->dst_ld;
-      if (j->dst_dt == EINC_RT_BF16)
-        for (int64_t c = 0; c < j->cols; c++)
-          d[c] = einc_rt__f32_to_bf16(s[c]);
-      else
-        for (int64_t c = 0; c < j->cols; c++)
-          d[c] = einc_rt__f32_to_f16(s[c]);
+      j->narrow((const float *)j->src + r * j->src_ld, (uint16_t *)j->dst + r * j->dst_ld, j->cols,
+                j->dst_dt);
     } else {
       const uint16_t *s = (const uint16_t *)j->src + r * j->src_ld;
       float *d = (float *)j->dst + r * j->dst_ld;
@@ -92,7 +87,7 @@ static void einc_rt__convert_rows(void *ctx, int64_t r0, int64_t r1) {
 static void einc_rt__convert(einc_rt__cpu *cpu, const void *src, einc_rt_dtype src_dt,
                              int64_t src_ld, void *dst, einc_rt_dtype dst_dt, int64_t dst_ld,
                              int64_t rows, int64_t cols) {
-  einc_rt__convert_job j = {src, dst, cols, src_ld, dst_ld, src_dt, dst_dt};
+  einc_rt__convert_job j = {cpu->norm.narrow, src, dst, cols, src_ld, dst_ld, src_dt, dst_dt};
   int64_t grain = (EINC_RT__MIN_PART_ELEMS + cols - 1) / cols;
   einc_rt__pool_run(cpu->pool, rows, grain, einc_rt__convert_rows, &j);
 }
