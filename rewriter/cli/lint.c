@@ -40,12 +40,16 @@ typedef struct einc__lint_lang {
 /* The scanners this build has. */
 static const einc__lint_lang einc__lint_langs[] = {
 #ifdef EINC_HAVE_PYTHON_LINT
-    {".py", einc__lint_python_file, "einops"}, {".pyi", einc__lint_python_file, "einops"},
+    {".py", einc__lint_python_file, "einops"},
+    {".pyi", einc__lint_python_file, "einops"},
 #endif
 #ifdef EINC_HAVE_CLANG_LINT
-    {".c", einc__lint_c_file, "einc_"},        {".h", einc__lint_c_file, "einc_"},
-    {".cc", einc__lint_c_file, "einc_"},       {".cpp", einc__lint_c_file, "einc_"},
-    {".cu", einc__lint_c_file, "einc_"},       {".cuh", einc__lint_c_file, "einc_"},
+    {".c", einc__lint_c_file, "einc_"},
+    {".h", einc__lint_c_file, "einc_"},
+    {".cc", einc__lint_c_file, "einc_"},
+    {".cpp", einc__lint_c_file, "einc_"},
+    {".cu", einc__lint_c_file, "einc_"},
+    {".cuh", einc__lint_c_file, "einc_"},
     {".hpp", einc__lint_c_file, "einc_"},
 #endif
     {NULL, NULL, NULL}, /* the end (and the whole table when no scanner is built) */
@@ -886,7 +890,8 @@ int einc_cli_lint(int argc, char **argv) {
   }
   status = errors ? 2 : (remaining || (opts.diff && changed)) ? 1 : 0;
 
-fail_files: __attribute__((unused));
+fail_files:
+  __attribute__((unused));
   for (int32_t i = 0; i < pool.n; i++)
     einc__lint_file_clear(&pool.files[i]);
 fail_walk:
