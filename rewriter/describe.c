@@ -219,6 +219,14 @@ char *einc_plan_describe(const einc_plan *self) {
     }
     einc__sbuf_puts(&sb, "  class     einsum: a contraction\n");
     break;
+  case EINC_OP_PARSE_SHAPE:
+    einc__sbuf_puts(&sb, "  parsed    {");
+    for (int a = 0; a < p->n_axes; a++) {
+      einc__sbuf_printf(&sb, "%s'%s': ", a ? ", " : "", p->axes[a].name);
+      einc__append_len(&sb, p->axes[a].length);
+    }
+    einc__sbuf_puts(&sb, "}\n");
+    break;
   case EINC_OP_PACK:
   case EINC_OP_UNPACK:
     einc__sbuf_printf(&sb, "  axes      %d before *, %d after\n", p->n_before, p->n_after);

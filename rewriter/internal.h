@@ -82,6 +82,7 @@ bool einc__mul_overflow(int64_t a, int64_t b, int64_t *out);
 int einc__plan_einsum(einc_plan *plan, const einc_spec *spec, einc_error *err);
 int einc__plan_pack(einc_plan *plan, const einc_spec *spec, einc_error *err);
 int einc__plan_unpack(einc_plan *plan, const einc_spec *spec, einc_error *err);
+int einc__plan_parse_shape(einc_plan *plan, const einc_spec *spec, einc_error *err);
 
 /* ---- interp.c ----------------------------------------------------------------------------- */
 

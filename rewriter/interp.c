@@ -416,6 +416,8 @@ int einc_plan_execute(const einc_plan *self, const void *const *ins, void *const
     return einc__run_pack(self, ins, outs[0]);
   case EINC_OP_UNPACK:
     return einc__run_unpack(self, ins[0], outs);
+  case EINC_OP_PARSE_SHAPE:
+    return EINC_OK; /* its result is the plan itself */
   }
   return EINC_EINVAL;
 }

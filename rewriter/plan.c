@@ -740,6 +740,9 @@ int einc_plan_new(const einc_spec *spec, einc_plan **out, einc_error *err) {
   case EINC_OP_UNPACK:
     rc = einc__plan_unpack(p, spec, err);
     break;
+  case EINC_OP_PARSE_SHAPE:
+    rc = einc__plan_parse_shape(p, spec, err);
+    break;
   default:
     rc = einc__fail(err, EINC_ERR_NONE, (einc_span){0, 0}, false, "unknown op %d", (int)spec->op);
     rc = EINC_EINVAL;

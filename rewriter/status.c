@@ -102,15 +102,15 @@ int einc__fail(einc_error *err, einc_error_kind kind, einc_span span, bool has_s
   return einc__status_for(kind);
 }
 
-static const char *const einc__op_names[] = {"rearrange", "reduce", "repeat",
-                                             "einsum",    "pack",   "unpack"};
+static const char *const einc__op_names[] = {"rearrange", "reduce", "repeat",     "einsum",
+                                             "pack",      "unpack", "parse_shape"};
 static const char *const einc__reduction_names[] = {"none", "sum",  "mean", "max",
                                                     "min",  "prod", "any",  "all"};
 static const char *const einc__dtype_names[] = {"float64", "float32", "bfloat16",
                                                 "float16", "int64",   "bool"};
 static const size_t einc__dtype_sizes[] = {8, 4, 2, 2, 8, 1};
-static const char *const einc__class_names[] = {"view",   "copy",   "reduce", "broadcast",
-                                                "repeat", "einsum", "pack",   "unpack"};
+static const char *const einc__class_names[] = {"view",   "copy", "reduce", "broadcast",  "repeat",
+                                                "einsum", "pack", "unpack", "parse_shape"};
 
 #define EINC__LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -6,9 +6,11 @@ set -euo pipefail
 EINC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 einc_install_packages() {
-  local missing=() pkg
-  while read -r pkg; do
+  local missing=() pkg cmd
+  while read -r pkg cmd; do
     [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+    # "PKG CMD": needed only when no CMD is on the PATH (node and npm may come from elsewhere)
+    if [[ -n "$cmd" ]] && command -v "$cmd" >/dev/null; then continue; fi
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$pkg")
     fi

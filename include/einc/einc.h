@@ -111,6 +111,10 @@ const char *einc_status_name(int status);
   X(UNPACK_WRONG_NDIM, "unpack_wrong_ndim", "ndim")                                                \
   X(UNPACK_MULTIPLE_UNKNOWN, "unpack_multiple_unknown", "pattern")                                 \
   X(UNPACK_BAD_SPLIT, "unpack_bad_split", "shape")                                                 \
+  X(PARSE_SHAPE_COMPOSITE, "parse_shape_composite", "parse")                                       \
+  X(PARSE_SHAPE_NDIM, "parse_shape_ndim", "ndim")                                                  \
+  X(PARSE_SHAPE_ANON_MISMATCH, "parse_shape_anon_mismatch", "shape")                               \
+  X(PARSE_SHAPE_UNIT_MISMATCH, "parse_shape_unit_mismatch", "shape")                               \
   X(UNPACK_OVERLAP, "unpack_overlap", "shape")
 
 typedef enum einc_error_kind {
@@ -169,6 +173,7 @@ typedef enum einc_op {
   EINC_OP_EINSUM,
   EINC_OP_PACK,
   EINC_OP_UNPACK,
+  EINC_OP_PARSE_SHAPE, /* one side, `_` allowed: the lengths of the named dims */
 } einc_op;
 
 typedef enum einc_reduction {
@@ -288,7 +293,8 @@ typedef struct einc_side {
  *
  * Classes: VIEW — output is a strided view of the input (`view_strides`), no data moves;
  * COPY — a permutation that must move data; REDUCE; BROADCAST — a view with stride-0 axes;
- * REPEAT — new axes merged into groups, materialised; EINSUM; PACK; UNPACK.
+ * REPEAT — new axes merged into groups, materialised; EINSUM; PACK; UNPACK; PARSE_SHAPE (its
+ * result is `axes`: one per named dim, with the dim's length, in pattern order).
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum einc_plan_class {
@@ -300,6 +306,7 @@ typedef enum einc_plan_class {
   EINC_PLAN_EINSUM,
   EINC_PLAN_PACK,
   EINC_PLAN_UNPACK,
+  EINC_PLAN_PARSE_SHAPE,
 } einc_plan_class;
 
 const char *einc_plan_class_name(einc_plan_class c); /* "view", "copy", ... */

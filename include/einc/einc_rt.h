@@ -197,6 +197,68 @@ int einc_rt_gated_rmsnorm(einc_rt_backend *backend, const einc_rt_tensor *o,
 int einc_rt_gemm_nt(einc_rt_backend *backend, const einc_rt_tensor *x, const einc_rt_tensor *w,
                     einc_rt_tensor *out);
 
+
+/* ---------------------------------------------------------------------------------------------
+ * Section 5: run-time pattern API
+ *
+ * einops for C: apply a rearrange / reduce / repeat pattern to a contiguous (C-order) host buffer
+ * and write the contiguous result. The pattern is compiled by einc's pattern compiler and run by
+ * its interpreter; compiled plans are cached, keyed like einops (op, pattern, reduction, axis
+ * names and sizes, dtype, input shape), in a bounded, thread-safe LRU cache (1024 plans), so a
+ * repeated call costs a hash and a lookup before the data moves.
+ *
+ * Errors: EINC_RT_EPATTERN for an invalid pattern, EINC_RT_ESHAPE when the input shape or the
+ * sizes do not fit it, EINC_RT_EDTYPE (mean of an integer dtype), EINC_RT_EINVAL for NULL
+ * arguments; einc_rt_last_error() then holds einops' message. Nothing is written on failure.
+ *
+ * `einc lint --fix` on C/C++/CUDA sources rewrites calls whose pattern and sizes are constants
+ * into calls of functions generated at build time (`einc gen`, CMake einc_generate()), which
+ * need neither the pattern compiler nor the strings at run time.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A keyword axis size, as einops' **axes_lengths. Lists end with {NULL, 0}. */
+typedef struct einc_rt_axis_size {
+  const char *name;
+  int64_t value;
+} einc_rt_axis_size;
+
+/* A {NULL, 0}-terminated size list: EINC_RT_SIZES({"h", 8}, {"w", 2}) (C99 compound literal). */
+#define EINC_RT_SIZES(...) ((const einc_rt_axis_size[]){__VA_ARGS__, {NULL, 0}})
+
+typedef enum einc_rt_pattern_op {
+  EINC_RT_PATTERN_REARRANGE,
+  EINC_RT_PATTERN_REDUCE,
+  EINC_RT_PATTERN_REPEAT,
+} einc_rt_pattern_op;
+
+/* out = rearrange(in, pattern, **sizes). `in` has `rank` dims `shape`; `out` must hold the
+ * result's elements (einc_rt_pattern_shape gives its shape). `sizes` may be NULL. `in` and `out`
+ * may be the same buffer only when the pattern is a view (then nothing is copied). */
+int einc_rt_rearrange(const char *pattern, einc_rt_dtype dtype, const void *in, int32_t rank,
+                      const int64_t *shape, void *out, const einc_rt_axis_size *sizes);
+/* out = reduce(in, pattern, reduction, **sizes); reduction: "sum", "mean", "max", "min", "prod".
+ * Accumulates in double over the reduced axes in left order (reproducible to the bit). */
+int einc_rt_reduce(const char *pattern, const char *reduction, einc_rt_dtype dtype,
+                   const void *in, int32_t rank, const int64_t *shape, void *out,
+                   const einc_rt_axis_size *sizes);
+/* out = repeat(in, pattern, **sizes). */
+int einc_rt_repeat(const char *pattern, einc_rt_dtype dtype, const void *in, int32_t rank,
+                   const int64_t *shape, void *out, const einc_rt_axis_size *sizes);
+
+/* The output's rank and shape (out_shape needs room for 32 dims) of one
+ * of the calls above; `reduction` is used by EINC_RT_PATTERN_REDUCE only. Uses the same cache. */
+int einc_rt_pattern_shape(einc_rt_pattern_op op, const char *pattern, const char *reduction,
+                          einc_rt_dtype dtype, int32_t rank, const int64_t *shape,
+                          const einc_rt_axis_size *sizes, int32_t *out_rank, int64_t *out_shape);
+
+/* Cache statistics since start (or the last clear) and emptying it (for tests and tools). */
+typedef struct einc_rt_pattern_cache_stats {
+  uint64_t hits, misses, evictions;
+  int64_t size, capacity;
+} einc_rt_pattern_cache_stats;
+void einc_rt_pattern_cache_get_stats(einc_rt_pattern_cache_stats *out);
+void einc_rt_pattern_cache_clear(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,7 +17,6 @@ int einc_cli_explain(int argc, char **argv);
 int einc_cli_conformance(int argc, char **argv) __attribute__((weak));
 int einc_cli_lint(int argc, char **argv) __attribute__((weak));
 int einc_cli_gen(int argc, char **argv) __attribute__((weak));
-int einc_cli_bench(int argc, char **argv) __attribute__((weak));
 
 /* "2,3,4" or "2,?,4" (? = bound at run time) into a shape; false on a malformed list. */
 bool einc_cli_parse_shape(const char *text, einc_shape *out);

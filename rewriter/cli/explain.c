@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "commands.h"
+#include "gen.h"
+#include "internal.h"
+#include "lint.h"
 
 bool einc_cli_parse_shape(const char *text, einc_shape *out) {
   out->rank = 0;
@@ -35,6 +38,62 @@ bool einc_cli_parse_shape(const char *text, einc_shape *out) {
     if (*s != ',') return false;
     s++;
   }
+}
+
+/* One Python expression over inputs x (or x0, x1, ...), the sizes given as their values: what
+ * `einc lint --fix` writes, so `eval` of it gives the einops result. */
+static int einc__explain_python(const einc_plan *plan, einc_emit_target target,
+                                const einc_kwarg *kwargs, int n_kwargs) {
+  const char *names[EINC_MAX_INPUTS];
+  char name_buf[EINC_MAX_INPUTS][8];
+  for (int i = 0; i < EINC_MAX_INPUTS; i++) {
+    snprintf(name_buf[i], sizeof name_buf[i], "x%d", i);
+    names[i] = plan->n_inputs > 1 ? name_buf[i] : "x";
+  }
+  const char *size_names[EINC_MAX_AXES], *size_source[EINC_MAX_AXES];
+  char value_buf[EINC_MAX_AXES][24];
+  for (int i = 0; i < n_kwargs; i++) {
+    size_names[i] = kwargs[i].name;
+    if (kwargs[i].value == EINC_UNKNOWN)
+      snprintf(value_buf[i], sizeof value_buf[i], "%s", kwargs[i].name);
+    else
+      snprintf(value_buf[i], sizeof value_buf[i], "%lld", (long long)kwargs[i].value);
+    size_source[i] = value_buf[i];
+  }
+  char *expr = NULL;
+  einc__emit_info info;
+  memset(&info, 0, sizeof info);
+  int status =
+      einc__emit_torch(plan, target, names, NULL, n_kwargs, size_names, size_source, &expr, &info);
+  if (status) {
+    fprintf(stderr, "einc explain: no %s expression for this pattern: %s\n",
+            target == EINC_EMIT_TORCH ? "PyTorch" : "numpy",
+            info.why_not[0] ? info.why_not : einc_status_message(status));
+    return 1;
+  }
+  printf("%s\n", expr);
+  free(expr);
+  return 0;
+}
+
+/* The C functions `einc gen` makes of this plan (without the shared prelude). */
+static int einc__explain_c(const einc_plan *plan, const einc_kwarg *kwargs, int n_kwargs) {
+  einc_sbuf h, c;
+  einc__sbuf_init(&h);
+  einc__sbuf_init(&c);
+  int status = einc__emit_c_plan(&h, &c, "einc_pattern", plan, kwargs, n_kwargs);
+  char *ht = einc__sbuf_finish(&h), *ct = einc__sbuf_finish(&c);
+  int rc = 0;
+  if (status || !ht || !ct) {
+    fprintf(stderr, "einc explain: no C for this plan: %s\n",
+            einc_status_message(status ? status : EINC_ENOMEM));
+    rc = 1;
+  } else {
+    printf("/* header */\n%s\n/* source */\n%s", ht, ct);
+  }
+  einc_free(ht);
+  einc_free(ct);
+  return rc;
 }
 
 static void einc__explain_usage(FILE *f) {
@@ -135,7 +194,16 @@ int einc_cli_explain(int argc, char **argv) {
     }
     if (strchr(shape_text, ';') == NULL && n_inputs == 0) inputs[n_inputs++].rank = 0;
     free(copy);
-  } else if (op != EINC_OP_EINSUM && op != EINC_OP_PACK) {
+  } else if (op == EINC_OP_EINSUM) {
+    /* one input of unknown rank per operand */
+    const char *arrow = strstr(pattern, "->");
+    n_inputs = 1;
+    for (const char *c = pattern; *c && (!arrow || c < arrow); c++)
+      n_inputs += *c == ',';
+    if (n_inputs > EINC_MAX_INPUTS) n_inputs = EINC_MAX_INPUTS;
+    for (int i = 0; i < n_inputs; i++)
+      inputs[i].rank = EINC_UNKNOWN;
+  } else if (op != EINC_OP_PACK) {
     inputs[0].rank = EINC_UNKNOWN;
     n_inputs = 1;
   }
@@ -178,9 +246,16 @@ int einc_cli_explain(int argc, char **argv) {
     char *text = einc_plan_describe(plan);
     if (text) fputs(text, stdout);
     rc = text ? 0 : 2;
-    free(text);
+    einc_free(text);
+  } else if (!strcmp(emit, "torch") || !strcmp(emit, "numpy")) {
+    rc = einc__explain_python(plan, !strcmp(emit, "torch") ? EINC_EMIT_TORCH : EINC_EMIT_NUMPY,
+                              kwargs, n_kwargs);
+  } else if (!strcmp(emit, "c")) {
+    rc = einc__explain_c(plan, kwargs, n_kwargs);
   } else {
-    fprintf(stderr, "einc explain: --emit %s is not available in this build\n", emit);
+    fprintf(stderr,
+            "einc explain: --emit %s is not available in this build (plan, torch, numpy, c)\n",
+            emit);
     rc = 2;
   }
   einc_plan_delete(plan);

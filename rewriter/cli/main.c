@@ -2,8 +2,11 @@
  * `einc`: the command-line front of the pattern compiler. It only dispatches; each subcommand
  * lives in its own file and returns the exit status.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 
@@ -24,6 +27,27 @@ static void einc__usage(FILE *f) {
              "Run `einc <command> --help` for a command's options.\n");
 }
 
+/* `einc bench ...`: the benchmarks link the runtime and its GPU libraries, so they live in
+ * einc-bench, installed beside einc; this hands the arguments over. */
+static int einc__exec_bench(char **argv) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 16);
+  if (n > 0) {
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) {
+      strcpy(slash + 1, "einc-bench");
+      argv[0] = self;
+      execv(self, argv);
+    }
+  }
+  argv[0] = "einc-bench";
+  execvp("einc-bench", argv);
+  fprintf(stderr, "einc: cannot run einc-bench (%s); it is built with the runtime\n",
+          strerror(errno));
+  return 2;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     einc__usage(stderr);
@@ -34,6 +58,7 @@ int main(int argc, char **argv) {
     einc__usage(stdout);
     return 0;
   }
+  if (!strcmp(cmd, "bench")) return einc__exec_bench(argv + 1);
   struct {
     const char *name;
     int (*run)(int, char **);
@@ -43,7 +68,6 @@ int main(int argc, char **argv) {
       {"conformance", einc_cli_conformance, "the conformance runner (needs json-c and OpenSSL)"},
       {"lint", einc_cli_lint, "the linters"},
       {"gen", einc_cli_gen, "the code generator"},
-      {"bench", einc_cli_bench, "the runtime benchmarks"},
   };
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (strcmp(cmd, commands[i].name)) continue;

@@ -1,0 +1,1054 @@
+/*
+ * The C emitter: turns one rearrange / reduce / repeat plan into plain C11 functions.
+ *
+ * Every length known when the plan was made is printed as a literal, so trip counts and strides
+ * of the loop nest are constants; lengths bound at run time come from the input shape (or from
+ * size arguments) and are checked at entry, where a mismatch returns EINC_GEN_ESHAPE before
+ * anything is written. Copies walk the plan's coalesced loop nest: rows that stay contiguous on
+ * both sides become memcpy, transposes are cache-blocked over the two loops carrying the unit
+ * input and output strides, and large work is split over pthreads. Reductions accumulate in
+ * double (int64 for integer sum/prod) over the reduced axes in left order, as the interpreter
+ * does, so results match it to the bit. Views get a function that only fills a descriptor.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gen.h"
+
+/* Elements per side of a transpose tile: 64x64 4-byte elements are 16 KiB per side. */
+#define EINC__TILE_BYTES 256
+
+typedef struct emit {
+  einc_sbuf *h, *c;
+  const char *name;
+  const einc_plan *p;
+  int32_t rank;
+  /* gen-time knowledge per axis: lengths and contiguous in/out strides, EINC_UNKNOWN if not */
+  int64_t len[EINC_MAX_AXES], is[EINC_MAX_AXES], os[EINC_MAX_AXES];
+  char params[EINC_GEN_MAX_KWARGS * 48 + 1]; /* ", int64_t size_h" ... */
+  char args[EINC_GEN_MAX_KWARGS * 40 + 1];   /* ", size_h" ... */
+  const einc_kwarg *kwargs;
+  int32_t n_kwargs;
+} emit;
+
+/* ---------------------------------------------------------------------------------------------
+ * Gen-time arithmetic: a value is known (>= 0) or EINC_UNKNOWN.
+ * ------------------------------------------------------------------------------------------- */
+
+static int64_t emit__mul(int64_t a, int64_t b) {
+  if (a < 0 || b < 0) return EINC_UNKNOWN;
+  if (a != 0 && b > INT64_MAX / a)
+    return EINC_UNKNOWN; /* too large to print: compute at run time */
+  return a * b;
+}
+
+/* A value as C text: the literal when known, otherwise the run-time expression. */
+static const char *emit__val(char *buf, size_t n, int64_t known, const char *fmt, int32_t i) {
+  if (known >= 0)
+    snprintf(buf, n, "INT64_C(%" PRId64 ")", known);
+  else
+    snprintf(buf, n, fmt, i);
+  return buf;
+}
+
+static const char *emit__raw_type(einc_dtype dt) {
+  switch (einc_dtype_size(dt)) {
+  case 8:
+    return "uint64_t";
+  case 4:
+    return "uint32_t";
+  case 2:
+    return "uint16_t";
+  default:
+    return "uint8_t";
+  }
+}
+
+static void emit__axis_knowledge(emit *e) {
+  const einc_plan *p = e->p;
+  int64_t st = 1;
+  for (int32_t i = p->n_axes - 1; i >= 0; i--) {
+    e->len[i] = p->axes[i].length;
+    e->os[i] = 0;
+    if (p->axes[i].role == EINC_AXIS_NEW) {
+      e->is[i] = 0;
+      continue;
+    }
+    e->is[i] = st;
+    st = emit__mul(st, p->axes[i].length);
+  }
+  st = 1;
+  for (int32_t q = p->n_out_axes - 1; q >= 0; q--) {
+    int32_t i = p->out_axes[q];
+    e->os[i] = st;
+    st = emit__mul(st, p->axes[i].length);
+  }
+}
+
+static int64_t emit__loop_len(const emit *e, const einc_loop *l) {
+  int64_t v = 1;
+  for (int32_t k = 0; k < l->n_axes; k++)
+    v = emit__mul(v, e->len[l->axes[k]]);
+  return v;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Prelude: shared by every generated header / source.
+ * ------------------------------------------------------------------------------------------- */
+
+void einc__emit_c_prelude_header(einc_sbuf *h) {
+  einc__sbuf_printf(
+      h, "#include <stdint.h>\n\n"
+         "#ifndef EINC_GEN_COMMON_DEFINED\n"
+         "#define EINC_GEN_COMMON_DEFINED\n"
+         "/* Status codes of generated functions (the same values as einc_rt's). */\n"
+         "#define EINC_GEN_OK 0\n"
+         "#define EINC_GEN_EINVAL (-1) /* a NULL pointer or a size argument <= 0 */\n"
+         "#define EINC_GEN_ESHAPE (-2) /* the input shape does not match the pattern */\n"
+         "#define EINC_GEN_MAX_RANK 32\n\n"
+         "/* What a view function returns: the output as shape and strides (in elements,\n"
+         "   outermost first) over the input's memory. Nothing is copied. */\n"
+         "typedef struct einc_gen_view {\n"
+         "  void *data;\n"
+         "  int32_t rank;\n"
+         "  int64_t shape[EINC_GEN_MAX_RANK];\n"
+         "  int64_t strides[EINC_GEN_MAX_RANK];\n"
+         "} einc_gen_view;\n"
+         "#endif\n\n");
+}
+
+void einc__emit_c_prelude_source(einc_sbuf *c) {
+  einc__sbuf_printf(
+      c,
+      "#if defined(__GNUC__) && !defined(__clang__)\n"
+      "/* Loops over run-time tile edges look unbounded to gcc; they are bounded by the tile. */\n"
+      "#pragma GCC diagnostic ignored \"-Waggressive-loop-optimizations\"\n"
+      "#endif\n"
+      "#ifndef _POSIX_C_SOURCE\n"
+      "#define _POSIX_C_SOURCE 200809L\n"
+      "#endif\n"
+      "#include <math.h>\n"
+      "#include <pthread.h>\n"
+      "#include <stdbool.h>\n"
+      "#include <stdint.h>\n"
+      "#include <stdlib.h>\n"
+      "#include <string.h>\n"
+      "#include <unistd.h>\n"
+      "#if defined(__SSE2__)\n"
+      "#include <emmintrin.h>\n"
+      "#include <xmmintrin.h>\n"
+      "#endif\n\n"
+      "/* Conversions with round-to-nearest-even, as the einc interpreter does. */\n"
+      "static inline float einc_gen__bf16_to_f32(uint16_t h) {\n"
+      "  uint32_t x = (uint32_t)h << 16;\n"
+      "  float f;\n"
+      "  memcpy(&f, &x, 4);\n"
+      "  return f;\n"
+      "}\n"
+      "static inline uint16_t einc_gen__f32_to_bf16(float f) {\n"
+      "  uint32_t x;\n"
+      "  memcpy(&x, &f, 4);\n"
+      "  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);\n"
+      "  x += 0x7fffu + ((x >> 16) & 1u);\n"
+      "  return (uint16_t)(x >> 16);\n"
+      "}\n"
+      "static inline float einc_gen__f16_to_f32(uint16_t h) {\n"
+      "  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;\n"
+      "  if (e == 0x1f) x = sign | 0x7f800000u | (m << 13);\n"
+      "  else if (e) x = sign | ((e + 112u) << 23) | (m << 13);\n"
+      "  else if (!m) x = sign;\n"
+      "  else {\n"
+      "    e = 113;\n"
+      "    while (!(m & 0x400u)) { m <<= 1; e--; }\n"
+      "    x = sign | (e << 23) | ((m & 0x3ffu) << 13);\n"
+      "  }\n"
+      "  float f;\n"
+      "  memcpy(&f, &x, 4);\n"
+      "  return f;\n"
+      "}\n"
+      "static inline uint16_t einc_gen__f32_to_f16(float f) {\n"
+      "  uint32_t x;\n"
+      "  memcpy(&x, &f, 4);\n"
+      "  uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);\n"
+      "  uint32_t ax = x & 0x7fffffffu;\n"
+      "  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);\n"
+      "  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);\n"
+      "  if (ax < 0x38800000u) {\n"
+      "    if (ax < 0x33000000u) return sign;\n"
+      "    uint32_t m = (ax & 0x7fffffu) | 0x800000u, shift = 126u - (ax >> 23);\n"
+      "    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);\n"
+      "    if (rem > half || (rem == half && (r & 1u))) r++;\n"
+      "    return (uint16_t)(sign | r);\n"
+      "  }\n"
+      "  uint32_t r = ax - 0x38000000u, hv = r >> 13, rem = r & 0x1fffu;\n"
+      "  if (rem > 0x1000u || (rem == 0x1000u && (hv & 1u))) hv++;\n"
+      "  return (uint16_t)(sign | hv);\n"
+      "}\n\n"
+      "/* Outputs of at least this many bytes are written with non-temporal stores: they would "
+      "not\n"
+      "   stay in cache anyway, and streaming them saves the read-for-ownership of every line. */\n"
+      "#ifndef EINC_GEN_STREAM_BYTES\n"
+      "#define EINC_GEN_STREAM_BYTES (INT64_C(16) << 20)\n"
+      "#endif\n"
+      "/* n bytes from src to dst. */\n"
+      "static inline void einc_gen__copy(void *restrict dst, const void *restrict src, size_t n,\n"
+      "                                  int stream) {\n"
+      "#if defined(__SSE2__)\n"
+      "  if (stream && n >= 64) {\n"
+      "    char *d = (char *)dst;\n"
+      "    const char *s = (const char *)src;\n"
+      "    size_t head = (16 - ((uintptr_t)d & 15)) & 15, i;\n"
+      "    memcpy(d, s, head);\n"
+      "    for (i = head; i + 64 <= n; i += 64) {\n"
+      "      __m128i a = _mm_loadu_si128((const __m128i *)(s + i));\n"
+      "      __m128i b = _mm_loadu_si128((const __m128i *)(s + i + 16));\n"
+      "      __m128i c = _mm_loadu_si128((const __m128i *)(s + i + 32));\n"
+      "      __m128i e = _mm_loadu_si128((const __m128i *)(s + i + 48));\n"
+      "      _mm_stream_si128((__m128i *)(d + i), a);\n"
+      "      _mm_stream_si128((__m128i *)(d + i + 16), b);\n"
+      "      _mm_stream_si128((__m128i *)(d + i + 32), c);\n"
+      "      _mm_stream_si128((__m128i *)(d + i + 48), e);\n"
+      "    }\n"
+      "    memcpy(d + i, s + i, n - i);\n"
+      "    return;\n"
+      "  }\n"
+      "#endif\n"
+      "  (void)stream;\n"
+      "  memcpy(dst, src, n);\n"
+      "}\n"
+      "/* Ask for the row `ahead` bytes past `row` (n bytes of it) to be loaded: a transpose "
+      "reads\n"
+      "   short pieces of many rows, too short for the hardware prefetcher to follow. Past the "
+      "end\n"
+      "   of a tile this is the next tile's row; a prefetch never faults. */\n"
+      "static inline void einc_gen__prefetch_row(const void *row, int64_t ahead, size_t n) {\n"
+      "#if defined(__SSE2__)\n"
+      "  const char *p = (const char *)((uintptr_t)row + (uintptr_t)ahead);\n"
+      "  for (size_t b = 0; b < n; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);\n"
+      "#else\n"
+      "  (void)row;\n"
+      "  (void)ahead;\n"
+      "  (void)n;\n"
+      "#endif\n"
+      "}\n"
+      "/* Rows of a finished tile to the output: whole rows, streamed for large outputs so that\n"
+      "   each one fills complete cache lines without reading them first. */\n"
+      "static inline void einc_gen__tile_rows(char *dst, int64_t os_bytes, const char *tb,\n"
+      "                                       int64_t tb_row, int64_t rows, int64_t row_bytes,\n"
+      "                                       int stream) {\n"
+      "  for (int64_t x = 0; x < rows; x++)\n"
+      "    einc_gen__copy(dst + x * os_bytes, tb + x * tb_row, (size_t)row_bytes, stream);\n"
+      "}\n"
+      "/* A transpose tile: dst[x * os + y] = src[x + y * is] for x < pn, y < qn (at most 64 by "
+      "64\n"
+      "   4-byte or 32 by 32 8-byte elements). The input rows are copied into a buffer first "
+      "(rows\n"
+      "   of a power-of-two stride would share a few cache sets and evict each other; the next\n"
+      "   tile's piece of each row is prefetched), 4x4 (2x2) blocks are transposed in registers\n"
+      "   into a second buffer, and each output row is then written whole. */\n"
+      "static inline void einc_gen__tile4(uint32_t *restrict dst, int64_t os,\n"
+      "                                   const uint32_t *restrict src, int64_t is, int64_t pn,\n"
+      "                                   int64_t qn, int stream) {\n"
+      "  _Alignas(64) uint32_t buf[64 * 64], tb[64 * 64];\n"
+      "  int64_t x = 0, y;\n"
+      "  for (y = 0; y < qn; y++) {\n"
+      "    einc_gen__prefetch_row(src + y * is, 64 * 4, (size_t)pn * 4);\n"
+      "    memcpy(buf + y * 64, src + y * is, (size_t)pn * 4);\n"
+      "  }\n"
+      "#if defined(__SSE2__)\n"
+      "  for (; x + 4 <= pn; x += 4) {\n"
+      "    for (y = 0; y + 4 <= qn; y += 4) {\n"
+      "      __m128 r0 = _mm_load_ps((const float *)(buf + (y + 0) * 64 + x));\n"
+      "      __m128 r1 = _mm_load_ps((const float *)(buf + (y + 1) * 64 + x));\n"
+      "      __m128 r2 = _mm_load_ps((const float *)(buf + (y + 2) * 64 + x));\n"
+      "      __m128 r3 = _mm_load_ps((const float *)(buf + (y + 3) * 64 + x));\n"
+      "      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);\n"
+      "      _mm_store_ps((float *)(tb + (x + 0) * 64 + y), r0);\n"
+      "      _mm_store_ps((float *)(tb + (x + 1) * 64 + y), r1);\n"
+      "      _mm_store_ps((float *)(tb + (x + 2) * 64 + y), r2);\n"
+      "      _mm_store_ps((float *)(tb + (x + 3) * 64 + y), r3);\n"
+      "    }\n"
+      "    for (; y < qn; y++)\n"
+      "      for (int64_t k = 0; k < 4; k++) tb[(x + k) * 64 + y] = buf[y * 64 + x + k];\n"
+      "  }\n"
+      "#endif\n"
+      "  for (; x < pn; x++)\n"
+      "    for (y = 0; y < qn; y++) tb[x * 64 + y] = buf[y * 64 + x];\n"
+      "  einc_gen__tile_rows((char *)dst, os * 4, (const char *)tb, 64 * 4, pn, qn * 4, stream);\n"
+      "}\n"
+      "static inline void einc_gen__tile8(uint64_t *restrict dst, int64_t os,\n"
+      "                                   const uint64_t *restrict src, int64_t is, int64_t pn,\n"
+      "                                   int64_t qn, int stream) {\n"
+      "  _Alignas(64) uint64_t buf[32 * 32], tb[32 * 32];\n"
+      "  int64_t x = 0, y;\n"
+      "  for (y = 0; y < qn; y++) {\n"
+      "    einc_gen__prefetch_row(src + y * is, 32 * 8, (size_t)pn * 8);\n"
+      "    memcpy(buf + y * 32, src + y * is, (size_t)pn * 8);\n"
+      "  }\n"
+      "#if defined(__SSE2__)\n"
+      "  for (; x + 2 <= pn; x += 2) {\n"
+      "    for (y = 0; y + 2 <= qn; y += 2) {\n"
+      "      __m128d r0 = _mm_load_pd((const double *)(buf + y * 32 + x));\n"
+      "      __m128d r1 = _mm_load_pd((const double *)(buf + (y + 1) * 32 + x));\n"
+      "      _mm_store_pd((double *)(tb + x * 32 + y), _mm_unpacklo_pd(r0, r1));\n"
+      "      _mm_store_pd((double *)(tb + (x + 1) * 32 + y), _mm_unpackhi_pd(r0, r1));\n"
+      "    }\n"
+      "    for (; y < qn; y++)\n"
+      "      for (int64_t k = 0; k < 2; k++) tb[(x + k) * 32 + y] = buf[y * 32 + x + k];\n"
+      "  }\n"
+      "#endif\n"
+      "  for (; x < pn; x++)\n"
+      "    for (y = 0; y < qn; y++) tb[x * 32 + y] = buf[y * 32 + x];\n"
+      "  einc_gen__tile_rows((char *)dst, os * 8, (const char *)tb, 32 * 8, pn, qn * 8, stream);\n"
+      "}\n"
+      "static inline void einc_gen__fence(void) {\n"
+      "#if defined(__SSE2__)\n"
+      "  _mm_sfence(); /* non-temporal stores are weakly ordered */\n"
+      "#endif\n"
+      "}\n\n"
+      "/* Work of at least this many bytes is split over threads (EINC_NUM_THREADS, else one per\n"
+      "   online core); below it a thread's start-up costs more than it saves. */\n"
+      "#ifndef EINC_GEN_PARALLEL_BYTES\n"
+      "#define EINC_GEN_PARALLEL_BYTES (INT64_C(4) << 20)\n"
+      "#endif\n"
+      "typedef void (*einc_gen__part_fn)(const void *ctx, int64_t begin, int64_t end);\n"
+      "typedef struct einc_gen__job {\n"
+      "  einc_gen__part_fn fn;\n"
+      "  const void *ctx;\n"
+      "  int64_t begin, end;\n"
+      "} einc_gen__job;\n"
+      "static void *einc_gen__thread_main(void *arg) {\n"
+      "  const einc_gen__job *job = (const einc_gen__job *)arg;\n"
+      "  job->fn(job->ctx, job->begin, job->end);\n"
+      "  return NULL;\n"
+      "}\n"
+      "static inline void einc_gen__parallel(einc_gen__part_fn fn, const void *ctx, int64_t "
+      "items,\n"
+      "                                      int64_t bytes) {\n"
+      "  int64_t nt = 1;\n"
+      "  if (bytes >= EINC_GEN_PARALLEL_BYTES && items > 1) {\n"
+      "    const char *env = getenv(\"EINC_NUM_THREADS\");\n"
+      "    nt = env && *env ? atol(env) : (int64_t)sysconf(_SC_NPROCESSORS_ONLN);\n"
+      "    if (nt < 1) nt = 1;\n"
+      "    if (nt > 64) nt = 64;\n"
+      "    if (nt > items) nt = items;\n"
+      "  }\n"
+      "  if (nt <= 1) {\n"
+      "    fn(ctx, 0, items);\n"
+      "    return;\n"
+      "  }\n"
+      "  pthread_t threads[64];\n"
+      "  einc_gen__job jobs[64];\n"
+      "  bool started[64];\n"
+      "  for (int64_t t = 1; t < nt; t++) {\n"
+      "    jobs[t].fn = fn;\n"
+      "    jobs[t].ctx = ctx;\n"
+      "    jobs[t].begin = items * t / nt;\n"
+      "    jobs[t].end = items * (t + 1) / nt;\n"
+      "    started[t] = pthread_create(&threads[t], NULL, einc_gen__thread_main, &jobs[t]) == 0;\n"
+      "    if (!started[t]) fn(ctx, jobs[t].begin, jobs[t].end); /* no thread: do it here */\n"
+      "  }\n"
+      "  fn(ctx, 0, items / nt);\n"
+      "  for (int64_t t = 1; t < nt; t++)\n"
+      "    if (started[t]) pthread_join(threads[t], NULL);\n"
+      "}\n\n");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Binding: axis lengths from the input shape and size arguments, with every check einops makes.
+ * ------------------------------------------------------------------------------------------- */
+
+static const einc_kwarg *emit__runtime_kwarg(const emit *e, const char *name) {
+  for (int32_t k = 0; k < e->n_kwargs; k++)
+    if (e->kwargs[k].value == EINC_UNKNOWN && strcmp(e->kwargs[k].name, name) == 0)
+      return &e->kwargs[k];
+  return NULL;
+}
+
+/* static inline int NAME__bind(const int64_t *in_shape, int64_t *a, int64_t *s, int64_t *o...)
+ * a: axis lengths, s: contiguous input strides, o: contiguous output strides. */
+static void emit__bind(emit *e) {
+  const einc_plan *p = e->p;
+  einc_sbuf *c = e->c;
+  einc__sbuf_printf(c,
+                    "static inline int %s__bind(const int64_t *in_shape, int64_t *a, int64_t *s, "
+                    "int64_t *o%s) {\n",
+                    e->name, e->params);
+  einc__sbuf_printf(c, "  (void)in_shape;\n  (void)a;\n  (void)s;\n  (void)o;\n");
+  for (int32_t k = 0; k < e->n_kwargs; k++)
+    if (e->kwargs[k].value == EINC_UNKNOWN)
+      einc__sbuf_printf(c, "  if (size_%s <= 0) return EINC_GEN_EINVAL;\n", e->kwargs[k].name);
+  /* Known lengths and run-time sizes first, then the lengths inferred from the shape. */
+  for (int32_t i = 0; i < p->n_axes; i++) {
+    const einc_axis *ax = &p->axes[i];
+    if (ax->length >= 0) {
+      einc__sbuf_printf(c, "  a[%d] = %" PRId64 ";\n", i, ax->length);
+    } else if (emit__runtime_kwarg(e, ax->name)) {
+      einc__sbuf_printf(c, "  a[%d] = size_%s;\n", i, ax->name);
+    }
+  }
+  for (int32_t d = 0; d < e->rank; d++) {
+    /* The axes of input dim d: known product, the one to infer, and how many there are. */
+    int32_t n_in_dim = 0, infer = -1;
+    int64_t known = 1;
+    for (int32_t i = 0; i < p->n_axes; i++) {
+      const einc_axis *ax = &p->axes[i];
+      if (ax->role == EINC_AXIS_NEW || ax->in_dim != d) continue;
+      n_in_dim++;
+      if (ax->length >= 0)
+        known = emit__mul(known, ax->length);
+      else if (emit__runtime_kwarg(e, ax->name))
+        known = EINC_UNKNOWN;
+      else
+        infer = i;
+    }
+    if (n_in_dim == 1 && infer >= 0) { /* the dim is one axis: it is the dim's length */
+      einc__sbuf_printf(
+          c, "  if (in_shape[%d] < 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d];\n", d, infer,
+          d);
+      continue;
+    }
+    if (infer < 0 && known >= 0) { /* every length known: the dim must be their product */
+      einc__sbuf_printf(c, "  if (in_shape[%d] != %" PRId64 ") return EINC_GEN_ESHAPE;\n", d,
+                        known);
+      continue;
+    }
+    if (infer >= 0) {
+      if (known >= 0) {
+        einc__sbuf_printf(c,
+                          "  if (in_shape[%d] < 0 || in_shape[%d] %% %" PRId64
+                          " != 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d] / %" PRId64 ";\n",
+                          d, d, known > 0 ? known : 1, infer, d, known > 0 ? known : 1);
+        if (known == 0) einc__sbuf_printf(c, "  return EINC_GEN_ESHAPE;\n");
+        continue;
+      }
+      einc__sbuf_printf(c, "  {\n    int64_t div = 1;\n");
+      for (int32_t j = 0; j < p->n_axes; j++)
+        if (j != infer && p->axes[j].role != EINC_AXIS_NEW && p->axes[j].in_dim == d)
+          einc__sbuf_printf(c, "    div *= a[%d];\n", j);
+      einc__sbuf_printf(c,
+                        "    if (in_shape[%d] < 0 || div <= 0 || in_shape[%d] %% div != 0) "
+                        "return EINC_GEN_ESHAPE;\n    a[%d] = in_shape[%d] / div;\n  }\n",
+                        d, d, infer, d);
+      continue;
+    }
+    /* run-time sizes only: their product must be the dim (overflow-checked) */
+    einc__sbuf_printf(c, "  {\n    int64_t n = 1;\n");
+    for (int32_t i = 0; i < p->n_axes; i++)
+      if (p->axes[i].role != EINC_AXIS_NEW && p->axes[i].in_dim == d)
+        einc__sbuf_printf(
+            c, "    if (__builtin_mul_overflow(n, a[%d], &n)) return EINC_GEN_ESHAPE;\n", i);
+    einc__sbuf_printf(c, "    if (n != in_shape[%d]) return EINC_GEN_ESHAPE;\n  }\n", d);
+  }
+  for (int32_t i = 0; i < p->n_axes; i++) {
+    const einc_axis *ax = &p->axes[i];
+    if (ax->length < 0 && !emit__runtime_kwarg(e, ax->name) &&
+        (ax->role == EINC_AXIS_NEW || ax->in_dim < 0 || ax->in_dim >= e->rank))
+      einc__sbuf_printf(c, "  return EINC_GEN_EINVAL; /* axis %s has no size */\n", ax->name);
+  }
+  /* Strides of a contiguous input and output, and the output's size must fit in int64. */
+  einc__sbuf_printf(c, "  int64_t st = 1;\n");
+  for (int32_t i = p->n_axes - 1; i >= 0; i--) {
+    if (p->axes[i].role == EINC_AXIS_NEW) {
+      einc__sbuf_printf(c, "  s[%d] = 0;\n", i);
+    } else {
+      einc__sbuf_printf(c, "  s[%d] = st;\n  st *= a[%d];\n", i, i);
+    }
+    einc__sbuf_printf(c, "  o[%d] = 0;\n", i);
+  }
+  einc__sbuf_printf(c, "  st = 1;\n");
+  for (int32_t q = p->n_out_axes - 1; q >= 0; q--)
+    einc__sbuf_printf(c,
+                      "  o[%d] = st;\n"
+                      "  if (__builtin_mul_overflow(st, a[%d], &st)) return EINC_GEN_ESHAPE;\n",
+                      p->out_axes[q], p->out_axes[q]);
+  einc__sbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
+}
+
+/* Declare a[], s[], o[] and call the binder; `ret` is what to return on failure. */
+static void emit__call_bind(emit *e) {
+  int32_t n = e->p->n_axes > 0 ? e->p->n_axes : 1;
+  einc__sbuf_printf(e->c,
+                    "  int64_t a[%d], s[%d], o[%d];\n"
+                    "  int status = %s__bind(in_shape, a, s, o%s);\n"
+                    "  if (status != EINC_GEN_OK) return status;\n",
+                    n, n, n, e->name, e->args);
+}
+
+/* "a[3] * a[4]" for the axes of output dim j (or "1"). */
+static void emit__group_len(emit *e, einc_sbuf *c, int32_t j) {
+  const einc_plan *p = e->p;
+  int32_t b = p->out_group_start[j], end = p->out_group_start[j + 1];
+  if (b == end) {
+    einc__sbuf_printf(c, "1");
+    return;
+  }
+  for (int32_t q = b; q < end; q++)
+    einc__sbuf_printf(c, "%sa[%d]", q > b ? " * " : "", p->out_axes[q]);
+}
+
+static void emit__out_shape_fn(emit *e) {
+  einc__sbuf_printf(e->h,
+                    "/* The output shape (%d dims) for input shape `in_shape`. */\n"
+                    "int %s_out_shape(const int64_t *in_shape, int64_t *out_shape%s);\n",
+                    e->p->out_rank, e->name, e->params);
+  einc__sbuf_printf(e->c, "int %s_out_shape(const int64_t *in_shape, int64_t *out_shape%s) {\n",
+                    e->name, e->params);
+  einc__sbuf_printf(e->c, "  if (!in_shape || !out_shape) return EINC_GEN_EINVAL;\n");
+  emit__call_bind(e);
+  for (int32_t j = 0; j < e->p->out_rank; j++) {
+    einc__sbuf_printf(e->c, "  out_shape[%d] = ", j);
+    emit__group_len(e, e->c, j);
+    einc__sbuf_printf(e->c, ";\n");
+  }
+  einc__sbuf_printf(e->c, "  return EINC_GEN_OK;\n}\n\n");
+}
+
+static void emit__view_fn(emit *e) {
+  const einc_plan *p = e->p;
+  einc__sbuf_printf(
+      e->h,
+      "/* The output as a view of `in` (no data moves). */\n"
+      "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s);\n",
+      e->name, e->params);
+  einc__sbuf_printf(
+      e->c,
+      "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s) {\n"
+      "  if (!in_shape || !view) return EINC_GEN_EINVAL;\n",
+      e->name, e->params);
+  emit__call_bind(e);
+  einc__sbuf_printf(e->c, "  view->data = (void *)(uintptr_t)in;\n  view->rank = %d;\n",
+                    p->out_rank);
+  for (int32_t j = 0; j < p->out_rank; j++) {
+    int32_t b = p->out_group_start[j], end = p->out_group_start[j + 1];
+    einc__sbuf_printf(e->c, "  view->shape[%d] = ", j);
+    emit__group_len(e, e->c, j);
+    /* A view's group is contiguous in the input (length-1 axes aside): its stride is that of its
+     * last axis longer than 1. */
+    einc__sbuf_printf(e->c, ";\n  view->strides[%d] = ", j);
+    int32_t open = 0;
+    bool done = false;
+    for (int32_t q = end - 1; q >= b && !done; q--) {
+      int32_t i = p->out_axes[q];
+      if (e->len[i] == 1) continue;
+      if (e->len[i] >= 0) {
+        einc__sbuf_printf(e->c, "s[%d]", i);
+        done = true;
+      } else {
+        einc__sbuf_printf(e->c, "a[%d] != 1 ? s[%d] : (", i, i);
+        open++;
+      }
+    }
+    if (!done) einc__sbuf_printf(e->c, "1");
+    for (; open > 0; open--)
+      einc__sbuf_printf(e->c, ")");
+    einc__sbuf_printf(e->c, ";\n");
+  }
+  einc__sbuf_printf(e->c, "  return EINC_GEN_OK;\n}\n\n");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The kernel: a context filled at entry, a `part` function running items [begin, end).
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct item_dim {
+  char count[96], in_step[96], out_step[96];
+} item_dim;
+
+/* Items are walked like an odometer: decoded once at `begin`, then stepped. */
+static void emit__items_open(emit *e, const item_dim *dims, int32_t m) {
+  einc_sbuf *c = e->c;
+  for (int32_t k = 0; k < m; k++)
+    einc__sbuf_printf(c, "  int64_t i%d;\n", k);
+  if (m > 0) {
+    einc__sbuf_printf(c, "  {\n    int64_t r = begin;\n");
+    for (int32_t k = m - 1; k > 0; k--)
+      einc__sbuf_printf(c, "    i%d = r %% %s;\n    r /= %s;\n", k, dims[k].count, dims[k].count);
+    einc__sbuf_printf(c, "    i0 = r;\n  }\n");
+  }
+  einc__sbuf_printf(c, "  for (int64_t it = begin; it < end; it++) {\n");
+  einc__sbuf_printf(c, "    const %s *src = in", e->p->klass == EINC_PLAN_REDUCE ? "T_IN" : "T");
+  for (int32_t k = 0; k < m; k++)
+    einc__sbuf_printf(c, " + i%d * %s", k, dims[k].in_step);
+  einc__sbuf_printf(c, ";\n    %s *dst = out", e->p->klass == EINC_PLAN_REDUCE ? "T_OUT" : "T");
+  for (int32_t k = 0; k < m; k++)
+    einc__sbuf_printf(c, " + i%d * %s", k, dims[k].out_step);
+  einc__sbuf_printf(c, ";\n");
+}
+
+static void emit__items_close(emit *e, const item_dim *dims, int32_t m) {
+  einc_sbuf *c = e->c;
+  for (int32_t k = m - 1; k >= 0; k--) {
+    int ind = 4 + 2 * (m - 1 - k);
+    if (k == 0)
+      einc__sbuf_printf(c, "%*s++i0;\n", ind, "");
+    else
+      einc__sbuf_printf(c, "%*sif (++i%d == %s) {\n%*si%d = 0;\n", ind, "", k, dims[k].count,
+                        ind + 2, "", k);
+  }
+  for (int32_t k = 1; k < m; k++)
+    einc__sbuf_printf(c, "%*s}\n", 4 + 2 * (k - 1), "");
+  for (int32_t k = 0; k < m; k++)
+    einc__sbuf_printf(c, "    (void)i%d;\n", k);
+  einc__sbuf_printf(c, "  }\n");
+}
+
+typedef struct loopv {
+  int64_t len, is, os; /* gen-time values or EINC_UNKNOWN */
+  char elen[48], eis[48], eos[48];
+} loopv;
+
+static void emit__loopv(const emit *e, const einc_loop *l, const char *kind, int32_t j, loopv *v) {
+  int32_t last = l->axes[l->n_axes - 1];
+  v->len = emit__loop_len(e, l);
+  v->is = e->is[last];
+  v->os = e->os[last];
+  char fmt[32];
+  snprintf(fmt, sizeof fmt, "c->%sL[%%d]", kind);
+  emit__val(v->elen, sizeof v->elen, v->len, fmt, j);
+  snprintf(fmt, sizeof fmt, "c->%sIS[%%d]", kind);
+  emit__val(v->eis, sizeof v->eis, v->is, fmt, j);
+  snprintf(fmt, sizeof fmt, "c->%sOS[%%d]", kind);
+  emit__val(v->eos, sizeof v->eos, v->os, fmt, j);
+}
+
+/* Fill the context at entry: loop lengths and strides from a[], s[], o[]. */
+static void emit__fill_loops(emit *e, const einc_loop *loops, int32_t n, const char *kind) {
+  for (int32_t j = 0; j < n; j++) {
+    const einc_loop *l = &loops[j];
+    int32_t last = l->axes[l->n_axes - 1];
+    einc__sbuf_printf(e->c, "  c->%sL[%d] = ", kind, j);
+    for (int32_t k = 0; k < l->n_axes; k++)
+      einc__sbuf_printf(e->c, "%sa[%d]", k ? " * " : "", l->axes[k]);
+    einc__sbuf_printf(e->c, ";\n  c->%sIS[%d] = s[%d];\n  c->%sOS[%d] = o[%d];\n", kind, j, last,
+                      kind, j, last);
+  }
+}
+
+static void emit__ctx_struct(emit *e, int32_t n, int32_t nr) {
+  const einc_plan *p = e->p;
+  bool reduce = p->klass == EINC_PLAN_REDUCE;
+  einc__sbuf_printf(e->c, "typedef struct %s__ctx {\n  const %s *in;\n  %s *out;\n", e->name,
+                    reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");
+  einc__sbuf_printf(e->c, "  int64_t L[%d], IS[%d], OS[%d];\n  int stream;\n", n ? n : 1, n ? n : 1,
+                    n ? n : 1);
+  if (reduce)
+    einc__sbuf_printf(e->c, "  int64_t RL[%d], RIS[%d], ROS[%d];\n", nr ? nr : 1, nr ? nr : 1,
+                      nr ? nr : 1);
+  einc__sbuf_printf(e->c, "} %s__ctx;\n\n", e->name);
+}
+
+static void emit__part_head(emit *e) {
+  bool reduce = e->p->klass == EINC_PLAN_REDUCE;
+  einc__sbuf_printf(e->c,
+                    "static void %s__part(const void *ctx, int64_t begin, int64_t end) {\n"
+                    "  const %s__ctx *c = (const %s__ctx *)ctx;\n"
+                    "  const %s *restrict in = c->in;\n"
+                    "  %s *restrict out = c->out;\n"
+                    "  (void)c;\n",
+                    e->name, e->name, e->name, reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");
+}
+
+/* Copy kernels (COPY, REPEAT, and the materialised form of VIEW / BROADCAST). Returns the item
+ * count expression in `items`. */
+static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
+  const einc_plan *p = e->p;
+  einc_sbuf *c = e->c;
+  int32_t n = p->n_loops;
+  loopv v[EINC_MAX_AXES];
+  for (int32_t j = 0; j < n; j++)
+    emit__loopv(e, &p->loops[j], "", j, &v[j]);
+  size_t esz = einc_dtype_size(p->in_dtype);
+  int64_t tile = esz >= 8 ? 32 : 64;
+  (void)EINC__TILE_BYTES;
+
+  /* Which inner kernel: contiguous rows, a blocked transpose, or a strided inner loop. */
+  int32_t last = n - 1, blk = -1;
+  enum { ROWS, TILES, STRIDED, SINGLE } kind = SINGLE;
+  if (n > 0) {
+    if (v[last].os != 1)
+      kind = STRIDED;
+    else if (v[last].is == 1)
+      kind = ROWS;
+    else {
+      kind = STRIDED;
+      if (v[last].is != 0)
+        for (int32_t j = 0; j < last; j++)
+          if (v[j].is == 1) blk = j;
+      if (blk >= 0) kind = TILES;
+    }
+  }
+
+  /* Item dims: the loops outside the inner kernel. For tiles, the tile index along the output
+   * rows (blk) goes innermost, so consecutive tiles read on along the same input rows (whose
+   * next pieces are prefetched) and each tile writes whole output rows. */
+  item_dim dims[EINC_MAX_AXES];
+  int32_t m = 0, dim_pos[EINC_MAX_AXES];
+  int32_t nd = kind == TILES ? n : (n > 0 ? n - 1 : 0);
+  int32_t order[EINC_MAX_AXES], no = 0;
+  for (int32_t j = 0; j < nd; j++)
+    if (!(kind == TILES && j == blk)) order[no++] = j;
+  if (kind == TILES) order[no++] = blk;
+  for (int32_t oi = 0; oi < no; oi++) {
+    int32_t j = order[oi];
+    dim_pos[j] = m;
+    item_dim *d = &dims[m++];
+    if (kind == TILES && (j == blk || j == last)) {
+      if (v[j].len >= 0)
+        snprintf(d->count, sizeof d->count, "INT64_C(%" PRId64 ")", (v[j].len + tile - 1) / tile);
+      else
+        snprintf(d->count, sizeof d->count, "((%s + %" PRId64 ") / %" PRId64 ")", v[j].elen,
+                 tile - 1, tile);
+      snprintf(d->in_step, sizeof d->in_step, "%" PRId64 " * %s", tile, v[j].eis);
+      snprintf(d->out_step, sizeof d->out_step, "%" PRId64 " * %s", tile, v[j].eos);
+    } else {
+      snprintf(d->count, sizeof d->count, "%s", v[j].elen);
+      snprintf(d->in_step, sizeof d->in_step, "%s", v[j].eis);
+      snprintf(d->out_step, sizeof d->out_step, "%s", v[j].eos);
+    }
+  }
+
+  emit__part_head(e);
+  emit__items_open(e, dims, m);
+  switch (kind) {
+  case SINGLE:
+    einc__sbuf_printf(c, "    dst[0] = src[0];\n");
+    break;
+  case ROWS:
+    if (v[last].len >= 0 && v[last].len < 8)
+      einc__sbuf_printf(c, "    for (int64_t x = 0; x < %s; x++) dst[x] = src[x];\n", v[last].elen);
+    else
+      einc__sbuf_printf(c, "    einc_gen__copy(dst, src, (size_t)%s * sizeof(T), c->stream);\n",
+                        v[last].elen);
+    break;
+  case STRIDED:
+    einc__sbuf_printf(c, "    for (int64_t x = 0; x < %s; x++) dst[x * %s] = src[x * %s];\n",
+                      v[last].elen, v[last].eos, v[last].eis);
+    break;
+  case TILES:
+    /* Read a tile of input rows into a buffer, write it out transposed (einc_gen__tile*). */
+    einc__sbuf_printf(
+        c,
+        "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n"
+        "    const int64_t pn = pr < %" PRId64 " ? pr : %" PRId64 ", qn = qr < %" PRId64
+        " ? qr : %" PRId64 ";\n",
+        v[blk].elen, dim_pos[blk], tile, v[last].elen, dim_pos[last], tile, tile, tile, tile, tile);
+    if (esz == 4 || esz == 8) {
+      /* full tiles get constant trip counts; the register transposes do the rest */
+      einc__sbuf_printf(c,
+                        "    if (pn == %" PRId64 " && qn == %" PRId64 ")\n"
+                        "      einc_gen__tile%d(dst, %s, src, %s, %" PRId64 ", %" PRId64
+                        ", c->stream);\n"
+                        "    else\n"
+                        "      einc_gen__tile%d(dst, %s, src, %s, pn, qn, c->stream);\n",
+                        tile, tile, (int)esz, v[blk].eos, v[last].eis, tile, tile, (int)esz,
+                        v[blk].eos, v[last].eis);
+    } else {
+      einc__sbuf_printf(c,
+                        "    for (int64_t x = 0; x < pn; x++)\n"
+                        "      for (int64_t y = 0; y < qn; y++)\n"
+                        "        dst[x * %s + y] = src[x + y * %s];\n",
+                        v[blk].eos, v[last].eis);
+    }
+    break;
+  }
+  emit__items_close(e, dims, m);
+  einc__sbuf_printf(c, "  einc_gen__fence();\n}\n\n");
+
+  /* The number of items, as an expression over the filled context `c`. */
+  size_t off = (size_t)snprintf(items, items_len, "INT64_C(1)");
+  for (int32_t k = 0; k < m && off < items_len; k++) {
+    off += (size_t)snprintf(items + off, items_len - off, " * %s", dims[k].count);
+  }
+}
+
+/* The reduction of one output element: an accumulator (double; uint64 for integer sum/prod and
+ * int64 max/min; int for any/all and bool), a loop nest over the reduced loops in left order
+ * reading through pointer `q` (of type `ptr_t`, from `base`), and the store of the result, cast to
+ * the output dtype, into `dst`. Shared by the C and OpenCL emitters, so both reduce exactly as the
+ * interpreter does. */
+void einc__emit_reduce_body(einc_sbuf *c, const einc_plan *p, int32_t nr, const char *const *rlen,
+                            const char *const *ris, const char *ptr_t, const char *base,
+                            const char *dst, int ind) {
+  bool int_acc = false, bool_acc = false;
+  einc_dtype dt = p->in_dtype;
+  einc_reduction r = p->reduction;
+  if (r == EINC_RED_ANY || r == EINC_RED_ALL)
+    bool_acc = true;
+  else if ((dt == EINC_I64 || dt == EINC_BOOL) && (r == EINC_RED_SUM || r == EINC_RED_PROD))
+    int_acc = true;
+  else if (dt == EINC_I64 && (r == EINC_RED_MAX || r == EINC_RED_MIN))
+    int_acc = true;
+  else if (dt == EINC_BOOL && (r == EINC_RED_MAX || r == EINC_RED_MIN || r == EINC_RED_NONE))
+    bool_acc = true;
+  else if (dt == EINC_I64 && r == EINC_RED_NONE)
+    int_acc = true;
+
+  const char *acc_t = int_acc ? "uint64_t" : bool_acc ? "int" : "double";
+  const char *init = "0";
+  switch (r) {
+  case EINC_RED_PROD:
+    init = "1";
+    break;
+  case EINC_RED_ALL:
+    init = "1";
+    break;
+  case EINC_RED_MAX:
+    init = int_acc ? "(uint64_t)INT64_MIN" : bool_acc ? "0" : "-INFINITY";
+    break;
+  case EINC_RED_MIN:
+    init = int_acc ? "(uint64_t)INT64_MAX" : bool_acc ? "1" : "INFINITY";
+    break;
+  default:
+    break;
+  }
+  if (r == EINC_RED_NONE) init = "0";
+  einc__sbuf_printf(c, "%*s%s acc = %s;\n", ind, "", acc_t, init);
+  for (int32_t j = 0; j < nr; j++)
+    einc__sbuf_printf(c, "%*sfor (int64_t r%d = 0; r%d < %s; r%d++)\n", ind + 2 * j, "", j, j,
+                      rlen[j], j);
+  einc__sbuf_printf(c, "%*s{\n", ind + 2 * nr, "");
+  einc__sbuf_printf(c, "%*s%sq = %s", ind + 2 + 2 * nr, "", ptr_t, base);
+  for (int32_t j = 0; j < nr; j++)
+    einc__sbuf_printf(c, " + r%d * %s", j, ris[j]);
+  einc__sbuf_printf(c, ";\n");
+  const char *load;
+  switch (dt) {
+  case EINC_BF16:
+    load = "(double)einc_gen__bf16_to_f32(*q)";
+    break;
+  case EINC_F16:
+    load = "(double)einc_gen__f16_to_f32(*q)";
+    break;
+  case EINC_BOOL:
+    load = "(*q != 0)";
+    break;
+  default:
+    load = int_acc ? "(uint64_t)*q" : bool_acc ? "(*q != 0)" : "(double)*q";
+    break;
+  }
+  einc__sbuf_printf(c, "%*s", ind + 2 + 2 * nr, "");
+  switch (r) {
+  case EINC_RED_NONE:
+    einc__sbuf_printf(c, "acc = %s;\n", load);
+    break;
+  case EINC_RED_SUM:
+  case EINC_RED_MEAN:
+    einc__sbuf_printf(c, "acc += %s;\n", load);
+    break;
+  case EINC_RED_PROD:
+    einc__sbuf_printf(c, "acc *= %s;\n", load);
+    break;
+  case EINC_RED_ANY:
+    einc__sbuf_printf(c, "acc |= %s;\n", load);
+    break;
+  case EINC_RED_ALL:
+    einc__sbuf_printf(c, "acc &= %s;\n", load);
+    break;
+  case EINC_RED_MAX:
+  case EINC_RED_MIN: {
+    const char *cmp = r == EINC_RED_MAX ? ">" : "<";
+    if (int_acc)
+      einc__sbuf_printf(
+          c, "{ int64_t x = (int64_t)*q; if (x %s (int64_t)acc) acc = (uint64_t)x; }\n", cmp);
+    else if (bool_acc)
+      einc__sbuf_printf(c, "{ int x = %s; if (x %s acc) acc = x; }\n", load, cmp);
+    else /* NaN propagates, as in numpy */
+      einc__sbuf_printf(c, "{ double x = %s; if (x %s acc || x != x) acc = x; }\n", load, cmp);
+    break;
+  }
+  }
+  einc__sbuf_printf(c, "%*s}\n", ind + 2 * nr, "");
+  /* The result, cast to the output dtype. */
+  char val[160];
+  if (r == EINC_RED_MEAN) {
+    einc__sbuf_printf(c, "%*sdouble count = 1.0", ind, "");
+    for (int32_t j = 0; j < nr; j++)
+      einc__sbuf_printf(c, " * (double)%s", rlen[j]);
+    einc__sbuf_printf(c, ";\n");
+    snprintf(val, sizeof val, "acc / count");
+  } else {
+    snprintf(val, sizeof val, "acc");
+  }
+  const char *store_fmt;
+  switch (p->out_dtype) {
+  case EINC_F64:
+    store_fmt = "(double)(%s)";
+    break;
+  case EINC_F32:
+    store_fmt = "(float)(%s)";
+    break;
+  case EINC_BF16:
+    store_fmt = "einc_gen__f32_to_bf16((float)(%s))";
+    break;
+  case EINC_F16:
+    store_fmt = "einc_gen__f32_to_f16((float)(%s))";
+    break;
+  case EINC_I64:
+    store_fmt = "(int64_t)(%s)";
+    break;
+  default:
+    store_fmt = "(uint8_t)((%s) != 0)";
+    break;
+  }
+  einc__sbuf_printf(c, "%*s%s = ", ind, "", dst);
+  einc__sbuf_printf(c, store_fmt, val);
+  einc__sbuf_printf(c, ";\n");
+}
+
+/* Reduce kernel: each item is a run of output elements along the last kept loop. */
+static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
+  const einc_plan *p = e->p;
+  einc_sbuf *c = e->c;
+  int32_t n = p->n_loops, nr = p->n_red_loops;
+  loopv v[EINC_MAX_AXES], rv[EINC_MAX_AXES];
+  for (int32_t j = 0; j < n; j++)
+    emit__loopv(e, &p->loops[j], "", j, &v[j]);
+  for (int32_t j = 0; j < nr; j++)
+    emit__loopv(e, &p->red_loops[j], "R", j, &rv[j]);
+
+  item_dim dims[EINC_MAX_AXES];
+  int32_t m = 0;
+  for (int32_t j = 0; j + 1 < n; j++) {
+    item_dim *d = &dims[m++];
+    snprintf(d->count, sizeof d->count, "%s", v[j].elen);
+    snprintf(d->in_step, sizeof d->in_step, "%s", v[j].eis);
+    snprintf(d->out_step, sizeof d->out_step, "%s", v[j].eos);
+  }
+  emit__part_head(e);
+  emit__items_open(e, dims, m);
+  const char *tlen = n > 0 ? v[n - 1].elen : "1";
+  const char *tis = n > 0 ? v[n - 1].eis : "0";
+  const char *tos = n > 0 ? v[n - 1].eos : "0";
+  einc__sbuf_printf(c, "    for (int64_t t = 0; t < %s; t++) {\n", tlen);
+  einc__sbuf_printf(c, "      const T_IN *b = src + t * %s;\n", tis);
+  const char *rlen[EINC_MAX_AXES], *ris[EINC_MAX_AXES];
+  for (int32_t j = 0; j < nr; j++) {
+    rlen[j] = rv[j].elen;
+    ris[j] = rv[j].eis;
+  }
+  char dst[96];
+  snprintf(dst, sizeof dst, "dst[t * %s]", tos);
+  einc__emit_reduce_body(c, p, nr, rlen, ris, "const T_IN *", "b", dst, 6);
+  einc__sbuf_printf(c, "    }\n");
+  emit__items_close(e, dims, m);
+  einc__sbuf_printf(c, "}\n\n");
+
+  size_t off = (size_t)snprintf(items, items_len, "INT64_C(1)");
+  for (int32_t k = 0; k < m && off < items_len; k++) {
+    off += (size_t)snprintf(items + off, items_len - off, " * %s", dims[k].count);
+  }
+}
+
+static const char *emit__value_type(einc_dtype dt) {
+  switch (dt) {
+  case EINC_F64:
+    return "double";
+  case EINC_F32:
+    return "float";
+  case EINC_BF16:
+  case EINC_F16:
+    return "uint16_t";
+  case EINC_I64:
+    return "int64_t";
+  default:
+    return "uint8_t";
+  }
+}
+
+int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_plan *plan,
+                      const einc_kwarg *kwargs, int32_t n_kwargs) {
+  if (plan->op != EINC_OP_REARRANGE && plan->op != EINC_OP_REDUCE && plan->op != EINC_OP_REPEAT)
+    return EINC_EUNSUPPORTED;
+  if (plan->n_inputs != 1 || plan->inputs[0].rank < 0) return EINC_EUNSUPPORTED;
+  if (n_kwargs > EINC_GEN_MAX_KWARGS) return EINC_ELIMIT;
+  emit e = {.h = h, .c = c, .name = name, .p = plan, .rank = plan->inputs[0].rank};
+  e.kwargs = kwargs;
+  e.n_kwargs = n_kwargs;
+  size_t po = 0, ao = 0;
+  for (int32_t k = 0; k < n_kwargs; k++) {
+    if (kwargs[k].value != EINC_UNKNOWN) continue;
+    po +=
+        (size_t)snprintf(e.params + po, sizeof e.params - po, ", int64_t size_%s", kwargs[k].name);
+    ao += (size_t)snprintf(e.args + ao, sizeof e.args - ao, ", size_%s", kwargs[k].name);
+  }
+  emit__axis_knowledge(&e);
+
+  bool reduce = plan->klass == EINC_PLAN_REDUCE || plan->in_dtype != plan->out_dtype;
+  /* A REDUCE-typed kernel is used for any dtype change, so the context uses T_IN / T_OUT then. */
+  einc_plan tmp;
+  const einc_plan *p = plan;
+  if (reduce && plan->klass != EINC_PLAN_REDUCE) {
+    tmp = *plan;
+    tmp.klass = EINC_PLAN_REDUCE;
+    p = &tmp;
+    e.p = p;
+  }
+
+  einc__sbuf_printf(h, "/* %s: %s \"", name, einc_op_name(plan->op));
+  for (const char *s = plan->pattern; *s; s++)
+    if (!(s[0] == '*' && s[1] == '/')) einc__sbuf_append(h, s, 1);
+  einc__sbuf_printf(h, "\"%s%s, %s, %s; input rank %d", plan->op == EINC_OP_REDUCE ? ", " : "",
+                    plan->op == EINC_OP_REDUCE ? einc_reduction_name(plan->reduction) : "",
+                    einc_dtype_name(plan->in_dtype), einc_plan_class_name(plan->klass), e.rank);
+  if (plan->in_dtype != plan->out_dtype)
+    einc__sbuf_printf(h, ", output %s", einc_dtype_name(plan->out_dtype));
+  einc__sbuf_printf(h, ".\n   Input and output are contiguous (C order); returns EINC_GEN_OK or a "
+                       "negative EINC_GEN_ status and then writes nothing. */\n");
+  einc__sbuf_printf(h, "#define %s_IN_RANK %d\n#define %s_OUT_RANK %d\n", name, e.rank, name,
+                    plan->out_rank);
+
+  einc__sbuf_printf(c, "/* ---- %s (%s) ---- */\n", name, einc_plan_class_name(plan->klass));
+  if (reduce)
+    einc__sbuf_printf(c, "#define T_IN %s\n#define T_OUT %s\n", emit__value_type(plan->in_dtype),
+                      emit__value_type(plan->out_dtype));
+  else
+    einc__sbuf_printf(c, "#define T %s\n", emit__raw_type(plan->in_dtype));
+  emit__bind(&e);
+  emit__ctx_struct(&e, p->n_loops, p->n_red_loops);
+
+  char items[1024];
+  if (reduce)
+    emit__reduce_kernel(&e, items, sizeof items);
+  else
+    emit__copy_kernel(&e, items, sizeof items);
+
+  /* The entry point. */
+  einc__sbuf_printf(h, "int %s(const void *in, const int64_t *in_shape, void *out%s);\n", name,
+                    e.params);
+  einc__sbuf_printf(c, "int %s(const void *in, const int64_t *in_shape, void *out%s) {\n", name,
+                    e.params);
+  einc__sbuf_printf(c, "  if (!in_shape) return EINC_GEN_EINVAL;\n");
+  emit__call_bind(&e);
+  einc__sbuf_printf(c, "  int64_t in_numel = 1, out_numel = 1;\n");
+  for (int32_t i = 0; i < p->n_axes; i++) {
+    if (p->axes[i].role != EINC_AXIS_NEW) einc__sbuf_printf(c, "  in_numel *= a[%d];\n", i);
+    if (p->axes[i].role != EINC_AXIS_REDUCED) einc__sbuf_printf(c, "  out_numel *= a[%d];\n", i);
+  }
+  einc__sbuf_printf(c, "  if (out_numel == 0) return EINC_GEN_OK;\n"
+                       "  if (!out || (!in && in_numel > 0)) return EINC_GEN_EINVAL;\n");
+  einc__sbuf_printf(c,
+                    "  %s__ctx cx, *c = &cx;\n  c->in = (const %s *)in;\n  c->out = (%s *)out;\n",
+                    name, reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");
+  einc__sbuf_printf(c, "  c->stream = out_numel * %d >= EINC_GEN_STREAM_BYTES;\n",
+                    (int)einc_dtype_size(plan->out_dtype));
+  emit__fill_loops(&e, p->loops, p->n_loops, "");
+  if (reduce) emit__fill_loops(&e, p->red_loops, p->n_red_loops, "R");
+  if (reduce && p->reduction != EINC_RED_SUM && p->reduction != EINC_RED_PROD &&
+      p->reduction != EINC_RED_ANY && p->reduction != EINC_RED_ALL &&
+      p->reduction != EINC_RED_NONE && p->reduction != EINC_RED_MEAN)
+    einc__sbuf_printf(c, "  if (in_numel == 0) return EINC_GEN_ESHAPE; /* empty max/min */\n");
+  einc__sbuf_printf(c, "  einc_gen__parallel(%s__part, c, %s, (in_numel + out_numel) * %d);\n",
+                    name, items, (int)einc_dtype_size(plan->in_dtype));
+  einc__sbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
+
+  emit__out_shape_fn(&e);
+  if (plan->klass == EINC_PLAN_VIEW || plan->klass == EINC_PLAN_BROADCAST) emit__view_fn(&e);
+  einc__sbuf_printf(h, "\n");
+  if (reduce)
+    einc__sbuf_printf(c, "#undef T_IN\n#undef T_OUT\n\n");
+  else
+    einc__sbuf_printf(c, "#undef T\n\n");
+  return (h->failed || c->failed) ? EINC_ENOMEM : EINC_OK;
+}

@@ -1,0 +1,162 @@
+/*
+ * Internal to einc: the build-time code generator. A manifest (manifest.c) lists named patterns;
+ * each is compiled to a plan (plan.c) and handed to the emitters (emit_c.c, ...), which append C
+ * text to a string builder; gen.c writes the builders out atomically and also compiles generated
+ * C on the fly for `einc conformance --via c`.
+ */
+#ifndef EINC_GEN_H
+#define EINC_GEN_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "einc/einc.h"
+#include "internal.h" /* einc_sbuf: emitters append to a string builder */
+
+/* ---------------------------------------------------------------------------------------------
+ * Manifest entries (manifest.c)
+ * ------------------------------------------------------------------------------------------- */
+
+#define EINC_GEN_MAX_NAME   96
+#define EINC_GEN_MAX_KWARGS 16
+
+enum {
+  EINC_GEN_TARGET_C = 1u << 0,
+  EINC_GEN_TARGET_CUDA = 1u << 1,
+  EINC_GEN_TARGET_OPENCL = 1u << 2,
+};
+
+typedef struct einc__gen_entry {
+  char name[EINC_GEN_MAX_NAME]; /* a C identifier: the generated function's name */
+  einc_op op;
+  char pattern[EINC_MAX_PATTERN];
+  char reduction[16]; /* reduce only */
+  einc_shape shape;   /* rank and dims; EINC_UNKNOWN dims are bound at run time */
+  int32_t n_kwargs;
+  char kw_names[EINC_GEN_MAX_KWARGS][32];
+  int64_t kw_values[EINC_GEN_MAX_KWARGS]; /* EINC_UNKNOWN: a run-time argument */
+  einc_dtype dtype;
+  unsigned targets; /* EINC_GEN_TARGET_* bits */
+  int32_t line;     /* where the entry starts in its manifest (1-based) */
+} einc__gen_entry;
+
+typedef struct einc__manifest {
+  int32_t n_entries, cap;
+  einc__gen_entry *entries;
+} einc__manifest;
+
+/* Parse manifest text and append its entries to `self`. On failure returns a negative status and
+ * writes "FILE:LINE: message" into `err`. */
+int einc__manifest_parse(einc__manifest *self, const char *path, const char *text, size_t len,
+                         char *err, size_t err_len);
+void einc__manifest_free(einc__manifest *self);
+/* Append one entry in manifest syntax (used by `einc lint --fix` on C sources). */
+void einc__manifest_format_entry(einc_sbuf *out, const einc__gen_entry *entry);
+/* Build the einc_spec of an entry; `kwargs` must have room for EINC_GEN_MAX_KWARGS. */
+void einc__gen_entry_spec(const einc__gen_entry *self, einc_spec *spec, einc_kwarg *kwargs);
+
+/* ---------------------------------------------------------------------------------------------
+ * The C emitter (emit_c.c)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The lines every generated C header starts with (the shared view type and status codes). */
+void einc__emit_c_prelude_header(einc_sbuf *h);
+/* The lines every generated C source starts with (includes, conversions, the thread helper). */
+void einc__emit_c_prelude_source(einc_sbuf *c);
+
+/*
+ * Emit the functions of one plan (rearrange, reduce or repeat; its lengths may be unknown) into
+ * header `h` and source `c`:
+ *   int NAME(const void *in, const int64_t *in_shape, void *out, <run-time sizes>);
+ *   int NAME_out_shape(const int64_t *in_shape, int64_t *out_shape, <run-time sizes>);
+ *   int NAME_view(const void *in, const int64_t *in_shape, einc_gen_view *view, <sizes>);
+ * (the last for VIEW and BROADCAST plans only). `kwargs` lists the run-time sizes' names in
+ * argument order (those whose value is EINC_UNKNOWN). Returns EINC_EUNSUPPORTED for other ops.
+ */
+int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_plan *plan,
+                      const einc_kwarg *kwargs, int32_t n_kwargs);
+
+/* The reduction of one output element, shared with the OpenCL emitter (see emit_c.c). */
+void einc__emit_reduce_body(einc_sbuf *c, const einc_plan *p, int32_t nr, const char *const *rlen,
+                            const char *const *ris, const char *ptr_t, const char *base,
+                            const char *dst, int ind);
+
+/* ---------------------------------------------------------------------------------------------
+ * The OpenCL C emitter (emit_opencl.c)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The lines every generated OpenCL program starts with (types, conversions). */
+void einc__emit_opencl_prelude(einc_sbuf *cl);
+/* One kernel `NAME(__global const T *in, __global T *out)` for a bound rearrange / reduce /
+ * repeat plan, run over einc_plan_out_numel(plan, 0) work-items (one per output element).
+ * EINC_EUNSUPPORTED for other ops or lengths bound at run time. */
+int einc__emit_opencl_plan(einc_sbuf *cl, const char *name, const einc_plan *plan);
+
+/* ---------------------------------------------------------------------------------------------
+ * Generation and on-the-fly compilation (gen.c)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Compile every entry of `m` and emit header + source text for target `target`. `header_name`
+ * is what the source #includes. On failure `err` names the entry and the error. */
+int einc__gen_c(const einc__manifest *m, const char *header_name, einc_sbuf *h, einc_sbuf *c,
+                char *err, size_t err_len);
+
+/* The OpenCL C program (one kernel per entry targeting opencl; every length must be known). */
+int einc__gen_opencl(const einc__manifest *m, einc_sbuf *cl, char *err, size_t err_len);
+
+/* Write `len` bytes to `path` atomically (temporary file in the same folder, then rename). */
+int einc__write_file_atomic(const char *path, const char *data, size_t len);
+/* Read a whole file (NUL-terminated); NULL on failure. */
+char *einc__read_file(const char *path, size_t *len);
+
+/*
+ * Run bound plans through generated C (`einc conformance --via c`, tests/emit).
+ * Each case gives a bound rearrange/reduce/repeat plan, its one contiguous input and a buffer for
+ * its contiguous output (einc_plan_out_numel(plan, 0) elements of plan->out_dtype). All cases are
+ * emitted into one C file, compiled with the system C compiler ($CC, else cc) into a shared object
+ * cached under $TMPDIR/einc-via-c-UID/ by a hash of the source, loaded with dlopen and run. Views
+ * are run through NAME_view and gathered through the returned strides, so the view's shape and
+ * strides are what is tested. Each case's `status` receives the generated function's status
+ * (EINC_EUNSUPPORTED for ops the C emitter does not handle). Returns a negative status when the
+ * batch could not be built at all (compiler missing or failing: the message is in `err`).
+ */
+typedef struct einc__via_c_case {
+  const einc_plan *plan;      /* bound: gives the output size and the view check */
+  const einc_plan *emit_plan; /* the plan to emit (may have run-time lengths); NULL: `plan` */
+  const int64_t *in_shape;    /* the shape passed to the generated code; NULL: plan's input */
+  const void *in;
+  void *out;
+  int status;
+} einc__via_c_case;
+
+int einc__gen_run_c(einc__via_c_case *cases, int32_t n_cases, char *err, size_t err_len);
+
+/* The conformance runner's executor (cli/conformance.h): one case through einc__gen_run_c. */
+int einc__conformance_via_c(const einc_plan *plan, const void *const *ins, void *const *outs,
+                            char *why, size_t why_size);
+
+/* ---------------------------------------------------------------------------------------------
+ * The libclang scanner's settings and --export-fixes (scan_clang.c, built with EINC_WITH_CLANG;
+ * the scan itself is einc__lint_c_file in lint.h)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Set what `einc lint` was given: the folder of compile_commands.json (-p DIR; NULL: the
+ * nearest one above each file, or its build/), explicit compile flags (after `--`; they replace
+ * the database) and the manifest fixes add entries to (NULL: $EINC_MANIFEST, else the nearest
+ * einc_patterns.einc above the file, else one created beside it). */
+void einc__lint_c_configure(const char *compdb_dir, int n_flags, const char *const *flags,
+                            const char *manifest);
+
+/* While set (not NULL), every call the scanner could fix adds its entry to `into` (deduplicated
+ * by name): `einc gen --scan` compiles calls found in sources without editing them. */
+void einc__lint_c_collect(einc__manifest *into);
+
+/* YAML that clang-apply-replacements accepts: begin, the fixes of each file, end. */
+struct einc__lint_file;
+void einc__lint_c_export_begin(einc_sbuf *out, const char *main_file);
+void einc__lint_c_export_file(einc_sbuf *out, const struct einc__lint_file *file);
+void einc__lint_c_export_end(einc_sbuf *out);
+
+#endif /* EINC_GEN_H */

@@ -1,0 +1,1379 @@
+/*
+ * scan_python.c — finds einops calls in a Python file and turns them into findings and fixes.
+ *
+ * Stage order: tree-sitter parse -> the project's query (grammars/queries/python-einops.scm)
+ * captures imports, calls and comments -> imports give the names bound to einops -> each call
+ * whose callee resolves into einops is read (pattern literal, reduction, keyword axis sizes),
+ * compiled into a plan, and handed to the emitter for a native replacement -> edits: the call,
+ * a trailing comment keeping the pattern, and the einops import once nothing uses it.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tree_sitter/api.h>
+
+#include "lint.h"
+#include "python_query.h" /* einc__python_query_src: the .scm text, embedded at build time */
+
+const TSLanguage *tree_sitter_python(void);
+
+enum { EINC__PY_MAX_ALIASES = 64, EINC__PY_MAX_ARGS = 40 };
+
+/* Per-thread parser and query: TSParser and TSQueryCursor are not shareable. */
+typedef struct einc__py_ctx {
+  TSParser *parser;
+  TSQuery *query;
+  TSQueryCursor *cursor;
+  uint32_t cap_import, cap_callee, cap_args, cap_call, cap_comment;
+} einc__py_ctx;
+
+static _Thread_local einc__py_ctx *einc__py_tls;
+
+static einc__py_ctx *einc__py_ctx_get(void) {
+  if (einc__py_tls) return einc__py_tls;
+  einc__py_ctx *ctx = einc__calloc(1, sizeof *ctx);
+  if (!ctx) return NULL;
+  ctx->parser = ts_parser_new();
+  if (!ctx->parser || !ts_parser_set_language(ctx->parser, tree_sitter_python())) goto fail_ctx;
+  uint32_t err_off;
+  TSQueryError err_type;
+  ctx->query = ts_query_new(tree_sitter_python(), einc__python_query_src,
+                            (uint32_t)strlen(einc__python_query_src), &err_off, &err_type);
+  if (!ctx->query) goto fail_ctx;
+  ctx->cursor = ts_query_cursor_new();
+  if (!ctx->cursor) goto fail_ctx;
+  uint32_t n = ts_query_capture_count(ctx->query);
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t len;
+    const char *name = ts_query_capture_name_for_id(ctx->query, i, &len);
+    if (!strcmp(name, "import")) ctx->cap_import = i;
+    if (!strcmp(name, "callee")) ctx->cap_callee = i;
+    if (!strcmp(name, "args")) ctx->cap_args = i;
+    if (!strcmp(name, "call")) ctx->cap_call = i;
+    if (!strcmp(name, "comment")) ctx->cap_comment = i;
+  }
+  einc__py_tls = ctx;
+  return ctx;
+
+fail_ctx:
+  if (ctx->cursor) ts_query_cursor_delete(ctx->cursor);
+  if (ctx->query) ts_query_delete(ctx->query);
+  if (ctx->parser) ts_parser_delete(ctx->parser);
+  einc__free(ctx);
+  return NULL;
+}
+
+void einc__lint_python_thread_end(void) {
+  einc__py_ctx *ctx = einc__py_tls;
+  if (!ctx) return;
+  ts_query_cursor_delete(ctx->cursor);
+  ts_query_delete(ctx->query);
+  ts_parser_delete(ctx->parser);
+  einc__free(ctx);
+  einc__py_tls = NULL;
+}
+
+/* ---- what a scan keeps ------------------------------------------------------------------- */
+
+/* A name an import binds to something inside einops. */
+typedef struct einc__py_alias {
+  char local[64];  /* the name in this file */
+  char target[96]; /* "einops", "einops.rearrange", "einops.layers.torch.Rearrange" */
+  TSNode stmt;     /* the import statement */
+  TSNode item;     /* the dotted_name / aliased_import naming it (null for `*`) */
+  int32_t uses_fixed, uses_left;
+} einc__py_alias;
+
+typedef struct einc__py_scan {
+  einc__lint_file *file;
+  const einc__lint_options *opts;
+  const char *src;
+  TSNode root;
+  bool has_error;
+  int32_t n_aliases;
+  einc__py_alias aliases[EINC__PY_MAX_ALIASES];
+  bool has_torch, has_np; /* `import torch`, `import numpy as np` somewhere in the file */
+  TSNode first_import;    /* the first top-level import after `from __future__` ones */
+  /* comments by line, for suppressions and to know where a trailing comment can go */
+  int32_t n_comments, cap_comments;
+  TSNode *comments;
+  /* callee root identifiers that a fix removes */
+  int32_t n_fixed_ids, cap_fixed_ids;
+  uint32_t *fixed_ids;
+  /* per finding: where its callee's first identifier starts (UINT32_MAX: not a call) */
+  int32_t n_callee_ids;
+  uint32_t *finding_callee_id;
+} einc__py_scan;
+
+static bool einc__node_is(TSNode n, const char *type) {
+  return !strcmp(ts_node_type(n), type);
+}
+
+static size_t einc__node_len(TSNode n) {
+  return ts_node_end_byte(n) - ts_node_start_byte(n);
+}
+
+static bool einc__node_text_eq(const einc__py_scan *s, TSNode n, const char *text) {
+  size_t len = einc__node_len(n);
+  return strlen(text) == len && !memcmp(s->src + ts_node_start_byte(n), text, len);
+}
+
+/* Copies a node's text into `out` (NUL-terminated); false when it does not fit. */
+static bool einc__node_text(const einc__py_scan *s, TSNode n, char *out, size_t cap) {
+  size_t len = einc__node_len(n);
+  if (len + 1 > cap) return false;
+  memcpy(out, s->src + ts_node_start_byte(n), len);
+  out[len] = '\0';
+  return true;
+}
+
+static bool einc__py_in_error(const einc__py_scan *s, TSNode n) {
+  if (ts_node_has_error(n)) return true;
+  if (!s->has_error) return false;
+  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p))
+    if (einc__node_is(p, "ERROR")) return true;
+  return false;
+}
+
+/* ---- imports ----------------------------------------------------------------------------- */
+
+static const char *const einc__py_einops_functions[] = {
+    "rearrange", "reduce", "repeat", "einsum", "pack", "unpack", "parse_shape", "asnumpy",
+};
+
+static void einc__py_add_alias(einc__py_scan *s, const char *local, size_t local_len,
+                               const char *target, TSNode stmt, TSNode item) {
+  if (s->n_aliases == EINC__PY_MAX_ALIASES || local_len >= sizeof s->aliases[0].local ||
+      strlen(target) >= sizeof s->aliases[0].target)
+    return;
+  einc__py_alias *a = &s->aliases[s->n_aliases++];
+  memset(a, 0, sizeof *a);
+  memcpy(a->local, local, local_len);
+  strcpy(a->target, target);
+  a->stmt = stmt;
+  a->item = item;
+}
+
+static bool einc__py_is_einops_module(const char *dotted) {
+  return !strncmp(dotted, "einops", 6) && (dotted[6] == '\0' || dotted[6] == '.');
+}
+
+// import_statement = "import" (dotted_name | aliased_import) ("," ...)*
+// import_from_statement = "from" module "import" (names | "*")
+static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
+  char module[96], name[96], alias[64], target[200];
+  if (ts_node_is_null(s->first_import) && einc__node_is(ts_node_parent(stmt), "module") &&
+      ts_node_start_point(stmt).column == 0 && !einc__node_is(stmt, "future_import_statement"))
+    s->first_import = stmt;
+  if (einc__node_is(stmt, "import_statement")) {
+    uint32_t n = ts_node_named_child_count(stmt);
+    for (uint32_t i = 0; i < n; i++) {
+      TSNode item = ts_node_named_child(stmt, i);
+      s->has_torch |= einc__node_text_eq(s, item, "torch");
+      s->has_np |= einc__node_text_eq(s, item, "numpy as np");
+      if (einc__node_is(item, "dotted_name")) {
+        if (!einc__node_text(s, item, name, sizeof name) || !einc__py_is_einops_module(name))
+          continue;
+        /* `import einops.layers.torch` binds `einops` */
+        einc__py_add_alias(s, "einops", 6, "einops", stmt, item);
+      } else if (einc__node_is(item, "aliased_import")) {
+        TSNode nm = ts_node_child_by_field_name(item, "name", 4);
+        TSNode al = ts_node_child_by_field_name(item, "alias", 5);
+        if (ts_node_is_null(nm) || ts_node_is_null(al) ||
+            !einc__node_text(s, nm, name, sizeof name) || !einc__py_is_einops_module(name) ||
+            !einc__node_text(s, al, alias, sizeof alias))
+          continue;
+        einc__py_add_alias(s, alias, strlen(alias), name, stmt, item);
+      }
+    }
+    return;
+  }
+  TSNode mod = ts_node_child_by_field_name(stmt, "module_name", 11);
+  if (ts_node_is_null(mod) || !einc__node_is(mod, "dotted_name") ||
+      !einc__node_text(s, mod, module, sizeof module) || !einc__py_is_einops_module(module))
+    return;
+  uint32_t n = ts_node_named_child_count(stmt);
+  for (uint32_t i = 0; i < n; i++) {
+    TSNode item = ts_node_named_child(stmt, i);
+    if (ts_node_eq(item, mod)) continue;
+    if (einc__node_is(item, "wildcard_import")) {
+      if (strcmp(module, "einops") != 0) continue;
+      for (size_t k = 0; k < sizeof einc__py_einops_functions / sizeof(char *); k++) {
+        snprintf(target, sizeof target, "einops.%s", einc__py_einops_functions[k]);
+        einc__py_add_alias(s, einc__py_einops_functions[k], strlen(einc__py_einops_functions[k]),
+                           target, stmt, (TSNode){0});
+      }
+    } else if (einc__node_is(item, "dotted_name")) {
+      if (!einc__node_text(s, item, name, sizeof name)) continue;
+      snprintf(target, sizeof target, "%s.%s", module, name);
+      einc__py_add_alias(s, name, strlen(name), target, stmt, item);
+    } else if (einc__node_is(item, "aliased_import")) {
+      TSNode nm = ts_node_child_by_field_name(item, "name", 4);
+      TSNode al = ts_node_child_by_field_name(item, "alias", 5);
+      if (ts_node_is_null(nm) || ts_node_is_null(al) ||
+          !einc__node_text(s, nm, name, sizeof name) ||
+          !einc__node_text(s, al, alias, sizeof alias))
+        continue;
+      snprintf(target, sizeof target, "%s.%s", module, name);
+      einc__py_add_alias(s, alias, strlen(alias), target, stmt, item);
+    }
+  }
+}
+
+/* The callee as a dotted name resolved through the imports: "einops.rearrange". Returns the
+ * alias index or -1; `root_id` gets the start byte of the callee's first identifier. */
+static int32_t einc__py_resolve(const einc__py_scan *s, TSNode callee, char *out, size_t cap,
+                                uint32_t *root_id) {
+  char parts[8][64];
+  int n = 0;
+  TSNode n_ = callee;
+  while (einc__node_is(n_, "attribute")) {
+    if (n == 7) return -1;
+    TSNode attr = ts_node_child_by_field_name(n_, "attribute", 9);
+    if (ts_node_is_null(attr) || !einc__node_text(s, attr, parts[n], sizeof parts[n])) return -1;
+    n++;
+    n_ = ts_node_child_by_field_name(n_, "object", 6);
+    if (ts_node_is_null(n_)) return -1;
+  }
+  if (!einc__node_is(n_, "identifier")) return -1;
+  char head[64];
+  if (!einc__node_text(s, n_, head, sizeof head)) return -1;
+  *root_id = ts_node_start_byte(n_);
+  for (int32_t a = s->n_aliases - 1; a >= 0; a--) {
+    if (strcmp(s->aliases[a].local, head) != 0) continue;
+    size_t len = (size_t)snprintf(out, cap, "%s", s->aliases[a].target);
+    for (int i = n - 1; i >= 0 && len < cap; i--)
+      len += (size_t)snprintf(out + len, cap - len, ".%s", parts[i]);
+    if (len >= cap) return -1;
+    /* einops.einops.rearrange is the same function as einops.rearrange */
+    if (!strncmp(out, "einops.einops.", 14)) memmove(out + 7, out + 14, strlen(out + 14) + 1);
+    return a;
+  }
+  return -1;
+}
+
+static bool einc__py_has_word(const char *s, size_t n, const char *word);
+
+/* Whether a function or lambda around `n` takes a parameter called `name`, which hides the
+ * import of the same name inside it. */
+static bool einc__py_shadowed(const einc__py_scan *s, TSNode n, const char *name) {
+  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p)) {
+    if (!einc__node_is(p, "function_definition") && !einc__node_is(p, "lambda")) continue;
+    TSNode params = ts_node_child_by_field_name(p, "parameters", 10);
+    if (ts_node_is_null(params)) continue;
+    uint32_t b = ts_node_start_byte(params);
+    if (einc__py_has_word(s->src + b, ts_node_end_byte(params) - b, name)) return true;
+  }
+  return false;
+}
+
+/* ---- string literals --------------------------------------------------------------------- */
+
+/* A decoded string literal and, for each decoded byte, the source byte it came from. */
+typedef struct einc__py_str {
+  char *text;
+  uint32_t *at; /* len + 1 entries */
+  size_t len;
+} einc__py_str;
+
+typedef enum { EINC__LIT_OK, EINC__LIT_FSTRING, EINC__LIT_NOT_LITERAL } einc__lit_kind;
+
+static bool einc__py_hex(char c, int *v) {
+  if (c >= '0' && c <= '9')
+    *v = c - '0';
+  else if (c >= 'a' && c <= 'f')
+    *v = c - 'a' + 10;
+  else if (c >= 'A' && c <= 'F')
+    *v = c - 'A' + 10;
+  else
+    return false;
+  return true;
+}
+
+/* Appends one `string` node's value; handles prefixes r/u, rejects f and b. */
+static einc__lit_kind einc__py_decode_one(einc__py_scan *s, TSNode str, einc_sbuf *text,
+                                          einc_sbuf *at) {
+  uint32_t n = ts_node_child_count(str);
+  bool raw = false;
+  for (uint32_t i = 0; i < n; i++) {
+    TSNode c = ts_node_child(str, i);
+    const char *type = ts_node_type(c);
+    if (!strcmp(type, "string_start")) {
+      for (uint32_t k = ts_node_start_byte(c); k < ts_node_end_byte(c); k++) {
+        char ch = s->src[k];
+        if (ch == 'f' || ch == 'F') return EINC__LIT_FSTRING;
+        if (ch == 'b' || ch == 'B') return EINC__LIT_NOT_LITERAL;
+        if (ch == 'r' || ch == 'R') raw = true;
+      }
+    } else if (!strcmp(type, "interpolation")) {
+      return EINC__LIT_FSTRING;
+    } else if (!strcmp(type, "string_content")) {
+      uint32_t b = ts_node_start_byte(c), e = ts_node_end_byte(c);
+      for (uint32_t k = b; k < e; k++) {
+        char ch = s->src[k];
+        uint32_t from = k;
+        if (ch == '\\' && !raw && k + 1 < e) {
+          char esc = s->src[++k];
+          int h1, h2;
+          switch (esc) {
+          case 'n':
+            ch = '\n';
+            break;
+          case 't':
+            ch = '\t';
+            break;
+          case 'r':
+            ch = '\r';
+            break;
+          case '\\':
+            ch = '\\';
+            break;
+          case '\'':
+            ch = '\'';
+            break;
+          case '"':
+            ch = '"';
+            break;
+          case '\n':
+            continue; /* line continuation inside the literal */
+          case 'x':
+            if (k + 2 < e && einc__py_hex(s->src[k + 1], &h1) && einc__py_hex(s->src[k + 2], &h2) &&
+                h1 < 8) {
+              ch = (char)(h1 * 16 + h2);
+              k += 2;
+              break;
+            }
+            return EINC__LIT_NOT_LITERAL;
+          default:
+            return EINC__LIT_NOT_LITERAL; /* \N{...}, \u...: not worth decoding */
+          }
+        }
+        einc__lint_putc(text, ch);
+        einc__sbuf_append(at, (const char *)&from, sizeof from);
+      }
+    }
+  }
+  return EINC__LIT_OK;
+}
+
+static einc__lit_kind einc__py_literal(einc__py_scan *s, TSNode node, einc__py_str *out) {
+  einc_sbuf text = {0}, at = {0};
+  einc__lit_kind kind = EINC__LIT_OK;
+  if (einc__node_is(node, "string")) {
+    kind = einc__py_decode_one(s, node, &text, &at);
+  } else if (einc__node_is(node, "concatenated_string")) {
+    uint32_t n = ts_node_named_child_count(node);
+    for (uint32_t i = 0; i < n && kind == EINC__LIT_OK; i++) {
+      TSNode c = ts_node_named_child(node, i);
+      if (einc__node_is(c, "comment")) continue;
+      kind = einc__node_is(c, "string") ? einc__py_decode_one(s, c, &text, &at)
+                                        : EINC__LIT_NOT_LITERAL;
+    }
+  } else {
+    kind = EINC__LIT_NOT_LITERAL;
+  }
+  uint32_t end = ts_node_end_byte(node);
+  einc__sbuf_append(&at, (const char *)&end, sizeof end);
+  if (kind != EINC__LIT_OK || text.failed || at.failed) {
+    einc__sbuf_free(&text);
+    einc__sbuf_free(&at);
+    return kind == EINC__LIT_OK ? EINC__LIT_NOT_LITERAL : kind;
+  }
+  out->len = text.len;
+  out->text = einc__lint_strndup(s->file, text.data ? text.data : "", text.len);
+  out->at = einc__lint_alloc(s->file, at.len);
+  if (out->at) memcpy(out->at, at.data, at.len);
+  einc__sbuf_free(&text);
+  einc__sbuf_free(&at);
+  return out->text && out->at ? EINC__LIT_OK : EINC__LIT_NOT_LITERAL;
+}
+
+/* ---- one call ---------------------------------------------------------------------------- */
+
+typedef struct einc__py_call {
+  TSNode call, callee, args;
+  const char *target; /* resolved dotted name */
+  const char *op;     /* last component */
+  int32_t alias;
+  uint32_t root_id;
+  int32_t n_pos;
+  TSNode pos[EINC__PY_MAX_ARGS];
+  int32_t n_kw;
+  TSNode kw_name[EINC__PY_MAX_ARGS], kw_value[EINC__PY_MAX_ARGS];
+  bool has_splat, has_dict_splat;
+} einc__py_call;
+
+static TSNode einc__py_kw(const einc__py_scan *s, const einc__py_call *c, const char *name) {
+  for (int32_t i = 0; i < c->n_kw; i++)
+    if (einc__node_text_eq(s, c->kw_name[i], name)) return c->kw_value[i];
+  return (TSNode){0};
+}
+
+static bool einc__py_read_args(einc__py_call *c) {
+  uint32_t n = ts_node_named_child_count(c->args);
+  for (uint32_t i = 0; i < n; i++) {
+    TSNode a = ts_node_named_child(c->args, i);
+    const char *type = ts_node_type(a);
+    if (!strcmp(type, "comment")) continue;
+    if (!strcmp(type, "keyword_argument")) {
+      if (c->n_kw == EINC__PY_MAX_ARGS) return false;
+      c->kw_name[c->n_kw] = ts_node_child_by_field_name(a, "name", 4);
+      c->kw_value[c->n_kw] = ts_node_child_by_field_name(a, "value", 5);
+      if (ts_node_is_null(c->kw_name[c->n_kw]) || ts_node_is_null(c->kw_value[c->n_kw]))
+        return false;
+      c->n_kw++;
+    } else if (!strcmp(type, "list_splat")) {
+      c->has_splat = true;
+    } else if (!strcmp(type, "dictionary_splat")) {
+      c->has_dict_splat = true;
+    } else {
+      if (c->n_pos == EINC__PY_MAX_ARGS) return false;
+      c->pos[c->n_pos++] = a;
+    }
+  }
+  return true;
+}
+
+/* Expressions that can take a method call without parentheses. */
+static bool einc__py_is_primary(TSNode n) {
+  static const char *const primary[] = {
+      "identifier", "attribute", "subscript",  "call",    "parenthesized_expression",
+      "list",       "tuple",     "dictionary", "integer", "float",
+      "string",     "true",      "false",      "none",    "list_comprehension",
+  };
+  for (size_t i = 0; i < sizeof primary / sizeof *primary; i++)
+    if (einc__node_is(n, primary[i])) return true;
+  return false;
+}
+
+/* A plain name or a chain of attributes on one: evaluating it twice is harmless. */
+static bool einc__py_is_simple(TSNode n) {
+  while (einc__node_is(n, "attribute"))
+    n = ts_node_child_by_field_name(n, "object", 6);
+  return einc__node_is(n, "identifier");
+}
+
+static bool einc__py_parse_int(const char *s, int64_t *v) {
+  if (!*s) return false;
+  int64_t x = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p == '_' && p != s && p[1]) continue;
+    if (*p < '0' || *p > '9' || x > (INT64_MAX - 9) / 10) return false;
+    x = x * 10 + (*p - '0');
+  }
+  *v = x;
+  return true;
+}
+
+/* Is a trailing comment possible after the line holding byte `off`? Not when that line already
+ * has a comment, ends in a backslash, or the line break sits inside a string. */
+static bool einc__py_eol(einc__py_scan *s, uint32_t off, uint32_t *eol) {
+  uint32_t e = off;
+  while (e < s->file->len && s->src[e] != '\n')
+    e++;
+  uint32_t t = e;
+  while (t > off && (s->src[t - 1] == ' ' || s->src[t - 1] == '\t' || s->src[t - 1] == '\r'))
+    t--;
+  if (t > 0 && s->src[t - 1] == '\\') return false;
+  for (int32_t i = 0; i < s->n_comments; i++)
+    if (ts_node_start_byte(s->comments[i]) >= off && ts_node_start_byte(s->comments[i]) <= e)
+      return false;
+  /* The smallest node around the line's end: a string's part when the line ends inside one. */
+  TSNode at = ts_node_descendant_for_byte_range(s->root, t, t);
+  const char *type = ts_node_type(at);
+  if ((!strcmp(type, "string_content") || !strcmp(type, "string") ||
+       !strcmp(type, "interpolation") || !strcmp(type, "escape_sequence")) &&
+      ts_node_start_byte(at) < t && ts_node_end_byte(at) > t)
+    return false;
+  *eol = t;
+  return true;
+}
+
+/* `# einc: ignore` or `# einc: ignore[EIN001, EIN2]` on the line of `row`. */
+static bool einc__py_suppressed(const einc__py_scan *s, uint32_t row, einc_lint_code code) {
+  const char *id = einc__lint_code_id(code);
+  for (int32_t i = 0; i < s->n_comments; i++) {
+    TSNode c = s->comments[i];
+    if (ts_node_start_point(c).row != row) continue;
+    size_t len = einc__node_len(c);
+    const char *t = s->src + ts_node_start_byte(c);
+    const char *hit = NULL;
+    for (size_t k = 0; k + 13 <= len; k++)
+      if (!memcmp(t + k, "einc: ignore", 12)) {
+        hit = t + k + 12;
+        break;
+      }
+    if (!hit) continue;
+    const char *end = t + len;
+    if (hit >= end || *hit != '[') return true;
+    for (const char *p = hit + 1; p < end && *p != ']';) {
+      while (p < end && (*p == ' ' || *p == ','))
+        p++;
+      const char *q = p;
+      while (q < end && *q != ',' && *q != ']' && *q != ' ')
+        q++;
+      if (q > p && !strncmp(id, p, (size_t)(q - p))) return true;
+      p = q;
+    }
+  }
+  return false;
+}
+
+static einc_lint_code einc__py_op_code(const char *op) {
+  static const struct {
+    const char *op;
+    einc_lint_code code;
+  } map[] = {
+      {"rearrange", EINC_LINT_EIN001}, {"reduce", EINC_LINT_EIN002}, {"repeat", EINC_LINT_EIN003},
+      {"einsum", EINC_LINT_EIN004},    {"pack", EINC_LINT_EIN005},   {"unpack", EINC_LINT_EIN006},
+      {"Rearrange", EINC_LINT_EIN010}, {"Reduce", EINC_LINT_EIN011}, {"EinMix", EINC_LINT_EIN012},
+  };
+  for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+    if (!strcmp(map[i].op, op)) return map[i].code;
+  return EINC_LINT__COUNT;
+}
+
+/* Which calls count: einops.<function> and einops.layers.<framework>.<Layer>. */
+static const char *einc__py_einops_op(const char *target) {
+  static const char *const fns[] = {"rearrange", "reduce", "repeat", "einsum", "pack", "unpack"};
+  static const char *const layers[] = {"Rearrange", "Reduce", "EinMix"};
+  if (!strncmp(target, "einops.", 7)) {
+    const char *rest = target + 7;
+    for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
+      if (!strcmp(rest, fns[i])) return fns[i];
+  }
+  /* einops.layers.<framework>.<Layer>: exactly one name between layers and the class */
+  if (!strncmp(target, "einops.layers.", 14)) {
+    const char *dot = strchr(target + 14, '.');
+    if (!dot || dot == target + 14 || strchr(dot + 1, '.')) return NULL;
+    for (size_t i = 0; i < sizeof layers / sizeof *layers; i++)
+      if (!strcmp(dot + 1, layers[i])) return layers[i];
+  }
+  return NULL;
+}
+
+static const char *einc__py_dup_node(einc__py_scan *s, TSNode n) {
+  return einc__lint_strndup(s->file, s->src + ts_node_start_byte(n), einc__node_len(n));
+}
+
+/* Reports a pattern that einops rejects, with the einops error kind and the column of the
+ * offending character in the source. */
+static void einc__py_invalid(einc__py_scan *s, const einc__py_call *c, const einc__py_str *lit,
+                             TSNode pat_node, const einc_error *err) {
+  bool parse = !strcmp(einc_error_stage(err->kind), "parse");
+  einc_lint_code code = parse ? EINC_LINT_EIN101 : EINC_LINT_EIN102;
+  uint32_t b = ts_node_start_byte(pat_node), e = ts_node_end_byte(pat_node);
+  if (err->has_span && err->span.start <= lit->len) {
+    b = lit->at[err->span.start];
+    uint32_t se = err->span.end > err->span.start ? err->span.end : err->span.start + 1;
+    e = se <= lit->len ? lit->at[se - 1] + 1 : lit->at[lit->len];
+  }
+  if (einc__py_suppressed(s, ts_node_start_point(c->call).row, code) ||
+      !einc__lint_code_enabled(s->opts, code))
+    return;
+  einc__finding *f = einc__lint_file_add(s->file, code, b, e);
+  if (!f) return;
+  f->op = c->op;
+  f->pattern = lit->text;
+  f->message = einc__lint_printf(s->file, "invalid %s pattern [%s]: %s", c->op,
+                                 einc_error_key(err->kind), err->message);
+}
+
+/* Whether `expr` refers to the module `mod` ("np."): not as part of a longer name. */
+static bool einc__py_uses_module(const char *expr, const char *mod) {
+  for (const char *p = strstr(expr, mod); p; p = strstr(p + 1, mod)) {
+    char c = p == expr ? ' ' : p[-1];
+    if (!(c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+          (c >= 'A' && c <= 'Z')))
+      return true;
+  }
+  return false;
+}
+
+/* A torch Rearrange layer whose whole effect is one flatten or unflatten (or nothing) becomes
+ * torch.nn.Flatten / Unflatten / Identity: the same function, with no pattern to parse. Other
+ * layers are reported only. Returns why there is no fix, or NULL with *expr set. */
+static const char *einc__py_layer_fix(einc__py_scan *s, const einc__py_call *c,
+                                      const einc_plan *plan, int rc, int32_t n_sizes,
+                                      const char *const *size_names, const char *const *size_src,
+                                      char **expr, einc__emit_info *info) {
+  const char *no_fix = "a layer is rewritten only when it is one flatten or unflatten";
+  if (rc != EINC_OK || strcmp(c->op, "Rearrange") != 0 || s->opts->target != EINC_EMIT_TORCH ||
+      strncmp(c->target, "einops.layers.torch.", 20) != 0 || einc__py_in_error(s, c->call))
+    return no_fix;
+  const char *x[] = {"x"};
+  char *e = NULL;
+  if (einc__emit_torch(plan, EINC_EMIT_TORCH, x, NULL, n_sizes, size_names, size_src, &e, info) !=
+      EINC_OK)
+    return no_fix;
+  const char *args = NULL, *module = NULL;
+  if (!strcmp(e, "x")) {
+    module = "Identity", args = "";
+  } else if (!strncmp(e, "x.flatten(", 10) && !strchr(e + 10, '.')) {
+    module = "Flatten", args = e + 10;
+  } else if (!strncmp(e, "x.unflatten(", 12) && !strstr(e + 12, ").") &&
+             !strstr(e + 12, ".unflatten")) {
+    module = "Unflatten", args = e + 12;
+  }
+  if (module) {
+    /* flatten() flattens everything; the module's defaults start at dim 1 */
+    if (!strcmp(module, "Flatten") && !strcmp(args, ")")) args = "0, -1)";
+    char buf[512];
+    if (!strcmp(module, "Identity"))
+      snprintf(buf, sizeof buf, "torch.nn.Identity()");
+    else if (!strcmp(module, "Flatten") && !strchr(args, ','))
+      snprintf(buf, sizeof buf, "torch.nn.Flatten(%.*s, -1)", (int)(strlen(args) - 1), args);
+    else
+      snprintf(buf, sizeof buf, "torch.nn.%s(%s", module, args);
+    size_t len = strlen(buf) + 1;
+    if ((*expr = einc__malloc(len))) memcpy(*expr, buf, len);
+  }
+  einc__free(e);
+  return *expr ? NULL : no_fix;
+}
+
+/* The call's op, pattern, reduction and keyword sizes, as the JSON output reports them. */
+static void einc__py_describe(einc__py_scan *s, einc__finding *f, const char *op,
+                              const char *pattern, const char *reduction, int32_t n_sizes,
+                              const char *const *names, const char *const *sources) {
+  f->op = op;
+  f->pattern = pattern;
+  f->reduction = reduction;
+  f->size_names = einc__lint_alloc(s->file, sizeof(char *) * (size_t)(n_sizes + 1));
+  f->size_sources = einc__lint_alloc(s->file, sizeof(char *) * (size_t)(n_sizes + 1));
+  if (!f->size_names || !f->size_sources) return;
+  memcpy(f->size_names, names, sizeof(char *) * (size_t)n_sizes);
+  memcpy(f->size_sources, sources, sizeof(char *) * (size_t)n_sizes);
+  f->n_sizes = n_sizes;
+}
+
+static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
+  einc__lint_file *A = s->file;
+  bool layer = c->op[0] >= 'A' && c->op[0] <= 'Z';
+  einc_op op;
+  const char *fn = layer ? (!strcmp(c->op, "Rearrange") ? "rearrange"
+                            : !strcmp(c->op, "Reduce")  ? "reduce"
+                                                        : NULL)
+                         : c->op;
+  /* Argument positions, einops' signatures. */
+  TSNode pat = {0}, red = {0};
+  int32_t tensor_from = 0, tensor_to = 0; /* positional tensors [from, to) */
+  bool einmix = !strcmp(c->op, "EinMix");
+  /* rearrange(tensor=x, pattern=...): the tensor passed by keyword */
+  TSNode tensor_kw = einc__py_kw(s, c, "tensor");
+  if (!layer && c->n_pos == 0 && !ts_node_is_null(tensor_kw)) c->pos[c->n_pos++] = tensor_kw;
+  if (layer) {
+    pat = c->n_pos > 0 ? c->pos[0] : einc__py_kw(s, c, "pattern");
+    if (!strcmp(c->op, "Reduce")) red = c->n_pos > 1 ? c->pos[1] : einc__py_kw(s, c, "reduction");
+  } else if (!strcmp(c->op, "einsum")) {
+    if (c->n_pos > 0) pat = c->pos[c->n_pos - 1];
+    tensor_to = c->n_pos - 1;
+  } else if (!strcmp(c->op, "unpack")) {
+    pat = c->n_pos > 2 ? c->pos[2] : einc__py_kw(s, c, "pattern");
+    tensor_to = c->n_pos > 0 ? 1 : 0;
+  } else {
+    pat = c->n_pos > 1 ? c->pos[1] : einc__py_kw(s, c, "pattern");
+    if (!strcmp(c->op, "reduce")) red = c->n_pos > 2 ? c->pos[2] : einc__py_kw(s, c, "reduction");
+    tensor_to = c->n_pos > 0 ? 1 : 0;
+  }
+  uint32_t row = ts_node_start_point(c->call).row;
+  einc_lint_code code = einc__py_op_code(c->op);
+  if (ts_node_is_null(pat)) return; /* not a complete call; Python would raise */
+
+  /* Keyword axis sizes, as source text. */
+  const char *size_names[EINC__PY_MAX_ARGS], *size_src[EINC__PY_MAX_ARGS];
+  einc_kwarg kwargs[EINC__PY_MAX_ARGS];
+  int32_t n_sizes = 0;
+  for (int32_t i = 0; i < c->n_kw; i++) {
+    static const char *const reserved[] = {"pattern", "reduction", "tensor", "weight_shape",
+                                           "bias_shape"};
+    bool skip = false;
+    for (size_t k = 0; k < sizeof reserved / sizeof *reserved; k++)
+      skip |= einc__node_text_eq(s, c->kw_name[i], reserved[k]);
+    if (skip) continue;
+    size_names[n_sizes] = einc__py_dup_node(s, c->kw_name[i]);
+    size_src[n_sizes] = einc__py_dup_node(s, c->kw_value[i]);
+    if (!size_names[n_sizes] || !size_src[n_sizes]) return;
+    kwargs[n_sizes].name = size_names[n_sizes];
+    int64_t v;
+    kwargs[n_sizes].value = einc__py_parse_int(size_src[n_sizes], &v) ? v : EINC_UNKNOWN;
+    n_sizes++;
+  }
+
+  einc__py_str lit = {0};
+  einc__lit_kind lk = einc__py_literal(s, pat, &lit);
+  einc_lint_code why_code = EINC_LINT__COUNT;
+  const char *why = NULL;
+  if (lk == EINC__LIT_FSTRING) {
+    why_code = EINC_LINT_EIN202;
+    why = "the pattern is an f-string, so it is only known at run time";
+  } else if (lk != EINC__LIT_OK) {
+    why_code = EINC_LINT_EIN201;
+    why = einc__lint_printf(A, "the pattern is not a string literal (%s)", ts_node_type(pat));
+  }
+  const char *red_text = NULL;
+  if (!ts_node_is_null(red)) {
+    einc__py_str rl = {0};
+    if (einc__py_literal(s, red, &rl) == EINC__LIT_OK) {
+      red_text = rl.text;
+    } else if (why_code == EINC_LINT__COUNT) {
+      why_code = EINC_LINT_EIN203;
+      why = einc__lint_printf(A, "the reduction `%.*s` is not a string literal",
+                              (int)einc__node_len(red), s->src + ts_node_start_byte(red));
+    }
+  }
+  if (why_code == EINC_LINT__COUNT && c->has_dict_splat) {
+    why_code = EINC_LINT_EIN204;
+    why = "axis sizes come from a **dict, so they are only known at run time";
+  }
+  if (why_code != EINC_LINT__COUNT) {
+    if (einc__py_suppressed(s, row, why_code) || !einc__lint_code_enabled(s->opts, why_code))
+      return;
+    einc__finding *f =
+        einc__lint_file_add(s->file, why_code, ts_node_start_byte(pat), ts_node_end_byte(pat));
+    if (!f) return;
+    einc__py_describe(s, f, c->op, lk == EINC__LIT_OK ? lit.text : NULL, red_text, n_sizes,
+                      size_names, size_src);
+    f->message = einc__lint_printf(A, "%s at run time: %s; not fixed", c->op, why);
+    return;
+  }
+
+  /* Compile the pattern; the rank is unknown, so the pattern-stage checks run. */
+  int32_t n_tensors = tensor_to - tensor_from;
+  if (n_tensors < 1) n_tensors = 1;
+  if (n_tensors > EINC_MAX_INPUTS) return;
+  einc_shape shapes[EINC_MAX_INPUTS];
+  for (int32_t i = 0; i < n_tensors; i++)
+    shapes[i] = (einc_shape){.rank = EINC_UNKNOWN};
+  einc_plan *plan = NULL;
+  einc_error err = {0};
+  int rc = EINC_EUNSUPPORTED;
+  if (fn && !einmix && einc_op_from_name(fn, &op)) {
+    einc_spec spec = {
+        .op = op,
+        .pattern = lit.text,
+        .pattern_len = lit.len,
+        .reduction_name = op == EINC_OP_REDUCE ? (red_text ? red_text : "") : NULL,
+        .dtype = EINC_F32,
+        .n_inputs = n_tensors,
+        .inputs = shapes,
+        .n_kwargs = n_sizes,
+        .kwargs = kwargs,
+    };
+    if (op == EINC_OP_UNPACK) {
+      /* packed_shapes are values at run time; only the pattern can be checked */
+      spec.n_packed = 0;
+    }
+    rc = einc_plan_new(&spec, &plan, &err);
+    if (rc == EINC_EPATTERN) {
+      einc__py_invalid(s, c, &lit, pat, &err);
+      return;
+    }
+  }
+
+  if (code == EINC_LINT__COUNT || einc__py_suppressed(s, row, code) ||
+      !einc__lint_code_enabled(s->opts, code)) {
+    einc_plan_delete(plan);
+    return;
+  }
+  einc__finding *f =
+      einc__lint_file_add(s->file, code, ts_node_start_byte(c->call), ts_node_end_byte(c->call));
+  if (!f) {
+    einc_plan_delete(plan);
+    return;
+  }
+  int32_t fi = s->file->n_findings - 1;
+  uint32_t *ids = einc__realloc(s->finding_callee_id, sizeof(uint32_t) * (size_t)(fi + 1));
+  if (!ids) {
+    s->file->n_findings--;
+    einc_plan_delete(plan);
+    return;
+  }
+  s->finding_callee_id = ids;
+  while (s->n_callee_ids < fi)
+    ids[s->n_callee_ids++] = UINT32_MAX;
+  ids[fi] = c->root_id;
+  s->n_callee_ids = fi + 1;
+  einc__py_describe(s, f, c->op, lit.text, red_text, n_sizes, size_names, size_src);
+
+  /* The native expression. */
+  const char *no_fix = NULL;
+  char *expr = NULL;
+  einc__emit_info info = {0};
+  if (layer) {
+    no_fix = einc__py_layer_fix(s, c, plan, rc, n_sizes, size_names, size_src, &expr, &info);
+  } else if (rc != EINC_OK) {
+    no_fix = rc == EINC_EUNSUPPORTED ? "einc cannot compile this call" : "compile failed";
+  } else if (c->has_splat || c->n_pos < tensor_to || tensor_to - tensor_from < 1) {
+    no_fix = "the tensors are passed through *args";
+  } else if (einc__py_in_error(s, c->call)) {
+    no_fix = "the call is inside a syntax error";
+  } else {
+    const char *names[EINC_MAX_INPUTS];
+    bool simple[EINC_MAX_INPUTS];
+    bool is_list = false;
+    for (int32_t i = 0; i < n_tensors; i++) {
+      TSNode t = c->pos[tensor_from + i];
+      simple[i] = einc__py_is_simple(t);
+      is_list |= einc__node_is(t, "list") || einc__node_is(t, "tuple") ||
+                 einc__node_is(t, "list_comprehension");
+      names[i] = einc__py_is_primary(t) ? einc__py_dup_node(s, t)
+                                        : einc__lint_printf(A, "(%.*s)", (int)einc__node_len(t),
+                                                            s->src + ts_node_start_byte(t));
+    }
+    if (is_list && op != EINC_OP_PACK) {
+      no_fix = "the tensor argument is a list (einops stacks it first)";
+    } else {
+      rc = einc__emit_torch(plan, s->opts->target, names, simple, n_sizes, size_names, size_src,
+                            &expr, &info);
+      if (rc != EINC_OK)
+        no_fix = info.why_not[0] ? einc__lint_strdup(A, info.why_not) : "no native equivalent";
+    }
+  }
+  einc_plan_delete(plan);
+  if (expr) {
+    f->has_fix = true;
+    f->safety = info.safety;
+    /* A fix naming a module the file does not import needs the import added by hand. */
+    const char *need = NULL;
+    if (einc__py_uses_module(expr, "torch.") && !s->has_torch) need = "import torch";
+    if (einc__py_uses_module(expr, "np.") && !s->has_np) need = "import numpy as np";
+    if (need && ts_node_is_null(s->first_import)) {
+      f->safety = EINC_FIX_UNSAFE;
+      snprintf(info.unsafe_why, sizeof info.unsafe_why, "the file needs `%s`", need);
+    } else {
+      f->needs_import = need;
+    }
+    f->replacement = einc__lint_strdup(A, expr);
+    f->has_fix = f->replacement != NULL; /* out of memory: no fix rather than half of one */
+    f->fix_note = info.dropped[0]
+                      ? einc__lint_printf(A, "the fix drops einops' %s check%s%s%s", info.dropped,
+                                          strchr(info.dropped, ',') ? "s" : "",
+                                          info.unsafe_why[0] ? "; unsafe: " : "", info.unsafe_why)
+                  : info.unsafe_why[0] ? einc__lint_printf(A, "unsafe: %s", info.unsafe_why)
+                                       : NULL;
+    einc__free(expr);
+    f->message = einc__lint_printf(A, "%s parses \"%s\" at run time; use `%s`", c->op, lit.text,
+                                   f->replacement);
+  } else {
+    f->message =
+        einc__lint_printf(A, "%s parses \"%s\" at run time (no fix: %s)", c->op, lit.text, no_fix);
+  }
+}
+
+/* ---- edits ------------------------------------------------------------------------------- */
+
+static bool einc__py_fix_applies(const einc__py_scan *s, const einc__finding *f) {
+  return f->has_fix && (f->safety == EINC_FIX_SAFE || s->opts->unsafe_fixes);
+}
+
+static bool einc__py_add_edit(einc__py_scan *s, einc__finding *f, uint32_t start, uint32_t end,
+                              const char *text) {
+  einc__edit *e = einc__lint_alloc(s->file, sizeof *e * (size_t)(f->n_edits + 1));
+  if (!e || !text) return false;
+  if (f->n_edits) memcpy(e, f->edits, sizeof *e * (size_t)f->n_edits);
+  e[f->n_edits++] = (einc__edit){start, end, text};
+  f->edits = e;
+  return true;
+}
+
+/* Counts the uses of each alias that no applied fix removes. One walk with a cursor, keeping
+ * the parents' types on a stack (ts_node_parent walks down from the root each time). */
+static void einc__py_count_uses(einc__py_scan *s) {
+  enum { MAX_DEPTH = 1024 };
+  const char **types = einc__malloc(sizeof *types * MAX_DEPTH);
+  if (!types) return;
+  TSTreeCursor cur = ts_tree_cursor_new(s->root);
+  int32_t depth = 0;
+  for (;;) {
+    TSNode n = ts_tree_cursor_current_node(&cur);
+    const char *type = ts_node_type(n);
+    bool descend = true;
+    if (!strcmp(type, "import_statement") || !strcmp(type, "import_from_statement")) {
+      descend = false;
+    } else if (!strcmp(type, "identifier")) {
+      descend = false;
+      int32_t a = 0;
+      while (a < s->n_aliases && !einc__node_text_eq(s, n, s->aliases[a].local))
+        a++;
+      if (a < s->n_aliases) {
+        const char *parent = depth > 0 && depth <= MAX_DEPTH ? types[depth - 1] : "";
+        const char *field = ts_tree_cursor_current_field_name(&cur);
+        bool is_use = true;
+        if (!strcmp(parent, "attribute")) is_use = !field || strcmp(field, "attribute") != 0;
+        if (!strcmp(parent, "keyword_argument")) is_use = !field || strcmp(field, "name") != 0;
+        if (is_use) {
+          uint32_t at = ts_node_start_byte(n);
+          bool fixed = false;
+          for (int32_t i = 0; i < s->n_fixed_ids && !fixed; i++)
+            fixed = s->fixed_ids[i] == at;
+          for (; a < s->n_aliases; a++) {
+            if (!einc__node_text_eq(s, n, s->aliases[a].local)) continue;
+            if (fixed)
+              s->aliases[a].uses_fixed++;
+            else
+              s->aliases[a].uses_left++;
+          }
+        }
+      }
+    }
+    if (descend && ts_tree_cursor_goto_first_child(&cur)) {
+      if (depth < MAX_DEPTH) types[depth] = type;
+      depth++;
+      continue;
+    }
+    if (ts_tree_cursor_goto_next_sibling(&cur)) continue;
+    bool next = false;
+    while (ts_tree_cursor_goto_parent(&cur)) {
+      depth--;
+      if (ts_tree_cursor_goto_next_sibling(&cur)) {
+        next = true;
+        break;
+      }
+    }
+    if (!next) break;
+  }
+  ts_tree_cursor_delete(&cur);
+  einc__free(types);
+}
+
+static bool einc__py_alias_dropped(const einc__py_alias *a) {
+  return a->uses_fixed > 0 && a->uses_left == 0 && !ts_node_is_null(a->item);
+}
+
+/* Drops the import items whose aliases lost their last use; the edits go to `last_fix`. */
+static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
+  einc__lint_file *A = s->file;
+  for (int32_t a = 0; a < s->n_aliases; a++) {
+    TSNode stmt = s->aliases[a].stmt;
+    bool seen = false, any = false;
+    for (int32_t b = 0; b < a; b++)
+      seen |= ts_node_eq(s->aliases[b].stmt, stmt);
+    for (int32_t b = a; b < s->n_aliases; b++)
+      any |= ts_node_eq(s->aliases[b].stmt, stmt) && einc__py_alias_dropped(&s->aliases[b]);
+    if (seen || !any) continue;
+    /* Keep the items of this statement that are not being dropped. */
+    einc_sbuf keep = {0};
+    int kept = 0;
+    uint32_t n = ts_node_named_child_count(stmt);
+    bool from = einc__node_is(stmt, "import_from_statement");
+    TSNode mod = from ? ts_node_child_by_field_name(stmt, "module_name", 11) : (TSNode){0};
+    for (uint32_t i = 0; i < n; i++) {
+      TSNode item = ts_node_named_child(stmt, i);
+      if (from && ts_node_eq(item, mod)) continue;
+      if (einc__node_is(item, "comment")) continue;
+      bool dropped = false;
+      for (int32_t b = 0; b < s->n_aliases; b++)
+        dropped |= ts_node_eq(s->aliases[b].item, item) && einc__py_alias_dropped(&s->aliases[b]);
+      if (dropped) continue;
+      einc__sbuf_puts(&keep, kept++ ? ", " : "");
+      einc__sbuf_append(&keep, s->src + ts_node_start_byte(item), einc__node_len(item));
+    }
+    uint32_t b = ts_node_start_byte(stmt), e = ts_node_end_byte(stmt);
+    if (kept) {
+      const char *text = from
+                             ? einc__lint_printf(A, "from %.*s import %s", (int)einc__node_len(mod),
+                                                 s->src + ts_node_start_byte(mod), keep.data)
+                             : einc__lint_printf(A, "import %s", keep.data);
+      einc__sbuf_free(&keep);
+      einc__py_add_edit(s, last_fix, b, e, text);
+      continue;
+    }
+    einc__sbuf_free(&keep);
+    /* Delete the whole line when the statement is alone on it and not alone in its block. */
+    uint32_t lb = b, le = e;
+    while (lb > 0 && (s->src[lb - 1] == ' ' || s->src[lb - 1] == '\t'))
+      lb--;
+    while (le < s->file->len && (s->src[le] == ' ' || s->src[le] == '\t' || s->src[le] == '\r'))
+      le++;
+    bool alone = (lb == 0 || s->src[lb - 1] == '\n') && (le == s->file->len || s->src[le] == '\n');
+    TSNode parent = ts_node_parent(stmt);
+    uint32_t siblings = 0;
+    for (uint32_t i = 0; i < ts_node_named_child_count(parent); i++)
+      if (!einc__node_is(ts_node_named_child(parent, i), "comment")) siblings++;
+    if (!alone || (einc__node_is(parent, "block") && siblings < 2)) continue;
+    if (le < s->file->len) le++;
+    einc__py_add_edit(s, last_fix, lb, le, "");
+  }
+}
+
+static void einc__py_make_edits(einc__py_scan *s) {
+  einc__lint_file *file = s->file;
+  einc__lint_file *A = file;
+  /* A fix that contains another applicable fix waits for the next round. */
+  for (int32_t i = 0; i < file->n_findings; i++) {
+    einc__finding *f = &file->findings[i];
+    if (!f->has_fix) continue;
+    for (int32_t j = 0; j < file->n_findings; j++) {
+      einc__finding *g = &file->findings[j];
+      if (j != i && g->has_fix && g->start >= f->start && g->end <= f->end &&
+          (g->start != f->start || g->end != f->end)) {
+        f->has_fix = false;
+        f->message = einc__lint_printf(A, "%s (its fix waits for the call inside it)", f->message);
+        break;
+      }
+    }
+  }
+  einc__finding *last_fix = NULL;
+  uint32_t last_line = 0;
+  bool added_torch = false, added_np = false;
+  for (int32_t i = 0; i < file->n_findings; i++) {
+    einc__finding *f = &file->findings[i];
+    if (!f->has_fix) continue;
+    if (!einc__py_add_edit(s, f, f->start, f->end, f->replacement)) continue;
+    /* The module the expression names, imported once, above the file's first import. */
+    if (f->needs_import && einc__py_fix_applies(s, f)) {
+      bool *added = !strcmp(f->needs_import, "import torch") ? &added_torch : &added_np;
+      if (!*added) {
+        uint32_t at = ts_node_start_byte(s->first_import);
+        einc__py_add_edit(s, f, at, at, einc__lint_printf(A, "%s\n", f->needs_import));
+        *added = true;
+      }
+    }
+    /* The pattern stays as a trailing comment, once per line. */
+    uint32_t eol;
+    if (f->end_pos.line != last_line && einc__py_eol(s, f->end, &eol)) {
+      einc_sbuf note = {0};
+      einc__sbuf_puts(&note, "  # ");
+      int k = 0;
+      for (int32_t j = i; j < file->n_findings; j++) {
+        einc__finding *g = &file->findings[j];
+        if (!g->has_fix || g->end_pos.line != f->end_pos.line) continue;
+        if (!einc__py_fix_applies(s, g) && einc__py_fix_applies(s, f)) continue;
+        einc__sbuf_puts(&note, k++ ? "; " : "");
+        einc__sbuf_puts(&note, g->pattern);
+        if (g->reduction) einc__sbuf_printf(&note, " (%s)", g->reduction);
+      }
+      char *text = einc__sbuf_finish(&note);
+      if (text) {
+        einc__py_add_edit(s, f, eol, eol, einc__lint_strdup(A, text));
+        einc__free(text);
+      }
+      last_line = f->end_pos.line;
+    }
+    if (!einc__py_fix_applies(s, f)) continue;
+    last_fix = f;
+    if (s->n_fixed_ids == s->cap_fixed_ids) {
+      int32_t cap = s->cap_fixed_ids ? 2 * s->cap_fixed_ids : 16;
+      uint32_t *ids = einc__realloc(s->fixed_ids, sizeof *ids * (size_t)cap);
+      if (!ids) continue;
+      s->fixed_ids = ids;
+      s->cap_fixed_ids = cap;
+    }
+    if (i < s->n_callee_ids) s->fixed_ids[s->n_fixed_ids++] = s->finding_callee_id[i];
+  }
+  if (last_fix && !s->has_error) {
+    einc__py_count_uses(s);
+    einc__py_drop_imports(s, last_fix);
+  }
+}
+
+/* ---- entry ------------------------------------------------------------------------------- */
+
+/* ---- parsing only what can matter ------------------------------------------------------- */
+
+/* A top-level statement: bytes [start, end), starting at column 0 of line `row`. */
+typedef struct einc__py_chunk {
+  uint32_t start, end, row;
+} einc__py_chunk;
+
+static bool einc__py_continues(const char *p, const char *end) {
+  static const char *const kw[] = {"else", "elif", "except", "finally"};
+  for (size_t k = 0; k < sizeof kw / sizeof *kw; k++) {
+    size_t n = strlen(kw[k]);
+    if (p + n < end && !strncmp(p, kw[k], n) &&
+        (p[n] == ':' || p[n] == ' ' || p[n] == '(' || p[n] == '*'))
+      return true;
+  }
+  return false;
+}
+
+/* Splits the file into top-level statements with a small lexer (strings, comments, brackets,
+ * line continuations), keeping decorators with what they decorate and else/except/finally with
+ * their statement. Returns the count, or -1 when the file does not split cleanly. */
+static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out) {
+  int32_t n = 0, cap = 64;
+  einc__py_chunk *v = einc__malloc(sizeof *v * (size_t)cap);
+  if (!v) return -1;
+  uint32_t row = 0, start = 0, start_row = 0;
+  int depth = 0;
+  bool line_start = true;
+  char head = 0; /* first character of the latest top-level line */
+  size_t i = 0;
+  while (i < len) {
+    char c = src[i];
+    if (line_start) {
+      line_start = false;
+      if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '#' && c != '\f') {
+        if (i > start && head != '@' && !einc__py_continues(src + i, src + len)) {
+          if (n == cap) {
+            einc__py_chunk *w = einc__realloc(v, sizeof *v * (size_t)(cap *= 2));
+            if (!w) goto fail;
+            v = w;
+          }
+          v[n++] = (einc__py_chunk){start, (uint32_t)i, start_row};
+          start = (uint32_t)i;
+          start_row = row;
+        }
+        head = c;
+      }
+    }
+    if (c == '#') {
+      while (i < len && src[i] != '\n')
+        i++;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      bool triple = i + 2 < len && src[i + 1] == c && src[i + 2] == c;
+      size_t q = triple ? 3 : 1;
+      i += q;
+      for (;;) {
+        if (i >= len) goto fail; /* unterminated string */
+        if (src[i] == '\\') {
+          if (i + 1 < len && src[i + 1] == '\n') row++;
+          i += 2;
+          continue;
+        }
+        if (src[i] == '\n') {
+          if (!triple) goto fail; /* a syntax error: let the parser see all of it */
+          row++;
+        }
+        if (src[i] == c && (!triple || (i + 2 < len && src[i + 1] == c && src[i + 2] == c))) {
+          i += q;
+          break;
+        }
+        i++;
+      }
+      continue;
+    }
+    if (c == '(' || c == '[' || c == '{') depth++;
+    if ((c == ')' || c == ']' || c == '}') && depth > 0) depth--;
+    if (c == '\\' && i + 1 < len && src[i + 1] == '\n') {
+      i += 2;
+      row++;
+      continue;
+    }
+    if (c == '\n') {
+      row++;
+      if (depth == 0) line_start = true;
+    }
+    i++;
+  }
+  if (n == cap) {
+    einc__py_chunk *w = einc__realloc(v, sizeof *v * (size_t)(cap + 1));
+    if (!w) goto fail;
+    v = w;
+  }
+  v[n++] = (einc__py_chunk){start, (uint32_t)len, start_row};
+  *out = v;
+  return n;
+fail:
+  einc__free(v);
+  return -1;
+}
+
+static bool einc__py_ident_char(char c) {
+  return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (unsigned char)c >= 0x80;
+}
+
+/* Whether `word` occurs in s[0..n) as a whole identifier. */
+static bool einc__py_has_word(const char *s, size_t n, const char *word) {
+  size_t w = strlen(word);
+  const char *p = s, *end = s + n;
+  while (p < end && (p = memmem(p, (size_t)(end - p), word, w))) {
+    bool before = p > s && einc__py_ident_char(p[-1]);
+    bool after = p + w < end && einc__py_ident_char(p[w]);
+    if (!before && !after) return true;
+    p++;
+  }
+  return false;
+}
+
+/* The ranges of the chunks holding one of `needles`, for ts_parser_set_included_ranges. */
+static uint32_t einc__py_ranges(const char *src, size_t len, const einc__py_chunk *ch, int32_t n,
+                                const char *const *needles, int32_t n_needles, TSRange *out,
+                                size_t *bytes) {
+  uint32_t k = 0;
+  *bytes = 0;
+  for (int32_t i = 0; i < n; i++) {
+    bool hit = false;
+    for (int32_t j = 0; j < n_needles && !hit; j++)
+      hit = einc__py_has_word(src + ch[i].start, ch[i].end - ch[i].start, needles[j]);
+    if (!hit) continue;
+    TSPoint end_point = {ch[i].row, 0};
+    if (i + 1 < n) {
+      end_point.row = ch[i + 1].row;
+    } else {
+      /* the file's last line may lack a newline */
+      uint32_t b = ch[i].end;
+      while (b > ch[i].start && src[b - 1] != '\n')
+        b--;
+      end_point.row = ch[i].row;
+      for (uint32_t t = ch[i].start; t < b; t++)
+        end_point.row += src[t] == '\n';
+      end_point.column = ch[i].end - b;
+    }
+    out[k++] = (TSRange){{ch[i].row, 0}, end_point, ch[i].start, ch[i].end};
+    *bytes += ch[i].end - ch[i].start;
+  }
+  (void)len;
+  return k;
+}
+
+/* Parses the file, or only the top-level statements that mention einops or a name bound by
+ * an einops import: a module is mostly other code, and the parse is most of a scan's time.
+ * Statements are independent, so parsing a subset gives the same trees for that subset. */
+static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bool full) {
+  enum { SMALL = 2048 };
+  einc__py_chunk *ch = NULL;
+  int32_t n = full || file->len < SMALL ? -1 : einc__py_chunks(file->src, file->len, &ch);
+  TSRange *ranges = n > 1 ? einc__malloc(sizeof *ranges * (size_t)n) : NULL;
+  TSTree *tree = NULL;
+  if (ranges) {
+    /* First the statements naming einops: its imports say which other names to look for. */
+    const char *needles[EINC__PY_MAX_ALIASES + 1] = {"einops"};
+    int32_t n_needles = 1;
+    size_t bytes;
+    uint32_t k = einc__py_ranges(file->src, file->len, ch, n, needles, 1, ranges, &bytes);
+    ts_parser_set_included_ranges(ctx->parser, ranges, k);
+    TSTree *t1 = ts_parser_parse_string(ctx->parser, NULL, file->src, (uint32_t)file->len);
+    einc__py_scan s1 = {.file = (einc__lint_file *)file, .src = file->src};
+    if (t1) {
+      ts_query_cursor_exec(ctx->cursor, ctx->query, ts_tree_root_node(t1));
+      TSQueryMatch m;
+      while (ts_query_cursor_next_match(ctx->cursor, &m))
+        for (uint16_t i = 0; i < m.capture_count; i++)
+          if (m.captures[i].index == ctx->cap_import) einc__py_read_import(&s1, m.captures[i].node);
+      ts_tree_delete(t1);
+    }
+    for (int32_t a = 0; a < s1.n_aliases && n_needles <= EINC__PY_MAX_ALIASES; a++)
+      needles[n_needles++] = s1.aliases[a].local;
+    k = einc__py_ranges(file->src, file->len, ch, n, needles, n_needles, ranges, &bytes);
+    /* Most of the file anyway: one plain parse. */
+    if (bytes * 4 < file->len * 3) {
+      ts_parser_set_included_ranges(ctx->parser, ranges, k);
+      tree = ts_parser_parse_string(ctx->parser, NULL, file->src, (uint32_t)file->len);
+    }
+    ts_parser_set_included_ranges(ctx->parser, NULL, 0);
+  }
+  einc__free(ranges);
+  einc__free(ch);
+  if (!tree) tree = ts_parser_parse_string(ctx->parser, NULL, file->src, (uint32_t)file->len);
+  return tree;
+}
+
+static int einc__py_finding_cmp(const void *a, const void *b) {
+  const einc__finding *x = a, *y = b;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  return x->end > y->end ? -1 : x->end < y->end; /* an outer call before the one inside it */
+}
+
+int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts) {
+  einc__py_ctx *ctx = einc__py_ctx_get();
+  if (!ctx) {
+    file->error = "cannot set up the Python parser (grammar ABI not supported?)";
+    return EINC_ENOMEM;
+  }
+  TSTree *tree = einc__py_parse(ctx, file, opts->full_parse);
+  if (!tree) {
+    file->error = "the Python parser gave up on this file";
+    return EINC_ENOMEM;
+  }
+  einc__py_scan *s = einc__calloc(1, sizeof *s);
+  if (!s) {
+    ts_tree_delete(tree);
+    return EINC_ENOMEM;
+  }
+  s->file = file;
+  s->opts = opts;
+  s->src = file->src;
+  s->root = ts_tree_root_node(tree);
+  s->has_error = ts_node_has_error(s->root);
+
+  /* One pass of the query: imports and comments first (calls need both), calls after. */
+  enum { MAX_CALLS = 4096 };
+  TSNode *calls = einc__malloc(sizeof(TSNode) * 3 * MAX_CALLS);
+  int32_t n_calls = 0;
+  if (!calls) goto done;
+  ts_query_cursor_exec(ctx->cursor, ctx->query, s->root);
+  TSQueryMatch m;
+  while (ts_query_cursor_next_match(ctx->cursor, &m)) {
+    TSNode call = {0}, callee = {0}, args = {0};
+    for (uint16_t i = 0; i < m.capture_count; i++) {
+      uint32_t id = m.captures[i].index;
+      TSNode n = m.captures[i].node;
+      if (id == ctx->cap_import) {
+        einc__py_read_import(s, n);
+      } else if (id == ctx->cap_comment) {
+        if (s->n_comments == s->cap_comments) {
+          int32_t cap = s->cap_comments ? 2 * s->cap_comments : 32;
+          TSNode *c = einc__realloc(s->comments, sizeof *c * (size_t)cap);
+          if (!c) continue;
+          s->comments = c;
+          s->cap_comments = cap;
+        }
+        s->comments[s->n_comments++] = n;
+      } else if (id == ctx->cap_call) {
+        call = n;
+      } else if (id == ctx->cap_callee) {
+        callee = n;
+      } else if (id == ctx->cap_args) {
+        args = n;
+      }
+    }
+    if (!ts_node_is_null(call) && n_calls < MAX_CALLS) {
+      calls[3 * n_calls] = call;
+      calls[3 * n_calls + 1] = callee;
+      calls[3 * n_calls + 2] = args;
+      n_calls++;
+    }
+  }
+  if (s->n_aliases == 0) goto done;
+
+  for (int32_t i = 0; i < n_calls; i++) {
+    einc__py_call c = {.call = calls[3 * i], .callee = calls[3 * i + 1], .args = calls[3 * i + 2]};
+    char target[256];
+    c.alias = einc__py_resolve(s, c.callee, target, sizeof target, &c.root_id);
+    if (c.alias < 0 || einc__py_shadowed(s, c.call, s->aliases[c.alias].local)) continue;
+    c.op = einc__py_einops_op(target);
+    if (!c.op || !einc__py_read_args(&c)) continue;
+    c.target = target;
+    einc__py_call_site(s, &c);
+  }
+  if (s->has_error && einc__lint_code_enabled(opts, EINC_LINT_EIN900) && file->n_findings) {
+    /* Say where the parser stopped understanding the file, once. */
+    TSNode e = s->root;
+    for (;;) {
+      bool found = false;
+      for (uint32_t i = 0; i < ts_node_child_count(e); i++) {
+        TSNode k = ts_node_child(e, i);
+        if (ts_node_has_error(k) || ts_node_is_missing(k)) {
+          e = k;
+          found = true;
+          break;
+        }
+      }
+      if (!found || einc__node_is(e, "ERROR") || ts_node_is_missing(e)) break;
+    }
+    einc__finding *f =
+        einc__lint_file_add(file, EINC_LINT_EIN900, ts_node_start_byte(e), ts_node_end_byte(e));
+    if (f)
+      f->message = "syntax error: einops calls in this region are reported but never fixed, and "
+                   "imports are kept";
+  }
+  einc__py_make_edits(s);
+  /* Report in source order (invalid patterns and the syntax error were found out of order). */
+  if (file->n_findings > 1)
+    qsort(file->findings, (size_t)file->n_findings, sizeof *file->findings, einc__py_finding_cmp);
+
+done:
+  einc__free(calls);
+  einc__free(s->comments);
+  einc__free(s->fixed_ids);
+  einc__free(s->finding_callee_id);
+  einc__free(s);
+  ts_tree_delete(tree);
+  return file->oom ? EINC_ENOMEM : EINC_OK;
+}

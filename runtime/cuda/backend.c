@@ -1,0 +1,474 @@
+/*
+ * The CUDA backend of libeinc_rt: device selection, the cuBLASLt handle, and the GDN projection
+ * as the gated-norm kernel followed by one cuBLASLt GEMM (or, on request, for up to 16 tokens of
+ * bf16/f16, the fused small-batch kernel). Everything a projection needs on the device (its
+ * activation buffer, the GEMM workspace) is allocated when it is created; running it only enqueues
+ * work on the backend's stream, never allocates device memory and never waits for the device, so a
+ * run can be captured into a CUDA graph.
+ */
+#include <cublasLt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_common.h"
+
+/* cuBLASLt asks for 32 MiB of workspace on Hopper to reach its fastest kernels. */
+#define EINC_RT__CUDA_WORKSPACE  ((size_t)32 << 20)
+#define EINC_RT__CUDA_GEMM_CACHE 32
+/* Tokens a projection's activation buffer holds when max_tokens is 0: long enough that the
+ * GEMM runs at full rate, short enough to cost a few MiB. */
+#define EINC_RT__CUDA_DEFAULT_TOKENS 1024
+
+static const char *einc_rt__cublas_name(cublasStatus_t st) {
+  switch (st) {
+  case CUBLAS_STATUS_SUCCESS:
+    return "CUBLAS_STATUS_SUCCESS";
+  case CUBLAS_STATUS_NOT_INITIALIZED:
+    return "CUBLAS_STATUS_NOT_INITIALIZED";
+  case CUBLAS_STATUS_ALLOC_FAILED:
+    return "CUBLAS_STATUS_ALLOC_FAILED";
+  case CUBLAS_STATUS_INVALID_VALUE:
+    return "CUBLAS_STATUS_INVALID_VALUE";
+  case CUBLAS_STATUS_ARCH_MISMATCH:
+    return "CUBLAS_STATUS_ARCH_MISMATCH";
+  case CUBLAS_STATUS_MAPPING_ERROR:
+    return "CUBLAS_STATUS_MAPPING_ERROR";
+  case CUBLAS_STATUS_EXECUTION_FAILED:
+    return "CUBLAS_STATUS_EXECUTION_FAILED";
+  case CUBLAS_STATUS_INTERNAL_ERROR:
+    return "CUBLAS_STATUS_INTERNAL_ERROR";
+  case CUBLAS_STATUS_NOT_SUPPORTED:
+    return "CUBLAS_STATUS_NOT_SUPPORTED";
+  case CUBLAS_STATUS_LICENSE_ERROR:
+    return "CUBLAS_STATUS_LICENSE_ERROR";
+  default:
+    return "unknown cuBLAS status";
+  }
+}
+
+int einc_rt__cuda_check(cudaError_t err, const char *expr, const char *file, int line) {
+  if (err == cudaSuccess) return EINC_RT_OK;
+  return einc_rt__fail(err == cudaErrorMemoryAllocation ? EINC_RT_ENOMEM : EINC_RT_EBACKEND,
+                       "%s:%d: %s: %s (%s)", file, line, expr, cudaGetErrorString(err),
+                       cudaGetErrorName(err));
+}
+
+static int einc_rt__cublas_check(cublasStatus_t st, const char *expr, const char *file, int line) {
+  if (st == CUBLAS_STATUS_SUCCESS) return EINC_RT_OK;
+  return einc_rt__fail(st == CUBLAS_STATUS_ALLOC_FAILED ? EINC_RT_ENOMEM : EINC_RT_EBACKEND,
+                       "%s:%d: %s: %s", file, line, expr, einc_rt__cublas_name(st));
+}
+#define EINC_RT__CUBLAS(expr) einc_rt__cublas_check((expr), #expr, __FILE__, __LINE__)
+
+/* ---------------------------------------------------------------------------------------------
+ * GEMM plans: out[T,D] = x[T,K] · w[D,K]ᵀ through cuBLASLt, one plan per shape, layout and
+ * alignment, with the heuristic's first algorithm picked once and kept.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct einc_rt__gemm_key {
+  einc_rt_dtype dtype;
+  int64_t t, d, k, ldx, ldw, ldout;
+  int32_t align; /* the smallest power-of-two alignment (bytes, <= 256) of the three pointers */
+} einc_rt__gemm_key;
+
+typedef struct einc_rt__gemm_plan {
+  einc_rt__gemm_key key;
+  bool used;
+  uint64_t last_use;
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t a, b, c;
+  cublasLtMatmulAlgo_t algo;
+} einc_rt__gemm_plan;
+
+typedef struct einc_rt__cuda {
+  int device;
+  int sm_count;
+  cudaStream_t stream;
+  cublasLtHandle_t lt;
+  void *workspace; /* shared by every GEMM of this backend: they run in order on one stream */
+  uint64_t clock;
+  einc_rt__gemm_plan plans[EINC_RT__CUDA_GEMM_CACHE];
+} einc_rt__cuda;
+
+static size_t einc_rt__cuda_esize(einc_rt_dtype dt) {
+  return dt == EINC_RT_F32 ? 4 : 2;
+}
+
+static const char *einc_rt__cuda_dtype_name(einc_rt_dtype dt) {
+  return dt == EINC_RT_F32 ? "float32" : dt == EINC_RT_BF16 ? "bfloat16" : "float16";
+}
+
+static cudaDataType_t einc_rt__cuda_type(einc_rt_dtype dt) {
+  return dt == EINC_RT_F32 ? CUDA_R_32F : dt == EINC_RT_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+}
+
+static void einc_rt__gemm_plan_clear(einc_rt__gemm_plan *p) {
+  if (p->c) cublasLtMatrixLayoutDestroy(p->c);
+  if (p->b) cublasLtMatrixLayoutDestroy(p->b);
+  if (p->a) cublasLtMatrixLayoutDestroy(p->a);
+  if (p->op) cublasLtMatmulDescDestroy(p->op);
+  memset(p, 0, sizeof *p);
+}
+
+static int32_t einc_rt__align_of(const void *p) {
+  uintptr_t u = (uintptr_t)p;
+  int32_t a = 256;
+  while (a > 1 && (u % (uintptr_t)a) != 0)
+    a /= 2;
+  return a;
+}
+
+/* Column-major view: out^T[D,T] = op(W^T)[D,K] · X^T[K,T], i.e. cuBLAS "TN" with m=D, n=T. */
+static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
+                                   const einc_rt__gemm_key *key) {
+  int st;
+  cudaDataType_t ty = einc_rt__cuda_type(key->dtype);
+  /* Plain fp32 for f32 activations: TF32 would change results beyond an f32 user's tolerance. */
+  cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+  cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+  uint64_t ws = EINC_RT__CUDA_WORKSPACE;
+  uint32_t align = (uint32_t)key->align;
+  cublasLtMatmulPreference_t pref = NULL;
+  cublasLtMatmulHeuristicResult_t result;
+  int found = 0;
+
+  memset(p, 0, sizeof *p);
+  if ((st = EINC_RT__CUBLAS(cublasLtMatmulDescCreate(&p->op, compute, CUDA_R_32F))) ||
+      (st = EINC_RT__CUBLAS(
+           cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta))) ||
+      (st = EINC_RT__CUBLAS(
+           cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb))) ||
+      (st = EINC_RT__CUBLAS(
+           cublasLtMatrixLayoutCreate(&p->a, ty, (uint64_t)key->k, (uint64_t)key->d, key->ldw))) ||
+      (st = EINC_RT__CUBLAS(
+           cublasLtMatrixLayoutCreate(&p->b, ty, (uint64_t)key->k, (uint64_t)key->t, key->ldx))) ||
+      (st = EINC_RT__CUBLAS(cublasLtMatrixLayoutCreate(&p->c, ty, (uint64_t)key->d,
+                                                       (uint64_t)key->t, key->ldout))) ||
+      (st = EINC_RT__CUBLAS(cublasLtMatmulPreferenceCreate(&pref))) ||
+      (st = EINC_RT__CUBLAS(cublasLtMatmulPreferenceSetAttribute(
+           pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws))))
+    goto fail_plan;
+  static const cublasLtMatmulPreferenceAttributes_t aligns[] = {
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+  for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++)
+    if ((st = EINC_RT__CUBLAS(
+             cublasLtMatmulPreferenceSetAttribute(pref, aligns[i], &align, sizeof align))))
+      goto fail_pref;
+  if ((st = EINC_RT__CUBLAS(cublasLtMatmulAlgoGetHeuristic(cu->lt, p->op, p->a, p->b, p->c, p->c,
+                                                           pref, 1, &result, &found))))
+    goto fail_pref;
+  if (found < 1) {
+    st = einc_rt__fail(EINC_RT_EUNSUPPORTED,
+                       "cuBLASLt has no algorithm for %s GEMM T=%lld D=%lld K=%lld",
+                       einc_rt__cuda_dtype_name(key->dtype), (long long)key->t, (long long)key->d,
+                       (long long)key->k);
+    goto fail_pref;
+  }
+  cublasLtMatmulPreferenceDestroy(pref);
+  p->algo = result.algo;
+  p->key = *key;
+  p->used = true;
+  return EINC_RT_OK;
+
+fail_pref:
+  cublasLtMatmulPreferenceDestroy(pref);
+fail_plan:
+  einc_rt__gemm_plan_clear(p);
+  return st;
+}
+
+/* The cached plan for `key`, made on first use (host work only: safe during graph capture). */
+static int einc_rt__gemm_plan_get(einc_rt__cuda *cu, const einc_rt__gemm_key *key,
+                                  einc_rt__gemm_plan **out) {
+  einc_rt__gemm_plan *victim = &cu->plans[0];
+  for (int i = 0; i < EINC_RT__CUDA_GEMM_CACHE; i++) {
+    einc_rt__gemm_plan *p = &cu->plans[i];
+    if (p->used && memcmp(&p->key, key, sizeof *key) == 0) {
+      p->last_use = ++cu->clock;
+      *out = p;
+      return EINC_RT_OK;
+    }
+    if (!p->used || (victim->used && p->last_use < victim->last_use)) victim = p;
+  }
+  if (victim->used) einc_rt__gemm_plan_clear(victim);
+  int st = einc_rt__gemm_plan_make(cu, victim, key);
+  if (st) return st;
+  victim->last_use = ++cu->clock;
+  *out = victim;
+  return EINC_RT_OK;
+}
+
+static int einc_rt__cuda_gemm(einc_rt__cuda *cu, einc_rt_dtype dt, const void *x, int64_t ldx,
+                              const void *w, int64_t ldw, void *out, int64_t ldout, int64_t t,
+                              int64_t d, int64_t k) {
+  einc_rt__gemm_key key;
+  einc_rt__gemm_plan *p;
+  const float one = 1.0f, zero = 0.0f;
+  int st;
+  if (t == 0 || d == 0) return EINC_RT_OK;
+  if (k == 0) /* an empty sum: cuBLAS does not take K = 0 */
+    return EINC_RT__CUDA(cudaMemset2DAsync(out, (size_t)ldout * einc_rt__cuda_esize(dt), 0,
+                                           (size_t)d * einc_rt__cuda_esize(dt), (size_t)t,
+                                           cu->stream));
+  memset(&key, 0, sizeof key); /* padding takes part in memcmp */
+  key.dtype = dt, key.t = t, key.d = d, key.k = k, key.ldx = ldx, key.ldw = ldw, key.ldout = ldout;
+  key.align = einc_rt__align_of(x);
+  if (einc_rt__align_of(w) < key.align) key.align = einc_rt__align_of(w);
+  if (einc_rt__align_of(out) < key.align) key.align = einc_rt__align_of(out);
+  if ((st = einc_rt__gemm_plan_get(cu, &key, &p))) return st;
+  return EINC_RT__CUBLAS(cublasLtMatmul(cu->lt, p->op, &one, w, p->a, x, p->b, &zero, out, p->c,
+                                        out, p->c, &p->algo, cu->workspace, EINC_RT__CUDA_WORKSPACE,
+                                        cu->stream));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The backend table
+ * ------------------------------------------------------------------------------------------- */
+
+static void *einc_rt__cuda_ptr(const einc_rt_tensor *t) {
+  return (char *)t->data + t->offset * (int64_t)einc_rt__cuda_esize(t->dtype);
+}
+
+/* Calls may come from a thread whose current device is another one. */
+static int einc_rt__cuda_enter(einc_rt__cuda *cu) {
+  int cur = -1;
+  int st = EINC_RT__CUDA(cudaGetDevice(&cur));
+  if (st || cur == cu->device) return st;
+  return EINC_RT__CUDA(cudaSetDevice(cu->device));
+}
+
+static void einc_rt__cuda_destroy(einc_rt_backend *self) {
+  einc_rt__cuda *cu = self->impl;
+  if (cu) {
+    einc_rt__cuda_enter(cu);
+    for (int i = 0; i < EINC_RT__CUDA_GEMM_CACHE; i++)
+      if (cu->plans[i].used) einc_rt__gemm_plan_clear(&cu->plans[i]);
+    if (cu->workspace) cudaFree(cu->workspace);
+    if (cu->lt) cublasLtDestroy(cu->lt);
+    free(cu);
+  }
+  free(self);
+}
+
+static bool einc_rt__cuda_supports(const einc_rt_backend *self, einc_rt_op op, einc_rt_dtype dt) {
+  (void)self;
+  return (op == EINC_RT_OP_GATED_RMSNORM || op == EINC_RT_OP_GEMM ||
+          op == EINC_RT_OP_GDN_OUT_PROJ) &&
+         (dt == EINC_RT_F32 || dt == EINC_RT_BF16 || dt == EINC_RT_F16);
+}
+
+static int einc_rt__cuda_synchronize(einc_rt_backend *self) {
+  einc_rt__cuda *cu = self->impl;
+  int st = einc_rt__cuda_enter(cu);
+  return st ? st : EINC_RT__CUDA(cudaStreamSynchronize(cu->stream));
+}
+
+static int einc_rt__cuda_norm(einc_rt__cuda *cu, const einc_rt_tensor *o, const einc_rt_tensor *z,
+                              const einc_rt_tensor *w, const einc_rt_gdn_params *params, void *y,
+                              int64_t y_token_stride, int64_t y_head_stride, int64_t t0,
+                              int64_t tokens) {
+  einc_rt__cuda_norm_args a = {
+      .dtype = o->dtype,
+      .o = (const char *)einc_rt__cuda_ptr(o) +
+           t0 * o->strides[0] * (int64_t)einc_rt__cuda_esize(o->dtype),
+      .z = (const char *)einc_rt__cuda_ptr(z) +
+           t0 * z->strides[0] * (int64_t)einc_rt__cuda_esize(z->dtype),
+      .w = einc_rt__cuda_ptr(w),
+      .y = y,
+      .o_token_stride = o->strides[0],
+      .o_head_stride = o->strides[1],
+      .z_token_stride = z->strides[0],
+      .z_head_stride = z->strides[1],
+      .y_token_stride = y_token_stride,
+      .y_head_stride = y_head_stride,
+      .tokens = tokens,
+      .heads = (int32_t)o->shape[1],
+      .dim = (int32_t)o->shape[2],
+      .eps = params->eps,
+      .gate = params->gate,
+  };
+  return EINC_RT__CUDA(einc_rt__cuda_gated_norm_launch(&a, cu->stream));
+}
+
+static int einc_rt__cuda_gated_rmsnorm(einc_rt_backend *self, const einc_rt_tensor *o,
+                                       const einc_rt_tensor *z, const einc_rt_tensor *norm_weight,
+                                       const einc_rt_gdn_params *params, einc_rt_tensor *y) {
+  einc_rt__cuda *cu = self->impl;
+  int st = einc_rt__cuda_enter(cu);
+  if (st) return st;
+  return einc_rt__cuda_norm(cu, o, z, norm_weight, params, einc_rt__cuda_ptr(y), y->strides[0],
+                            y->strides[1], 0, o->shape[0]);
+}
+
+static int einc_rt__cuda_gemm_nt(einc_rt_backend *self, const einc_rt_tensor *x,
+                                 const einc_rt_tensor *w, einc_rt_tensor *out) {
+  einc_rt__cuda *cu = self->impl;
+  int st = einc_rt__cuda_enter(cu);
+  if (st) return st;
+  return einc_rt__cuda_gemm(cu, x->dtype, einc_rt__cuda_ptr(x), x->strides[0], einc_rt__cuda_ptr(w),
+                            w->strides[0], einc_rt__cuda_ptr(out), out->strides[0], x->shape[0],
+                            w->shape[0], x->shape[1]);
+}
+
+/* A bound projection. */
+typedef struct einc_rt__cuda_proj {
+  einc_rt_tensor norm_weight, proj_weight;
+  einc_rt_gdn_params params;
+  int64_t capacity; /* tokens the activation buffer holds; longer runs go in chunks */
+  void *y;          /* [capacity, H*d] activations between the norm and the GEMM */
+  int64_t chunk;    /* tokens per norm + GEMM step (<= capacity) */
+  int path;         /* einc_rt__cuda_proj_path */
+} einc_rt__cuda_proj;
+
+static int einc_rt__cuda_proj_new(einc_rt_backend *self, const einc_rt_tensor *norm_weight,
+                                  const einc_rt_tensor *proj_weight,
+                                  const einc_rt_gdn_params *params, int64_t max_tokens,
+                                  void **state) {
+  einc_rt__cuda *cu = self->impl;
+  einc_rt__cuda_proj *p;
+  int st = einc_rt__cuda_enter(cu);
+  if (st) return st;
+  if (!(p = calloc(1, sizeof *p))) return einc_rt__fail(EINC_RT_ENOMEM, "out of host memory");
+  p->norm_weight = *norm_weight;
+  p->proj_weight = *proj_weight;
+  p->params = *params;
+  /* max_tokens = 0 leaves the size to the backend: long runs then go in chunks of this many. */
+  p->capacity = max_tokens > 0 ? max_tokens : EINC_RT__CUDA_DEFAULT_TOKENS;
+  p->chunk = p->capacity;
+  const int64_t k = proj_weight->shape[1];
+  if ((st = EINC_RT__CUDA(cudaMalloc(&p->y, (size_t)(p->capacity * k) *
+                                                einc_rt__cuda_esize(proj_weight->dtype))))) {
+    free(p);
+    return st;
+  }
+  *state = p;
+  return EINC_RT_OK;
+}
+
+static void einc_rt__cuda_proj_delete(einc_rt_backend *self, void *state) {
+  einc_rt__cuda_proj *p = state;
+  if (!p) return;
+  einc_rt__cuda_enter(self->impl);
+  cudaFree(p->y);
+  free(p);
+}
+
+static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc_rt_tensor *o,
+                                  const einc_rt_tensor *z, einc_rt_tensor *out) {
+  einc_rt__cuda *cu = self->impl;
+  einc_rt__cuda_proj *p = state;
+  const int64_t tokens = o->shape[0], heads = o->shape[1], dim = o->shape[2];
+  const int64_t k = heads * dim, d = p->proj_weight.shape[0];
+  const size_t es = einc_rt__cuda_esize(o->dtype);
+  int st = einc_rt__cuda_enter(cu);
+  if (st || tokens == 0) return st;
+
+  /* The fused kernel is opt-in: on the H100 it measured slower than the norm kernel followed
+   * by cuBLASLt's GEMV (see README, CUDA). */
+  if (p->path == EINC_RT__CUDA_PATH_FUSED && dim == 128 &&
+      tokens <= EINC_RT__CUDA_SMALL_MAX_TOKENS) {
+    einc_rt__cuda_small_args a = {
+        .dtype = o->dtype,
+        .o = einc_rt__cuda_ptr(o),
+        .z = einc_rt__cuda_ptr(z),
+        .w = einc_rt__cuda_ptr(&p->norm_weight),
+        .W = einc_rt__cuda_ptr(&p->proj_weight),
+        .out = einc_rt__cuda_ptr(out),
+        .o_token_stride = o->strides[0],
+        .z_token_stride = z->strides[0],
+        .W_row_stride = p->proj_weight.strides[0],
+        .out_row_stride = out->strides[0],
+        .tokens = (int32_t)tokens,
+        .heads = (int32_t)heads,
+        .rows = (int32_t)d,
+        .eps = p->params.eps,
+        .gate = p->params.gate,
+    };
+    if (o->strides[1] == dim && z->strides[1] == dim && einc_rt__cuda_small_fits(&a))
+      return EINC_RT__CUDA(einc_rt__cuda_small_launch(&a, cu->sm_count, cu->stream));
+  }
+
+  /* Norm into the activation buffer, then the GEMM, in chunks of at most `chunk` tokens. */
+  char *outp = einc_rt__cuda_ptr(out);
+  for (int64_t t0 = 0; t0 < tokens; t0 += p->chunk) {
+    const int64_t n = tokens - t0 < p->chunk ? tokens - t0 : p->chunk;
+    if ((st = einc_rt__cuda_norm(cu, o, z, &p->norm_weight, &p->params, p->y, k, dim, t0, n)) ||
+        (st = einc_rt__cuda_gemm(
+             cu, o->dtype, p->y, k, einc_rt__cuda_ptr(&p->proj_weight), p->proj_weight.strides[0],
+             outp + t0 * out->strides[0] * (int64_t)es, out->strides[0], n, d, k)))
+      return st;
+  }
+  return EINC_RT_OK;
+}
+
+static const einc_rt_backend_vtable einc_rt__cuda_vtable = {
+    .destroy = einc_rt__cuda_destroy,
+    .supports = einc_rt__cuda_supports,
+    .synchronize = einc_rt__cuda_synchronize,
+    .gated_rmsnorm = einc_rt__cuda_gated_rmsnorm,
+    .gemm_nt = einc_rt__cuda_gemm_nt,
+    .proj_new = einc_rt__cuda_proj_new,
+    .proj_run = einc_rt__cuda_proj_run,
+    .proj_delete = einc_rt__cuda_proj_delete,
+};
+
+void einc_rt__cuda_proj_set_path(void *state, int path) {
+  ((einc_rt__cuda_proj *)state)->path = path;
+}
+
+void einc_rt__cuda_proj_set_chunk(void *state, int64_t tokens) {
+  einc_rt__cuda_proj *p = state;
+  p->chunk = tokens < 1 ? 1 : tokens > p->capacity ? p->capacity : tokens;
+}
+
+int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out) {
+  einc_rt_backend *self;
+  einc_rt__cuda *cu;
+  struct cudaDeviceProp prop;
+  int count = 0, st;
+  *out = NULL;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    cudaGetLastError(); /* clear the sticky "no device" error */
+    return einc_rt__fail(EINC_RT_ENOTAVAIL, "no CUDA device: %s",
+                         e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+  }
+  if (opts->device_index < 0 || opts->device_index >= count)
+    return einc_rt__fail(EINC_RT_ENOTAVAIL, "CUDA device %d asked for, %d present",
+                         (int)opts->device_index, count);
+  if (!(self = calloc(1, sizeof *self)) || !(cu = calloc(1, sizeof *cu))) {
+    free(self);
+    return einc_rt__fail(EINC_RT_ENOMEM, "out of host memory");
+  }
+  self->kind = EINC_RT_BACKEND_CUDA;
+  self->vt = &einc_rt__cuda_vtable;
+  self->impl = cu;
+  cu->device = opts->device_index;
+  cu->stream = (cudaStream_t)opts->stream;
+  if ((st = EINC_RT__CUDA(cudaSetDevice(cu->device))) ||
+      (st = EINC_RT__CUDA(cudaGetDeviceProperties(&prop, cu->device))))
+    goto fail_backend;
+  cu->sm_count = prop.multiProcessorCount;
+  if (prop.major < 9) {
+    /* The kernels are built for sm_90 (Hopper) and later. */
+    st = einc_rt__fail(EINC_RT_ENOTAVAIL,
+                       "CUDA device %d (%s) has compute capability %d.%d; "
+                       "libeinc_rt's CUDA kernels need 9.0 or later",
+                       cu->device, prop.name, prop.major, prop.minor);
+    goto fail_backend;
+  }
+  if ((st = EINC_RT__CUBLAS(cublasLtCreate(&cu->lt))) ||
+      (st = EINC_RT__CUDA(cudaMalloc(&cu->workspace, EINC_RT__CUDA_WORKSPACE))) ||
+      (st = EINC_RT__CUDA(einc_rt__cuda_small_prepare())))
+    goto fail_backend;
+  snprintf(self->name, sizeof self->name, "cuda (%.80s, sm_%d%d, %d SMs, cuBLASLt %zu)", prop.name,
+           prop.major, prop.minor, prop.multiProcessorCount, cublasLtGetVersion());
+  *out = self;
+  return EINC_RT_OK;
+
+fail_backend:
+  einc_rt__cuda_destroy(self);
+  return st;
+}

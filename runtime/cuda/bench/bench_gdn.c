@@ -1,0 +1,251 @@
+/*
+ * Benchmark of the CUDA GDN projection (bf16), H=32 D=2048 and H=48 D=5120, T from 1 to 32768:
+ * eager and replayed from a CUDA graph (norm kernel + cuBLASLt), the opt-in fused small-batch
+ * kernel,
+ * and cuBLASLt's GEMM alone, each as a ratio to the floor measured in this run:
+ *   floor = max(bytes that must move / copy bandwidth, FLOPs / bf16 GEMM rate).
+ * Weights rotate over enough copies to overflow L2, so small batches read W from device memory
+ * as they would in a model. Writes a CSV (argv[1], optional) for scripts/bench_gdn_torch_cuda.py.
+ */
+#include <math.h>
+
+#include "backend.h"
+#include "bench_common.h"
+#include "cuda_common.h"
+
+#define CHECK_RT(expr)                                                                             \
+  do {                                                                                             \
+    int s_ = (expr);                                                                               \
+    if (s_ != EINC_RT_OK) {                                                                        \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, einc_rt_last_error());         \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+static uint64_t rng = 0x1234567887654321ull;
+static uint16_t rand_bf16(double scale) {
+  rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+  float f = (float)(scale * ((double)(rng >> 11) / 4503599627370496.0 - 1.0));
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+static void *dev_random(size_t n, double scale) {
+  uint16_t *h = malloc(n * 2);
+  void *d;
+  for (size_t i = 0; i < n; i++)
+    h[i] = rand_bf16(scale);
+  BENCH_CUDA(cudaMalloc(&d, n * 2));
+  BENCH_CUDA(cudaMemcpy(d, h, n * 2, cudaMemcpyHostToDevice));
+  free(h);
+  return d;
+}
+
+static einc_rt_tensor tensor(void *data, int32_t rank, const int64_t *shape) {
+  einc_rt_tensor t;
+  memset(&t, 0, sizeof t);
+  t.dtype = EINC_RT_BF16, t.rank = rank, t.data = data, t.device = EINC_RT_DEVICE_CUDA;
+  int64_t s = 1;
+  for (int i = rank - 1; i >= 0; i--)
+    t.shape[i] = shape[i], t.strides[i] = s, s *= shape[i];
+  return t;
+}
+
+#define MAX_ROT 16
+typedef struct ctx {
+  einc_rt_backend *be;
+  cudaStream_t s;
+  int n_rot;
+  void *proj[MAX_ROT];
+  einc_rt_tensor o[MAX_ROT], z[MAX_ROT], x[MAX_ROT], W[MAX_ROT], out;
+  bool gemm_only, norm_only;
+  einc_rt_tensor w, y;
+  cudaGraphExec_t graph;
+} ctx;
+
+static void run_once(void *p, int i) {
+  ctx *c = p;
+  const int r = i % c->n_rot;
+  static const einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
+  if (c->norm_only)
+    CHECK_RT(c->be->vt->gated_rmsnorm(c->be, &c->o[r], &c->z[r], &c->w, &params, &c->y));
+  else if (c->gemm_only)
+    CHECK_RT(c->be->vt->gemm_nt(c->be, &c->x[r], &c->W[r], &c->out));
+  else
+    CHECK_RT(c->be->vt->proj_run(c->be, c->proj[r], &c->o[r], &c->z[r], &c->out));
+}
+static void run_graph(void *p, int i) {
+  ctx *c = p;
+  (void)i;
+  BENCH_CUDA(cudaGraphLaunch(c->graph, c->s));
+}
+
+/* Median µs per call: eager when !graph, else from a graph of one call per rotation. */
+static double measure(ctx *c, bool graph, int iters) {
+  if (!graph) return bench_time_us(c->s, iters, 7, run_once, c);
+  cudaGraph_t g;
+  for (int i = 0; i < c->n_rot; i++)
+    run_once(c, i); /* GEMM plans are made before capture */
+  BENCH_CUDA(cudaStreamSynchronize(c->s));
+  BENCH_CUDA(cudaStreamBeginCapture(c->s, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < c->n_rot; i++)
+    run_once(c, i);
+  BENCH_CUDA(cudaStreamEndCapture(c->s, &g));
+  BENCH_CUDA(cudaGraphInstantiate(&c->graph, g, 0));
+  const int launches = (iters + c->n_rot - 1) / c->n_rot;
+  const double us = bench_time_us(c->s, launches, 7, run_graph, c) / c->n_rot;
+  cudaGraphExecDestroy(c->graph);
+  cudaGraphDestroy(g);
+  return us;
+}
+
+int main(int argc, char **argv) {
+  /* --profile: only the fused kernel at H=32 D=2048, T=1 and 16, for a profiler to look at. */
+  const bool profile = argc > 1 && strcmp(argv[1], "--profile") == 0;
+  FILE *csv = argc > 1 && !profile ? fopen(argv[1], "w") : NULL;
+  cudaStream_t s;
+  einc_rt_backend *be;
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    printf("SKIP: no CUDA device\n");
+    return 77;
+  }
+  BENCH_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  einc_rt_backend_options opts = {.stream = s};
+  CHECK_RT(einc_rt__cuda_backend_new(&opts, &be));
+  int l2 = 0;
+  BENCH_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
+
+  /* The two floors. */
+  const double bw = profile ? 3e12 : bench_copy_bandwidth(s);
+  double gemm_rate = 7e14;
+  if (!profile) {
+    const int64_t n = 8192, sq[] = {n, n};
+    ctx c = {.be = be, .s = s, .n_rot = 1, .gemm_only = true};
+    c.x[0] = tensor(dev_random((size_t)(n * n), 1.0), 2, sq);
+    c.W[0] = tensor(dev_random((size_t)(n * n), 1.0), 2, sq);
+    c.out = tensor(dev_random((size_t)(n * n), 1.0), 2, sq);
+    const double us = measure(&c, false, 10);
+    gemm_rate = 2.0 * n * n * n / (us * 1e-6);
+    cudaFree(c.x[0].data), cudaFree(c.W[0].data), cudaFree(c.out.data);
+  }
+  printf("device: %s\n", be->name);
+  printf(
+      "floors: copy %.2f TB/s (read+write), bf16 GEMM %.0f TFLOP/s (cuBLASLt 8192^3), L2 %d MB\n",
+      bw / 1e12, gemm_rate / 1e12, l2 >> 20);
+  if (csv) fprintf(csv, "# copy_bw=%.6e gemm_rate=%.6e device=%s\n", bw, gemm_rate, be->name);
+  if (csv)
+    fprintf(csv, "H,D,T,floor_us,einc_eager_us,einc_graph_us,fused_graph_us,gemm_graph_us\n");
+
+  const int64_t shapes[][2] = {{32, 2048}, {48, 5120}};
+  const int64_t Ts[] = {1, 16, 128, 1024, 8192, 32768};
+  const int64_t t_max = 32768, d = 128;
+  printf("\n%3s %5s %6s %9s | %-17s %-17s %-17s %-17s %s\n", "H", "D", "T", "floor us",
+         "einc eager", "einc graph", "fused (T<=16) graph", "GEMM alone graph",
+         "| norm alone (of copy bw)");
+  for (int si = 0; si < (profile ? 1 : 2); si++) {
+    const int64_t H = shapes[si][0], D = shapes[si][1], K = H * d;
+    const size_t w_bytes = (size_t)(D * K * 2);
+    int n_rot = (int)((3 * (size_t)l2 + w_bytes - 1) / w_bytes);
+    if (n_rot < 2) n_rot = 2;
+    if (n_rot > MAX_ROT) n_rot = MAX_ROT;
+    const int64_t sw[] = {d}, sW[] = {D, K};
+    void *ob = dev_random((size_t)(t_max * K), 2.0), *zb = dev_random((size_t)(t_max * K), 3.0);
+    void *outb = dev_random((size_t)(t_max * D), 1.0), *ybuf = dev_random((size_t)(t_max * K), 1.0);
+    einc_rt_tensor w = tensor(dev_random((size_t)d, 1.0), 1, sw);
+    einc_rt_tensor Ws[MAX_ROT];
+    void *projs[MAX_ROT];
+    const einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
+    for (int r = 0; r < n_rot; r++) {
+      Ws[r] = tensor(dev_random((size_t)(D * K), 0.02), 2, sW);
+      CHECK_RT(be->vt->proj_new(be, &w, &Ws[r], &params, t_max, &projs[r]));
+    }
+    for (int ti = 0; ti < (profile ? 2 : 6); ti++) {
+      const int64_t T = Ts[ti];
+      const double bytes = 2.0 * (2.0 * T * K + (double)D * K + d + (double)T * D);
+      const double flops = 2.0 * T * D * K;
+      const double floor_us = fmax(bytes / bw, flops / gemm_rate) * 1e6;
+      ctx c = {.be = be, .s = s, .n_rot = n_rot};
+      const int64_t s3[] = {T, H, d}, s2[] = {T, K}, so[] = {T, D};
+      for (int r = 0; r < n_rot; r++) {
+        /* Different tokens per rotation while they fit, so activations are not cached either. */
+        const int64_t t0 = (r + 1) * T <= t_max ? r * T : 0;
+        c.proj[r] = projs[r];
+        c.o[r] = tensor((char *)ob + t0 * K * 2, 3, s3);
+        c.z[r] = tensor((char *)zb + t0 * K * 2, 3, s3);
+        c.x[r] = tensor((char *)ob + t0 * K * 2, 2, s2);
+        c.W[r] = Ws[r];
+      }
+      c.out = tensor(outb, 2, so);
+      int iters = (int)(20000.0 / floor_us);
+      if (iters < 2 * n_rot) iters = 2 * n_rot;
+      if (iters > 2000) iters = 2000;
+      iters = (iters + n_rot - 1) / n_rot * n_rot;
+      if (profile) {
+        for (int r = 0; r < n_rot; r++)
+          einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
+        for (int i = 0; i < 2 * n_rot; i++)
+          run_once(&c, i);
+        BENCH_CUDA(cudaStreamSynchronize(s));
+        continue;
+      }
+      for (int r = 0; r < n_rot; r++)
+        einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
+      const double eager = measure(&c, false, iters), graph = measure(&c, true, iters);
+      for (int r = 0; r < n_rot; r++)
+        einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
+      const double fused = T <= EINC_RT__CUDA_SMALL_MAX_TOKENS ? measure(&c, true, iters) : NAN;
+      for (int r = 0; r < n_rot; r++)
+        einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
+      c.gemm_only = true;
+      const double gemm = measure(&c, true, iters);
+      c.gemm_only = false, c.norm_only = true, c.w = w;
+      c.y = tensor(ybuf, 3, s3);
+      const double norm = measure(&c, true, iters);
+      const double norm_bytes = 2.0 * 3.0 * T * K; /* o, z read; y written */
+      printf(
+          "%3lld %5lld %6lld %9.1f | %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) | "
+          "%8.1f (%4.0f%%)\n",
+          (long long)H, (long long)D, (long long)T, floor_us, eager, eager / floor_us, graph,
+          graph / floor_us, fused, fused / floor_us, gemm, gemm / floor_us, norm,
+          100.0 * norm_bytes / (norm * 1e-6) / bw);
+      if (csv)
+        fprintf(csv, "%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f\n", (long long)H, (long long)D,
+                (long long)T, floor_us, eager, graph, fused, gemm);
+      fflush(stdout);
+    }
+    /* Large batches in chunks of tokens: the activations of a chunk may stay in L2 between the
+     * norm and the GEMM, at the price of reading W once per chunk. */
+    if (!profile) {
+      const int64_t T = t_max, s3[] = {T, H, d}, so[] = {T, D};
+      ctx c = {.be = be, .s = s, .n_rot = 2};
+      for (int r = 0; r < 2; r++) {
+        c.proj[r] = projs[r], c.W[r] = Ws[r];
+        c.o[r] = tensor(ob, 3, s3), c.z[r] = tensor(zb, 3, s3);
+      }
+      c.out = tensor(outb, 2, so);
+      printf("%3lld %5lld %6lld chunks:", (long long)H, (long long)D, (long long)T);
+      const int64_t chunks[] = {1024, 2048, 4096, 8192, 32768};
+      for (int k = 0; k < 5; k++) {
+        for (int r = 0; r < 2; r++)
+          einc_rt__cuda_proj_set_chunk(projs[r], chunks[k]);
+        printf("  %lld: %.1f us", (long long)chunks[k], measure(&c, true, 4));
+        fflush(stdout);
+      }
+      printf("\n");
+      for (int r = 0; r < 2; r++)
+        einc_rt__cuda_proj_set_chunk(projs[r], t_max);
+    }
+    for (int r = 0; r < n_rot; r++) {
+      be->vt->proj_delete(be, projs[r]);
+      cudaFree(Ws[r].data);
+    }
+    cudaFree(ob), cudaFree(zb), cudaFree(outb), cudaFree(ybuf), cudaFree(w.data);
+  }
+  printf("\nratios are time / floor; einc = gated-norm kernel + cuBLASLt; fused = the opt-in fused "
+         "small-batch kernel\n");
+  if (csv) fclose(csv);
+  be->vt->destroy(be);
+  return 0;
+}

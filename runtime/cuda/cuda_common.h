@@ -1,0 +1,79 @@
+/*
+ * Internal to the CUDA backend of libeinc_rt: the checking macros every CUDA and cuBLASLt call
+ * goes through, and the kernel launchers that the .cu files export to the C host code.
+ * Launchers never allocate, never synchronise and only enqueue on the stream they are given, so
+ * everything built on them can be captured into a CUDA graph.
+ */
+#ifndef EINC_RT_CUDA_COMMON_H
+#define EINC_RT_CUDA_COMMON_H
+
+#include <cuda_runtime_api.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "backend.h"
+
+/* Turn a failed call into EINC_RT_EBACKEND with the expression, file, line and the driver's own
+ * message in einc_rt_last_error(); EINC_RT_OK otherwise. */
+int einc_rt__cuda_check(cudaError_t err, const char *expr, const char *file, int line);
+#define EINC_RT__CUDA(expr) einc_rt__cuda_check((expr), #expr, __FILE__, __LINE__)
+/* After a kernel launch: the launch error, if any (it does not wait for the kernel). */
+#define EINC_RT__CUDA_LAUNCHED()                                                                   \
+  einc_rt__cuda_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+
+/* Gated RMSNorm launcher (gated_norm.cu). Rows are (t, h) pairs; element i of row (t, h) is at
+ * base + t * token_stride + h * head_stride + i for o, z and y (strides in elements). */
+typedef struct einc_rt__cuda_norm_args {
+  einc_rt_dtype dtype;
+  const void *o, *z, *w;
+  void *y;
+  int64_t o_token_stride, o_head_stride;
+  int64_t z_token_stride, z_head_stride;
+  int64_t y_token_stride, y_head_stride;
+  int64_t tokens;
+  int32_t heads, dim;
+  float eps;
+  einc_rt_gate gate;
+} einc_rt__cuda_norm_args;
+
+cudaError_t einc_rt__cuda_gated_norm_launch(const einc_rt__cuda_norm_args *args,
+                                            cudaStream_t stream);
+
+/* The fused small-batch projection (gdn_small.cu): gated norm and out = Y · Wᵀ in one kernel,
+ * split over K across a cluster of blocks, tensor-core MMAs, for T <= 16 tokens, d = 128, bf16
+ * or f16. */
+typedef struct einc_rt__cuda_small_args {
+  einc_rt_dtype dtype;
+  const void *o, *z, *w, *W;
+  void *out;
+  int64_t o_token_stride, z_token_stride, W_row_stride, out_row_stride;
+  int32_t tokens, heads, rows; /* rows = D */
+  float eps;
+  einc_rt_gate gate;
+} einc_rt__cuda_small_args;
+
+#define EINC_RT__CUDA_SMALL_MAX_TOKENS 16
+/* Whether the fused kernel covers these shapes, dtypes and alignments (pointers may be NULL to
+ * check shapes alone). */
+bool einc_rt__cuda_small_fits(const einc_rt__cuda_small_args *args);
+/* Raise the kernels' dynamic shared memory limits; call once per device before launching. */
+cudaError_t einc_rt__cuda_small_prepare(void);
+cudaError_t einc_rt__cuda_small_launch(const einc_rt__cuda_small_args *args, int32_t sm_count,
+                                       cudaStream_t stream);
+
+/* Which kernels a bound projection may use; benchmarks compare the two. */
+enum einc_rt__cuda_proj_path {
+  EINC_RT__CUDA_PATH_AUTO,  /* what measured fastest on the H100: norm kernel + cuBLASLt */
+  EINC_RT__CUDA_PATH_FUSED, /* the fused small-batch kernel where it applies (T <= 16) */
+};
+void einc_rt__cuda_proj_set_path(void *state, int path);
+/* Tokens per norm + GEMM step of a bound projection (at most its max_tokens). */
+void einc_rt__cuda_proj_set_chunk(void *state, int64_t tokens);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EINC_RT_CUDA_COMMON_H */

@@ -1,0 +1,324 @@
+/*
+ * The CUDA backend's GDN projection, gated norm and GEMM against float64 references on fresh
+ * random inputs (the seed is printed), with outputs poisoned with NaN first so that every
+ * element must be written, and the bytes around a row-sliced output checked untouched. Cases:
+ * each dtype, T = 0, 1, the fused small-batch sizes and the GEMM sizes, token chunks past
+ * max_tokens, Z with a token stride larger than H*d, silu and sigmoid, and a run captured into
+ * a CUDA graph. Exits 77 (skipped) when there is no CUDA device.
+ * Usage: test_cuda_gdn [--quick]   (--quick: small shapes, for compute-sanitizer)
+ */
+#include <cuda_runtime_api.h>
+
+#include "backend.h"
+#include "cuda_common.h"
+#include "cuda_test_util.h"
+
+static int failures;
+
+#define CHECK_CUDA(expr)                                                                           \
+  do {                                                                                             \
+    cudaError_t e_ = (expr);                                                                       \
+    if (e_ != cudaSuccess) {                                                                       \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));       \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
+#define CHECK_RT(expr)                                                                             \
+  do {                                                                                             \
+    int s_ = (expr);                                                                               \
+    if (s_ != EINC_RT_OK) {                                                                        \
+      fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #expr, einc_rt_status_name(s_),  \
+              einc_rt_last_error());                                                               \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+/* A host buffer of n random values of dtype dt, scaled, and its device copy. */
+typedef struct buf {
+  einc_rt_dtype dt;
+  int64_t n;
+  void *host;
+  void *dev;
+} buf;
+
+static buf buf_random(einc_rt_dtype dt, int64_t n, double scale) {
+  buf b = {dt, n, malloc((size_t)(n > 0 ? n : 1) * einc_test_esize(dt)), NULL};
+  for (int64_t i = 0; i < n; i++)
+    einc_test_set(dt, b.host, i, scale * einc_test_uniform());
+  CHECK_CUDA(cudaMalloc(&b.dev, (size_t)(n > 0 ? n : 1) * einc_test_esize(dt)));
+  CHECK_CUDA(cudaMemcpy(b.dev, b.host, (size_t)n * einc_test_esize(dt), cudaMemcpyHostToDevice));
+  return b;
+}
+static void buf_free(buf *b) {
+  free(b->host);
+  cudaFree(b->dev);
+}
+/* All bytes 0xff: NaN in every dtype. */
+static void buf_poison(buf *b) {
+  CHECK_CUDA(cudaMemset(b->dev, 0xff, (size_t)b->n * einc_test_esize(b->dt)));
+}
+static void buf_download(buf *b) {
+  CHECK_CUDA(
+      cudaMemcpy(b->host, b->dev, (size_t)b->n * einc_test_esize(b->dt), cudaMemcpyDeviceToHost));
+}
+
+static einc_rt_tensor tensor(const buf *b, int64_t offset, int32_t rank, const int64_t *shape,
+                             const int64_t *strides) {
+  einc_rt_tensor t;
+  memset(&t, 0, sizeof t);
+  t.dtype = b->dt, t.rank = rank, t.data = b->dev, t.offset = offset,
+  t.device = EINC_RT_DEVICE_CUDA;
+  for (int i = 0; i < rank; i++)
+    t.shape[i] = shape[i], t.strides[i] = strides[i];
+  return t;
+}
+
+/* Relative error bound on ‖out − ref‖ / ‖ref‖: output rounding plus fp32 accumulation. */
+static double bound(einc_rt_dtype dt) {
+  return dt == EINC_RT_F32 ? 2e-5 : dt == EINC_RT_BF16 ? 8e-3 : 1.5e-3;
+}
+
+/* Y[t, h*d + i] as the kernel defines it, rounded to dt, in double. */
+static void reference_y(einc_rt_dtype dt, const buf *o, int64_t o_ts, const buf *z, int64_t z_off,
+                        int64_t z_ts, const buf *w, int64_t T, int64_t H, int64_t d, int gate,
+                        double eps, double *y) {
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t h = 0; h < H; h++) {
+      double ss = 0;
+      for (int64_t i = 0; i < d; i++) {
+        double x = einc_test_get(dt, o->host, t * o_ts + h * d + i);
+        ss += x * x;
+      }
+      const double r = 1.0 / sqrt(ss / (double)d + eps);
+      for (int64_t i = 0; i < d; i++) {
+        const double x = einc_test_get(dt, o->host, t * o_ts + h * d + i);
+        const double zz = einc_test_get(dt, z->host, z_off + t * z_ts + h * d + i);
+        const double s = 1.0 / (1.0 + exp(-zz));
+        const double act = gate == EINC_RT_GATE_SILU ? zz * s : s;
+        y[t * H * d + h * d + i] = einc_test_round(dt, x * r * einc_test_get(dt, w->host, i) * act);
+      }
+    }
+}
+
+/* Compare a [T, D] result at `out` (row stride ld, offset off) with ref; the rest of the buffer
+ * must still hold the poison. */
+static void compare(const char *what, const buf *out, int64_t off, int64_t ld, const double *ref,
+                    int64_t T, int64_t D) {
+  double num = 0, den = 0;
+  int64_t nan = 0, touched = 0;
+  for (int64_t i = 0; i < out->n; i++) {
+    const int64_t j = i - off, t = j / ld, c = j % ld;
+    const double v = einc_test_get(out->dt, out->host, i);
+    if (j >= 0 && t < T && c < D) {
+      if (v != v) nan++;
+      const double e = v - ref[t * D + c];
+      num += e * e, den += ref[t * D + c] * ref[t * D + c];
+    } else if (v == v) {
+      touched++;
+    }
+  }
+  const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+  const bool ok = nan == 0 && touched == 0 && rel <= bound(out->dt) && rel == rel;
+  printf("%-4s %-58s rel %.2e (bound %.0e) unwritten %lld outside %lld\n", ok ? "ok" : "FAIL", what,
+         rel, bound(out->dt), (long long)nan, (long long)touched);
+  if (!ok) failures++;
+}
+
+typedef struct gdn_case {
+  einc_rt_dtype dt;
+  int64_t T, H, D;
+  einc_rt_gate gate;
+  int64_t max_tokens;
+  int path;
+  bool z_slice, out_slice, graph;
+} gdn_case;
+
+static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c) {
+  const int64_t T = c->T, H = c->H, d = 128, D = c->D, K = H * d;
+  const einc_rt_dtype dt = c->dt;
+  /* Z as a slice of a wider projection output; out as a row slice of a larger buffer. */
+  const int64_t z_ts = c->z_slice ? 2 * K + 64 : K;
+  /* The default (unfused) cases put Z off 16-byte alignment: the norm's scalar path. */
+  const int64_t z_off = !c->z_slice ? 0 : c->path == EINC_RT__CUDA_PATH_AUTO ? K + 1 : K + 8;
+  const int64_t out_ld = c->out_slice ? D + 24 : D, out_off = c->out_slice ? 3 * out_ld + 8 : 0;
+  const int64_t out_rows = c->out_slice ? T + 5 : T;
+  buf o = buf_random(dt, T * K, 2.0), z = buf_random(dt, T * z_ts + z_off, 3.0);
+  buf w = buf_random(dt, d, 1.0), W = buf_random(dt, D * K, 0.05);
+  buf out = buf_random(dt, out_rows * out_ld + out_off, 1.0);
+  const einc_rt_gdn_params params = {.eps = 1e-6f, .gate = c->gate};
+  const int64_t s_o[] = {T, H, d}, st_o[] = {K, d, 1}, st_z[] = {z_ts, d, 1};
+  const int64_t s_w[] = {d}, st_w[] = {1}, s_W[] = {D, K}, st_W[] = {K, 1};
+  const int64_t s_out[] = {T, D}, st_out[] = {out_ld, 1};
+  einc_rt_tensor to = tensor(&o, 0, 3, s_o, st_o), tz = tensor(&z, z_off, 3, s_o, st_z);
+  einc_rt_tensor tw = tensor(&w, 0, 1, s_w, st_w), tW = tensor(&W, 0, 2, s_W, st_W);
+  einc_rt_tensor tout = tensor(&out, out_off, 2, s_out, st_out);
+  /* The default path through the public entry points; the others through the backend table. */
+  void *state = NULL;
+  einc_rt_gdn_out_proj *proj = NULL;
+  if (c->path == EINC_RT__CUDA_PATH_AUTO) {
+    CHECK_RT(einc_rt_gdn_out_proj_new(be, &tw, &tW, &params, c->max_tokens, &proj));
+  } else {
+    CHECK_RT(be->vt->proj_new(be, &tw, &tW, &params, c->max_tokens, &state));
+    einc_rt__cuda_proj_set_path(state, c->path);
+  }
+#define RUN_PROJ()                                                                                 \
+  (proj ? einc_rt_gdn_out_proj_run(proj, &to, &tz, &tout)                                          \
+        : be->vt->proj_run(be, state, &to, &tz, &tout))
+  buf_poison(&out);
+  if (c->graph) {
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    CHECK_RT(RUN_PROJ());
+    CHECK_CUDA(cudaStreamEndCapture(stream, &g));
+    CHECK_CUDA(cudaGraphInstantiate(&ge, g, 0));
+    CHECK_CUDA(cudaGraphLaunch(ge, stream));
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+    CHECK_CUDA(cudaGraphExecDestroy(ge));
+    CHECK_CUDA(cudaGraphDestroy(g));
+  } else {
+    CHECK_RT(RUN_PROJ());
+  }
+#undef RUN_PROJ
+  CHECK_RT(einc_rt_backend_synchronize(be));
+  buf_download(&out);
+
+  double *y = malloc((size_t)(T * K + 1) * sizeof *y),
+         *ref = malloc((size_t)(T * D + 1) * sizeof *ref);
+  reference_y(dt, &o, K, &z, z_off, z_ts, &w, T, H, d, c->gate, 1e-6, y);
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t n = 0; n < D; n++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++)
+        s += y[t * K + k] * einc_test_get(dt, W.host, n * K + k);
+      ref[t * D + n] = s;
+    }
+  char what[160];
+  snprintf(what, sizeof what, "proj %s T=%lld H=%lld D=%lld %s%s%s%s%s max_tokens=%lld",
+           einc_test_dtype_name(dt), (long long)T, (long long)H, (long long)D,
+           c->gate == EINC_RT_GATE_SILU ? "silu" : "sigmoid", c->z_slice ? " z-slice" : "",
+           c->out_slice ? " out-slice" : "", c->path == EINC_RT__CUDA_PATH_FUSED ? " fused" : "",
+           c->graph ? " graph" : "", (long long)c->max_tokens);
+  compare(what, &out, out_off, out_ld, ref, T, D);
+  if (proj)
+    einc_rt_gdn_out_proj_delete(proj);
+  else
+    be->vt->proj_delete(be, state);
+  free(y), free(ref);
+  buf_free(&o), buf_free(&z), buf_free(&w), buf_free(&W), buf_free(&out);
+}
+
+/* The two steps on their own through the table: gated_rmsnorm then gemm_nt. */
+static void run_steps(einc_rt_backend *be, einc_rt_dtype dt, int64_t T, int64_t H, int64_t D,
+                      int64_t d) {
+  const int64_t K = H * d;
+  buf o = buf_random(dt, T * K, 1.5), z = buf_random(dt, T * K, 2.0), w = buf_random(dt, d, 1.0);
+  buf y = buf_random(dt, T * K, 1.0), W = buf_random(dt, D * K, 0.05);
+  buf out = buf_random(dt, T * D, 1.0);
+  const einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
+  const int64_t s3[] = {T, H, d}, st3[] = {K, d, 1}, s1[] = {d}, st1[] = {1};
+  const int64_t sx[] = {T, K}, stx[] = {K, 1}, sW[] = {D, K}, stW[] = {K, 1}, so[] = {T, D},
+                sto[] = {D, 1};
+  einc_rt_tensor to = tensor(&o, 0, 3, s3, st3), tz = tensor(&z, 0, 3, s3, st3);
+  einc_rt_tensor tw = tensor(&w, 0, 1, s1, st1), ty = tensor(&y, 0, 3, s3, st3);
+  einc_rt_tensor tx = tensor(&y, 0, 2, sx, stx), tW = tensor(&W, 0, 2, sW, stW);
+  einc_rt_tensor tout = tensor(&out, 0, 2, so, sto);
+  buf_poison(&y);
+  buf_poison(&out);
+  CHECK_RT(einc_rt_gated_rmsnorm(be, &to, &tz, &tw, &params, &ty));
+  CHECK_RT(einc_rt_gemm_nt(be, &tx, &tW, &tout));
+  CHECK_RT(einc_rt_backend_synchronize(be));
+  buf_download(&y);
+  buf_download(&out);
+  double *yr = malloc((size_t)(T * K + 1) * sizeof *yr),
+         *ref = malloc((size_t)(T * D + 1) * sizeof *ref);
+  reference_y(dt, &o, K, &z, 0, K, &w, T, H, d, EINC_RT_GATE_SILU, 1e-6, yr);
+  char what[128];
+  snprintf(what, sizeof what, "gated_rmsnorm %s T=%lld H=%lld d=%lld", einc_test_dtype_name(dt),
+           (long long)T, (long long)H, (long long)d);
+  compare(what, &y, 0, K, yr, T, K);
+  /* The GEMM's reference uses the device's own Y, so it checks the GEMM alone. */
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t n = 0; n < D; n++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++)
+        s += einc_test_get(dt, y.host, t * K + k) * einc_test_get(dt, W.host, n * K + k);
+      ref[t * D + n] = s;
+    }
+  snprintf(what, sizeof what, "gemm_nt %s T=%lld D=%lld K=%lld", einc_test_dtype_name(dt),
+           (long long)T, (long long)D, (long long)K);
+  compare(what, &out, 0, D, ref, T, D);
+  free(yr), free(ref);
+  buf_free(&o), buf_free(&z), buf_free(&w), buf_free(&y), buf_free(&W), buf_free(&out);
+}
+
+int main(int argc, char **argv) {
+  const bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+  einc_rt_backend *be = NULL;
+  cudaStream_t stream;
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    printf("SKIP: no CUDA device on this machine\n");
+    return EINC_TEST_SKIP;
+  }
+  einc_test_seed();
+  CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  einc_rt_backend_options opts = {.stream = stream};
+  int st = einc_rt_backend_new(EINC_RT_BACKEND_CUDA, &opts, &be);
+  if (st == EINC_RT_ENOTAVAIL) {
+    printf("SKIP: %s\n", einc_rt_last_error());
+    return EINC_TEST_SKIP;
+  }
+  CHECK_RT(st);
+  printf("backend: %s\n", einc_rt_backend_name(be));
+
+  const einc_rt_dtype dts[] = {EINC_RT_BF16, EINC_RT_F16, EINC_RT_F32};
+  const int64_t Ts_full[] = {0, 1, 3, 8, 9, 16, 17, 100};
+  const int64_t Ts_quick[] = {0, 1, 9, 17};
+  const int64_t *Ts = quick ? Ts_quick : Ts_full;
+  const int nT = quick ? 4 : 8;
+  for (int di = 0; di < 3; di++) {
+    for (int ti = 0; ti < nT; ti++) {
+      const int64_t T = Ts[ti];
+      gdn_case c = {
+          .dt = dts[di], .T = T, .H = 16, .D = 256, .gate = EINC_RT_GATE_SILU, .max_tokens = 64};
+      run_case(be, stream, &c);
+      c.gate = EINC_RT_GATE_SIGMOID, c.z_slice = true, c.out_slice = true;
+      run_case(be, stream, &c);
+      c.path = EINC_RT__CUDA_PATH_FUSED;
+      run_case(be, stream, &c);
+      c.gate = EINC_RT_GATE_SILU;
+      run_case(be, stream, &c);
+    }
+    /* Real Qwen3.5 shapes: the 64-row tiles of the fused kernel, and its cluster split. */
+    if (!quick) {
+      gdn_case c = {.dt = dts[di],
+                    .T = 16,
+                    .H = 32,
+                    .D = 2048,
+                    .max_tokens = 16,
+                    .z_slice = true,
+                    .path = EINC_RT__CUDA_PATH_FUSED};
+      run_case(be, stream, &c);
+      c.T = 5, c.H = 48, c.D = 5120, c.gate = EINC_RT_GATE_SIGMOID, c.out_slice = true;
+      run_case(be, stream, &c);
+      c.T = 40, c.max_tokens = 16, c.path = EINC_RT__CUDA_PATH_AUTO;
+      run_case(be, stream, &c);
+      c.T = 1100, c.H = 8, c.D = 64, c.max_tokens = 0; /* the default buffer, and chunks */
+      run_case(be, stream, &c);
+    }
+    gdn_case g = {
+        .dt = dts[di], .T = 4, .H = 8, .D = 128, .max_tokens = 32, .graph = true, .z_slice = true};
+    run_case(be, stream, &g);
+    g.path = EINC_RT__CUDA_PATH_FUSED;
+    run_case(be, stream, &g);
+    g.T = 33, g.path = EINC_RT__CUDA_PATH_AUTO;
+    run_case(be, stream, &g);
+    run_steps(be, dts[di], quick ? 5 : 37, 4, 96, 128);
+    run_steps(be, dts[di], 3, 3, 64, 40); /* a head size off the vector path */
+  }
+  einc_rt_backend_delete(be);
+  cudaStreamDestroy(stream);
+  printf("%s: %d failure(s)\n", failures ? "FAILED" : "PASSED", failures);
+  return failures ? 1 : 0;
+}

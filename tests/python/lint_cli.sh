@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# CLI tests of `einc lint` through the real binary: the samples, output formats, code selection,
+# configuration, and a tree of bad input (syntax errors, non-UTF-8, binary, huge, read-only and
+# unreadable files, symlink loops) that must give clear per-file errors while the rest is linted
+# and fixed, with nothing written half-way, and a second --fix run that finds nothing to fix.
+# usage: lint_cli.sh EINC SAMPLES_DIR
+set -uo pipefail
+EINC=$1
+SAMPLES=$2
+PY=/usr/bin/python3
+fails=0
+tmp=$(mktemp -d)
+trap 'chmod -R u+rwX "$tmp"; rm -rf "$tmp"' EXIT
+
+check() { # check NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+
+# -- the samples: the GDN flatten rewrite at its three call sites
+cp -r "$SAMPLES" "$tmp/samples"
+(cd "$tmp" && "$EINC" lint --no-config --diff samples >"$tmp/diff.out" 2>"$tmp/diff.err")
+rc=$?
+check "samples --diff exits 1" test $rc -eq 1
+check "samples --diff shows the flatten rewrite 3 times" \
+  test "$(grep -c '^+        core_attn_out = core_attn_out.flatten(-2)  # \.\.\. h d -> \.\.\. (h d)$' "$tmp/diff.out")" -eq 3
+check "samples --diff drops the unused einops import" grep -q '^-from einops import rearrange$' "$tmp/diff.out"
+check "samples --diff writes nothing" diff -r "$SAMPLES" "$tmp/samples"
+
+# -- formats
+"$EINC" lint --no-config --format json "$tmp/samples" >"$tmp/out.json"
+check "json parses, one object per finding with the documented keys" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d) >= 10, len(d)
+keys = {"file", "line", "column", "end_line", "end_column", "code", "message", "op", "pattern",
+        "axis_sizes", "fix"}
+assert all(keys <= set(f) for f in d)
+heads = [f for f in d if f["pattern"] == "b n (h d) -> b h n d"]
+assert heads and heads[0]["axis_sizes"] == {"h": "heads"}, heads
+assert heads[0]["fix"]["safety"] == "safe"
+' "$tmp/out.json"
+"$EINC" lint --no-config --format sarif "$tmp/samples" >"$tmp/out.sarif"
+check "sarif 2.1.0 parses with results and rules" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["version"] == "2.1.0"
+run = d["runs"][0]
+assert run["results"] and run["tool"]["driver"]["rules"]
+assert all(r["ruleId"].startswith("EIN") for r in run["results"])
+' "$tmp/out.sarif"
+"$EINC" lint --no-config --format text "$tmp/samples/attention.py" >"$tmp/out.txt" 2>/dev/null
+check "text: path:line:col: CODE, source line and caret" \
+  grep -q '^.*attention.py:56:39: EIN102 invalid rearrange pattern \[identifiers_one_side\]' "$tmp/out.txt"
+check "text: caret under the offending axis" grep -q '^      |                                       \^$' "$tmp/out.txt"
+
+# -- selection, suppression, configuration
+"$EINC" lint --no-config --select EIN2 --format json "$tmp/samples" >"$tmp/sel.json"
+check "--select EIN2 keeps only non-literal patterns" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d and {f["code"] for f in d} == {"EIN201", "EIN202"}, d
+' "$tmp/sel.json"
+"$EINC" lint --no-config --ignore EIN001,EIN002,EIN003,EIN004,EIN010,EIN1,EIN2 "$tmp/samples" \
+  >/dev/null 2>&1
+check "--ignore everything found exits 0" test $? -eq 0
+"$EINC" lint --no-config --select EIN999 "$tmp/samples" >/dev/null 2>&1
+check "unknown code is a usage error" test $? -eq 2
+mkdir -p "$tmp/proj/src" "$tmp/proj/vendor"
+printf 'from einops import rearrange\ny = rearrange(x, "a b -> b a")\n' >"$tmp/proj/src/m.py"
+cp "$tmp/proj/src/m.py" "$tmp/proj/vendor/v.py"
+printf '[project]\nname = "p"\n\n[tool.einc]\nexclude = ["vendor"]\nignore = [\n  "EIN2",\n]\ntarget = "numpy"\n' \
+  >"$tmp/proj/pyproject.toml"
+(cd "$tmp/proj" && "$EINC" lint --diff . >"$tmp/proj.out" 2>&1)
+check "pyproject: exclude honoured" bash -c "! grep -q vendor '$tmp/proj.out'"
+check "pyproject: target numpy" grep -q 'x.swapaxes(0, 1)' "$tmp/proj.out"
+
+# -- partial parsing: only the top-level statements naming einops are parsed; the findings must
+# be those of a whole-file parse, whatever the statements around them look like
+mkdir -p "$tmp/part"
+{
+  printf 'import torch\nimport einops as E\nfrom einops import rearrange as r\n'
+  for i in $(seq 1 40); do
+    printf '\n\n@decorate(x="rearrange(")\ndef f%d(x, h):\n    """Docstring with r(x, "a b -> b a") inside.\n    """\n' "$i"
+    printf '    s = (\n"... h d -> ... (h d)")\n    y = r(x, "... h d -> ... (h d)")  # einc: ignore[EIN002]\n'
+    printf '    return E.reduce(y, "b c -> b", "sum") + \\\n        r(x, s)\n'
+    printf '\n\nif f%d:\n    z = 1\nelse:\n    z = r(torch.ones(2, 3), "a b -> b a")\n' "$i"
+    printf "\nclass C%d:\n    x = [\n1,\n]\n    text = '''\nimport einops\n'''\n" "$i"
+  done
+} >"$tmp/part/big.py"
+"$EINC" lint --no-config --format json "$tmp/part" >"$tmp/part.json" 2>/dev/null
+"$EINC" lint --no-config --format json --full-parse "$tmp/part" >"$tmp/full.json" 2>/dev/null
+check "partial parse finds what a full parse finds" cmp -s "$tmp/part.json" "$tmp/full.json"
+check "partial parse: findings present" test "$(grep -c '"code":"EIN' "$tmp/part.json")" -ge 160
+"$EINC" lint --no-config --diff "$tmp/part" >"$tmp/part.diff" 2>/dev/null
+"$EINC" lint --no-config --diff --full-parse "$tmp/part" >"$tmp/full.diff" 2>/dev/null
+check "partial parse gives the same fixes" cmp -s "$tmp/part.diff" "$tmp/full.diff"
+
+# -- bad input
+bad=$tmp/bad
+mkdir -p "$bad/sub"
+printf 'import torch\nfrom einops import rearrange\n\n\ndef f(x):\n    return rearrange(x, "... h d -> ... (h d)")\n' >"$bad/good.py"
+printf 'from einops import rearrange\n\ndef f(x):\n    return rearrange(x, "a b -> b a")\n\ndef g(:\n' >"$bad/syntax.py"
+printf 'from einops import rearrange\n# caf\xe9\ny = rearrange(x, "a b -> b a")\n' >"$bad/latin1.py"
+printf 'import einops\x00\x01\x02' >"$bad/binary.py"
+printf 'from einops import rearrange\ny = rearrange(x, "a b -> b a")\n' >"$bad/huge.py"
+truncate -s 40M "$bad/huge.py"
+printf 'from einops import rearrange\ny = rearrange(x, "a b -> b a")\n' >"$bad/readonly.py"
+chmod 444 "$bad/readonly.py"
+cp "$bad/readonly.py" "$bad/readonly.orig"
+printf 'from einops import rearrange\ny = rearrange(x, "a b -> b a")\n' >"$bad/ignored.py"
+printf 'ignored.py\n*.orig\n' >"$bad/.gitignore"
+ln -s .. "$bad/sub/loop"
+ln -s missing.py "$bad/dangling.py"
+ln -s self.py "$bad/self.py"
+"$EINC" lint --no-config "$bad/syntax.py" >"$tmp/syntax.out" 2>&1
+check "bad input: syntax error reported" grep -q 'syntax.py:6:.*EIN900 syntax error' "$tmp/syntax.out"
+"$EINC" lint --no-config --fix "$bad" >"$tmp/bad.out" 2>&1
+rc=$?
+cat "$tmp/bad.out"
+check "bad input: exit 2" test $rc -eq 2
+check "bad input: non-UTF-8 reported" grep -q 'latin1.py: error: not valid UTF-8 (byte 0xe9 at line 2' "$tmp/bad.out"
+check "bad input: binary reported" grep -q 'binary.py: error: binary file' "$tmp/bad.out"
+check "bad input: huge file reported" grep -q 'huge.py: error: file too large' "$tmp/bad.out"
+check "bad input: read-only file not written" grep -q 'readonly.py: error: fixes not written (the file is read-only)' "$tmp/bad.out"
+check "bad input: read-only file unchanged" cmp -s "$bad/readonly.py" "$bad/readonly.orig"
+check "bad input: symlink loop reported" grep -q 'sub/loop: error: symlink loop' "$tmp/bad.out"
+check "bad input: self-referencing link reported" grep -q 'self.py: error: symlink loop' "$tmp/bad.out"
+check "bad input: dangling link reported" grep -q 'dangling.py: error: no such file' "$tmp/bad.out"
+check "bad input: .gitignore honoured" bash -c "! grep -q ignored.py '$tmp/bad.out'"
+check "bad input: good file fixed" grep -q 'return x.flatten(-2)  # ... h d -> ... (h d)' "$bad/good.py"
+check "bad input: syntax error file fixed outside the error" grep -q 'return x.transpose(0, 1)' "$bad/syntax.py"
+check "bad input: no temporary files left" test -z "$(find "$bad" -name '*.einc*')"
+if [ "$(id -u)" -ne 0 ]; then
+  printf 'import einops\n' >"$bad/secret.py"
+  chmod 000 "$bad/secret.py"
+  "$EINC" lint --no-config "$bad/secret.py" >"$tmp/secret.out" 2>&1
+  check "unreadable file reported" grep -q 'secret.py: error: cannot open: Permission denied' "$tmp/secret.out"
+  chmod 644 "$bad/secret.py"
+  rm "$bad/secret.py"
+else
+  echo "skip unreadable file (running as root, which reads any file)"
+fi
+"$EINC" lint --no-config --fix "$bad" >"$tmp/bad2.out" 2>&1
+check "second --fix run fixes nothing" grep -q '^Fixed 0 findings in 0 files.$' "$tmp/bad2.out"
+"$EINC" lint --no-config --fix "$tmp/samples" >/dev/null 2>&1
+"$EINC" lint --no-config --fix "$tmp/samples" >"$tmp/s2.out" 2>&1
+check "samples: second --fix run fixes nothing" grep -q '^Fixed 0 findings in 0 files.$' "$tmp/s2.out"
+check "samples: fixed files compile" $PY -m py_compile "$tmp/samples/gated_deltanet.py" "$tmp/samples/attention.py"
+check "samples: import dropped after the last use" bash -c "! grep -q 'import.*einops' '$tmp/samples/gated_deltanet.py'"
+
+echo "$fails failed"
+exit $((fails > 0))
