@@ -30,7 +30,8 @@ typedef struct einc_rt_backend_vtable {
   void (*proj_delete)(einc_rt_backend *self, void *state);
 
   /* Optional: device memory (einc_rt_backend_alloc ...). Left NULL, host memory backs the CPU
-   * backend and other backends answer EINC_RT_EUNSUPPORTED. */
+   * backend, cudart's blocking calls a CUDA backend (backend.c), and others answer
+   * EINC_RT_EUNSUPPORTED. */
   int (*mem_alloc)(einc_rt_backend *self, size_t bytes, void **out);
   void (*mem_free)(einc_rt_backend *self, void *buf);
   int (*mem_upload)(einc_rt_backend *self, void *buf, const void *host, size_t bytes);
