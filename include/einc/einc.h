@@ -357,6 +357,7 @@ typedef struct einc_plan {
   einc_dtype in_dtype, out_dtype;
 
   const char *pattern; /* a NUL-terminated copy */
+  size_t pattern_len;  /* its bytes (a NUL inside is an error, not an end) */
   einc_side left, right;
 
   /* Inputs (several for einsum and pack). in_shape has EINC_UNKNOWN entries for run-time dims. */
