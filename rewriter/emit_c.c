@@ -124,9 +124,10 @@ void einc__emit_c_prelude_header(einc_sbuf *h) {
  * piece is one whole cache line, so no line is needed twice and rows of a power-of-two stride may
  * share cache sets. */
 static void emit__t16_avx512(einc_sbuf *c) {
-  einc__sbuf_printf(c, "__attribute__((target(\"avx512f\"))) static inline void\n"
-                       "einc_gen__t16_avx512(float *dst, int64_t os, const float *src, int64_t is,\n"
-                       "                     int stream) {\n");
+  einc__sbuf_printf(c,
+                    "__attribute__((target(\"avx512f\"))) static inline void\n"
+                    "einc_gen__t16_avx512(float *dst, int64_t os, const float *src, int64_t is,\n"
+                    "                     int stream) {\n");
   for (int i = 0; i < 16; i++)
     einc__sbuf_printf(c, "  __m512 r%d = _mm512_loadu_ps(src + %d * is);\n", i, i);
   for (int i = 0; i < 8; i++)
@@ -183,7 +184,8 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "#include <emmintrin.h>\n"
       "#include <xmmintrin.h>\n"
       "#endif\n"
-      "/* x86-64 with gcc or clang: an AVX-512 transpose kernel, compiled for that instruction set\n"
+      "/* x86-64 with gcc or clang: an AVX-512 transpose kernel, compiled for that instruction "
+      "set\n"
       "   by a target attribute and chosen at run time when the processor has it. */\n"
       "#if defined(__x86_64__) && defined(__SSE2__) && !defined(EINC_GEN_NO_AVX512) &&   \\\n"
       "    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 6))\n"
@@ -293,8 +295,7 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "}\n"
       "#if defined(EINC_GEN__AVX512)\n"
       "/* 16x16 4-byte elements straight from src to dst in registers: each input and output row\n"
-      "   piece is one whole cache line, so no buffer is needed. */\n"
-      );
+      "   piece is one whole cache line, so no buffer is needed. */\n");
   emit__t16_avx512(c);
   einc__sbuf_printf(
       c,
@@ -306,7 +307,8 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "  stream = stream && !((uintptr_t)dst & 63) && !((os * 4) & 63);\n"
       "  for (int64_t y = 0; y < qn; y += 16)\n"
       "    for (int64_t x = 0; x < pn; x += 16)\n"
-      "      einc_gen__t16_avx512((float *)(dst + x * os + y), os, (const float *)(src + y * is + x),\n"
+      "      einc_gen__t16_avx512((float *)(dst + x * os + y), os, (const float *)(src + y * is + "
+      "x),\n"
       "                           is, stream);\n"
       "}\n"
       "static inline int einc_gen__has_avx512(void) {\n"
@@ -323,7 +325,8 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
       "   tile's piece of each row is prefetched), 4x4 (2x2) blocks are transposed in registers\n"
       "   into a second buffer, and each output row is then written whole. */\n"
       "static inline void einc_gen__tile4_64(uint32_t *restrict dst, int64_t os,\n"
-      "                                      const uint32_t *restrict src, int64_t is, int64_t pn,\n"
+      "                                      const uint32_t *restrict src, int64_t is, int64_t "
+      "pn,\n"
       "                                      int64_t qn, int stream) {\n"
       "  _Alignas(64) uint32_t buf[64 * 64], tb[64 * 64];\n"
       "  int64_t x = 0, y;\n"
@@ -824,8 +827,8 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
       if (v[j].len >= 0)
         snprintf(d->count, sizeof d->count, "INT64_C(%" PRId64 ")", (v[j].len + t - 1) / t);
       else
-        snprintf(d->count, sizeof d->count, "((%s + %" PRId64 ") / %" PRId64 ")", v[j].elen,
-                 t - 1, t);
+        snprintf(d->count, sizeof d->count, "((%s + %" PRId64 ") / %" PRId64 ")", v[j].elen, t - 1,
+                 t);
       snprintf(d->in_step, sizeof d->in_step, "%" PRId64 " * %s", t, v[j].eis);
       snprintf(d->out_step, sizeof d->out_step, "%" PRId64 " * %s", t, v[j].eos);
     } else {
@@ -860,10 +863,13 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
                         ", qr = %s - (i%d * %" PRId64 " + i%d) * %" PRId64 ";\n",
                         v[blk].elen, sup_pos[1], super, dim_pos[blk], tile, v[last].elen,
                         sup_pos[0], super, dim_pos[last], tq);
-      einc__sbuf_printf(c, "    if (pr > 0 && qr > 0) { /* tiles past the edge of a partial super-tile: none */\n");
+      einc__sbuf_printf(
+          c,
+          "    if (pr > 0 && qr > 0) { /* tiles past the edge of a partial super-tile: none */\n");
     } else {
-      einc__sbuf_printf(c, "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n",
-                        v[blk].elen, dim_pos[blk], tp, v[last].elen, dim_pos[last], tq);
+      einc__sbuf_printf(
+          c, "    const int64_t pr = %s - i%d * %" PRId64 ", qr = %s - i%d * %" PRId64 ";\n",
+          v[blk].elen, dim_pos[blk], tp, v[last].elen, dim_pos[last], tq);
     }
     einc__sbuf_printf(c,
                       "    const int64_t pn = pr < %" PRId64 " ? pr : %" PRId64
@@ -871,14 +877,13 @@ static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
                       tp, tp, tq, tq);
     if (esz == 4 || esz == 8) {
       /* full tiles get constant trip counts; the register transposes do the rest */
-      einc__sbuf_printf(c,
-                        "    if (pn == %" PRId64 " && qn == %" PRId64 ")\n"
-                        "      einc_gen__tile%d(dst, %s, src, %s, %" PRId64 ", %" PRId64
-                        ", c->stream);\n"
-                        "    else\n"
-                        "      einc_gen__tile%d(dst, %s, src, %s, pn, qn, c->stream);\n",
-                        tp, tq, (int)esz, v[blk].eos, v[last].eis, tp, tq, (int)esz,
-                        v[blk].eos, v[last].eis);
+      einc__sbuf_printf(
+          c,
+          "    if (pn == %" PRId64 " && qn == %" PRId64 ")\n"
+          "      einc_gen__tile%d(dst, %s, src, %s, %" PRId64 ", %" PRId64 ", c->stream);\n"
+          "    else\n"
+          "      einc_gen__tile%d(dst, %s, src, %s, pn, qn, c->stream);\n",
+          tp, tq, (int)esz, v[blk].eos, v[last].eis, tp, tq, (int)esz, v[blk].eos, v[last].eis);
     } else {
       einc__sbuf_printf(c,
                         "    for (int64_t x = 0; x < pn; x++)\n"
