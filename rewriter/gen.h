@@ -148,6 +148,26 @@ void einc__emit_opencl_prelude(einc_sbuf *cl);
 int einc__emit_opencl_plan(einc_sbuf *cl, const char *name, const einc_plan *plan);
 
 /* ---------------------------------------------------------------------------------------------
+ * The CUDA emitter (emit_cuda.c)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The lines every generated CUDA header (.cuh) / source (.cu) starts with. */
+void einc__emit_cuda_prelude_header(einc_sbuf *h);
+void einc__emit_cuda_prelude_source(einc_sbuf *c);
+
+/*
+ * Emit the kernels and host functions of one plan (rearrange, reduce or repeat; lengths may be
+ * unknown) into header `h` and source `c`:
+ *   int NAME(const void *in, const int64_t *in_shape, void *out, <run-time sizes>,
+ *            cudaStream_t stream);   (device pointers; launches on `stream`, does not wait)
+ *   int NAME_out_shape(const int64_t *in_shape, int64_t *out_shape, <run-time sizes>);
+ *   int NAME_view(const void *in, const int64_t *in_shape, einc_gen_view *view, <sizes>);
+ * (the last for VIEW and BROADCAST plans only). Arguments as einc__emit_c_plan.
+ */
+int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_plan *plan,
+                         const einc_kwarg *kwargs, int32_t n_kwargs);
+
+/* ---------------------------------------------------------------------------------------------
  * Generation and on-the-fly compilation (gen.c)
  * ------------------------------------------------------------------------------------------- */
 
@@ -155,6 +175,10 @@ int einc__emit_opencl_plan(einc_sbuf *cl, const char *name, const einc_plan *pla
  * is what the source #includes. On failure `err` names the entry and the error. */
 int einc__gen_c(const einc__manifest *m, const char *header_name, einc_sbuf *h, einc_sbuf *c,
                 char *err, size_t err_len);
+
+/* The same for the CUDA target (`header_name` is the .cuh the .cu includes). */
+int einc__gen_cuda(const einc__manifest *m, const char *header_name, einc_sbuf *h, einc_sbuf *c,
+                   char *err, size_t err_len);
 
 /* The OpenCL C program (one kernel per entry targeting opencl; every length must be known). */
 int einc__gen_opencl(const einc__manifest *m, einc_sbuf *cl, char *err, size_t err_len);
