@@ -222,7 +222,7 @@ void einc__emit_bind(einc__emit *e) {
                       "  o[%d] = st;\n"
                       "  if (__builtin_mul_overflow(st, a[%d], &st)) return EINC_GEN_ESHAPE;\n",
                       p->out_axes[q], p->out_axes[q]);
-  einc__sbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
+  einc__sbuf_printf(c, "  (void)st;\n  return EINC_GEN_OK;\n}\n\n");
 }
 
 /* Declare a[], s[], o[] and call the binder; `ret` is what to return on failure. */

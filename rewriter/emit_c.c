@@ -503,11 +503,11 @@ void einc__emit_reduce_body(einc_sbuf *c, const einc_plan *p, int32_t nr, const 
   einc__sbuf_printf(c, ";\n");
   const char *load;
   switch (dt) {
-  case EINC_BF16:
-    load = "(double)einc_gen__bf16_to_f32(*q)";
+  case EINC_BF16: /* any / all of floats: whether the value is non-zero (NaN is) */
+    load = bool_acc ? "(einc_gen__bf16_to_f32(*q) != 0.0f)" : "(double)einc_gen__bf16_to_f32(*q)";
     break;
   case EINC_F16:
-    load = "(double)einc_gen__f16_to_f32(*q)";
+    load = bool_acc ? "(einc_gen__f16_to_f32(*q) != 0.0f)" : "(double)einc_gen__f16_to_f32(*q)";
     break;
   case EINC_BOOL:
     load = "(*q != 0)";

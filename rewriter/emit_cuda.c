@@ -94,7 +94,8 @@ void einc__emit_cuda_prelude_source(einc_sbuf *c) {
 static void cuda__decode(einc_sbuf *c, const einc__loopv *v, int32_t n, const char *idx,
                          const char *off, int ind) {
   for (int32_t j = 0; j < n; j++) {
-    if (v[j].is == 0 || v[j].len == 1) continue;
+    /* (an output stride of 0 means an empty output: the launcher returns before any launch) */
+    if (v[j].is == 0 || v[j].len == 1 || v[j].os == 0) continue;
     einc__sbuf_printf(c, "%*s%s += ", ind, "", off);
     if (v[j].os == 1)
       einc__sbuf_printf(c, "(%s", idx);
