@@ -144,25 +144,25 @@ static void cuda__vec_kernel(einc__emit *e, const einc__loopv *v, int32_t vw) {
       c, "    *(uint4 *)(cx.out + o) = __ldg((const uint4 *)(cx.in + off));\n  }\n}\n\n");
 }
 
-/* The transpose: loop `p` has unit input stride, loop `q` (the last) unit output stride. A tile
- * of tt x tt elements is read along p (coalesced), then written along q (coalesced). */
-static void cuda__tile_kernel(einc__emit *e, const einc__loopv *v, int32_t p, int32_t q, int32_t tt,
-                              int32_t pad) {
+/* The start of a transpose kernel: loop `p` has unit input stride, loop `q` (the last) unit
+ * output stride. Each block walks tiles of tt x tt elements; for each one `src` points at
+ * element (p0, q0) of the input, `dst` at the same element of the output, and pn x qn of the
+ * tile are inside the arrays. */
+static void cuda__tile_head(einc__emit *e, const char *suffix, const einc__loopv *v, int32_t p,
+                            int32_t q, int32_t tt, const char *tile_decl) {
   einc_sbuf *c = e->c;
-  int32_t n = e->p->n_loops;
-  int32_t per = tt * tt / CUDA__THREADS;
-  cuda__kernel_head(e, "tile", "ntiles");
-  einc__sbuf_printf(c, "  __shared__ T tile[%d][%d];\n", tt, tt + pad);
+  cuda__kernel_head(e, suffix, "ntiles");
   einc__sbuf_printf(c,
+                    "  %s;\n"
                     "  const int64_t np = (%s + %d) / %d, nq = (%s + %d) / %d;\n"
                     "  for (int64_t t = blockIdx.x; t < ntiles; t += gridDim.x) {\n"
                     "    int64_t r = t;\n"
                     "    const int64_t tq = r %% nq;\n    r /= nq;\n"
                     "    const int64_t tp = r %% np;\n    r /= np;\n"
                     "    int64_t ib = 0, ob = 0;\n",
-                    v[p].elen, tt - 1, tt, v[q].elen, tt - 1, tt);
+                    tile_decl, v[p].elen, tt - 1, tt, v[q].elen, tt - 1, tt);
   /* the other loops, innermost first */
-  for (int32_t j = n - 1; j >= 0; j--) {
+  for (int32_t j = e->p->n_loops - 1; j >= 0; j--) {
     if (j == p || j == q || v[j].len == 1) continue;
     einc__sbuf_printf(c, "    { const int64_t x = r %% %s; r /= %s;", v[j].elen, v[j].elen);
     if (v[j].is != 0) einc__sbuf_printf(c, " ib += x * %s;", v[j].eis);
@@ -171,9 +171,24 @@ static void cuda__tile_kernel(einc__emit *e, const einc__loopv *v, int32_t p, in
   einc__sbuf_printf(
       c,
       "    const int64_t p0 = tp * %d, q0 = tq * %d;\n"
-      "    const int64_t pn = %s - p0 < %d ? %s - p0 : %d, qn = %s - q0 < %d ? %s - q0 : %d;\n"
+      "    const int pn = (int)(%s - p0 < %d ? %s - p0 : %d), qn = (int)(%s - q0 < %d ? %s - q0 : "
+      "%d);\n"
       "    const T *src = cx.in + ib + p0 + q0 * %s;\n"
-      "    T *dst = cx.out + ob + q0 + p0 * %s;\n"
+      "    T *dst = cx.out + ob + q0 + p0 * %s;\n",
+      tt, tt, v[p].elen, tt, v[p].elen, tt, v[q].elen, tt, v[q].elen, tt, v[q].eis, v[p].eos);
+}
+
+/* Any element size: a tile is read along p (coalesced) into shared memory, then written along
+ * q (coalesced); rows are padded so the column reads hit distinct banks. */
+static void cuda__tile_kernel(einc__emit *e, const einc__loopv *v, int32_t p, int32_t q, int32_t tt,
+                              int32_t pad) {
+  einc_sbuf *c = e->c;
+  int32_t per = tt * tt / CUDA__THREADS;
+  char decl[64];
+  snprintf(decl, sizeof decl, "__shared__ T tile[%d][%d]", tt, tt + pad);
+  cuda__tile_head(e, "tile", v, p, q, tt, decl);
+  einc__sbuf_printf(
+      c,
       "    if (pn == %d && qn == %d) {\n"
       "#pragma unroll\n"
       "      for (int k = 0; k < %d; k++) {\n"
@@ -199,9 +214,40 @@ static void cuda__tile_kernel(einc__emit *e, const einc__loopv *v, int32_t p, in
       "    }\n"
       "    __syncthreads();\n"
       "  }\n}\n\n",
-      tt, tt, v[p].elen, tt, v[p].elen, tt, v[q].elen, tt, v[q].elen, tt, v[q].eis, v[p].eos, tt,
-      tt, per, CUDA__THREADS, tt, tt, tt, tt, v[q].eis, per, CUDA__THREADS, tt, tt, v[p].eos, tt,
-      tt, per, CUDA__THREADS, tt, tt, v[q].eis, per, CUDA__THREADS, tt, tt, v[p].eos);
+      tt, tt, per, CUDA__THREADS, tt, tt, tt, tt, v[q].eis, per, CUDA__THREADS, tt, tt, v[p].eos,
+      tt, tt, per, CUDA__THREADS, tt, tt, v[q].eis, per, CUDA__THREADS, tt, tt, v[p].eos);
+}
+
+/* 2-byte elements in pairs: every global access is an aligned 4-byte word (the launcher checks
+ * that lengths, strides and pointers are even), halving the memory instructions. The tile's rows
+ * are 65 elements (130 bytes): a warp reading column p at rows 2i and 2i+1 hits 32 distinct
+ * banks. */
+static void cuda__tile2_kernel(einc__emit *e, const einc__loopv *v, int32_t p, int32_t q) {
+  cuda__tile_head(e, "tile2", v, p, q, 64, "__shared__ uint16_t tile[64][65]");
+  einc__sbuf_printf(
+      e->c,
+      "    const int lane = (int)threadIdx.x %% 32, row = (int)threadIdx.x / 32;\n"
+      "    uint32_t w[8];\n"
+      "#pragma unroll\n"
+      "    for (int k = 0; k < 8; k++)\n"
+      "      if (row + 8 * k < qn && 2 * lane < pn)\n"
+      "        w[k] = *(const uint32_t *)(src + 2 * lane + (int64_t)(row + 8 * k) * %s);\n"
+      "#pragma unroll\n"
+      "    for (int k = 0; k < 8; k++)\n"
+      "      if (row + 8 * k < qn && 2 * lane < pn) {\n"
+      "        tile[row + 8 * k][2 * lane] = (uint16_t)w[k];\n"
+      "        tile[row + 8 * k][2 * lane + 1] = (uint16_t)(w[k] >> 16);\n"
+      "      }\n"
+      "    __syncthreads();\n"
+      "#pragma unroll\n"
+      "    for (int k = 0; k < 8; k++)\n"
+      "      if (row + 8 * k < pn && 2 * lane < qn)\n"
+      "        *(uint32_t *)(dst + 2 * lane + (int64_t)(row + 8 * k) * %s) =\n"
+      "            (uint32_t)tile[2 * lane][row + 8 * k] |\n"
+      "            ((uint32_t)tile[2 * lane + 1][row + 8 * k] << 16);\n"
+      "    __syncthreads();\n"
+      "  }\n}\n\n",
+      v[q].eis, v[p].eos);
 }
 
 /* One thread per output element, reducing in left order (also dtype-changing copies). */
@@ -281,6 +327,7 @@ int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const ein
     cuda__elem_kernel(&e, v);
     if (kind == ROWS) cuda__vec_kernel(&e, v, vw);
     if (kind == TILES) cuda__tile_kernel(&e, v, blk, last, tt, pad);
+    if (kind == TILES && esz == 2) cuda__tile2_kernel(&e, v, blk, last);
   }
 
   /* The launcher. */
@@ -324,8 +371,24 @@ int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const ein
                       tt - 1, tt, vh[last].elen, tt - 1, tt);
     for (int32_t j = 0; j < last; j++)
       if (j != blk) einc__sbuf_printf(c, " * %s", vh[j].elen);
+    einc__sbuf_printf(c, ";\n");
+    if (esz == 2) { /* pairs when every pair of the tile is an aligned word on both sides */
+      einc__sbuf_printf(c,
+                        "  if ((((uintptr_t)in | (uintptr_t)out) & 3) == 0 && %s %% 2 == 0 && "
+                        "%s %% 2 == 0 && %s %% 2 == 0 && %s %% 2 == 0",
+                        vh[blk].elen, vh[last].elen, vh[last].eis, vh[blk].eos);
+      for (int32_t j = 0; j < last; j++)
+        if (j != blk && vh[j].len != 1)
+          einc__sbuf_printf(c, " && %s %% 2 == 0 && %s %% 2 == 0", vh[j].eis, vh[j].eos);
+      einc__sbuf_printf(
+          c,
+          ") {\n"
+          "    %s__tile2<<<einc_gen__blocks(ntiles, 1), %d, 0, stream>>>(cx, ntiles);\n"
+          "    return EINC_GEN_LAUNCHED();\n  }\n",
+          name, CUDA__THREADS);
+    }
     einc__sbuf_printf(c,
-                      ";\n  %s__tile<<<einc_gen__blocks(ntiles, 1), %d, 0, stream>>>(cx, ntiles);\n"
+                      "  %s__tile<<<einc_gen__blocks(ntiles, 1), %d, 0, stream>>>(cx, ntiles);\n"
                       "  return EINC_GEN_LAUNCHED();\n",
                       name, CUDA__THREADS);
   }
