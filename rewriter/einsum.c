@@ -67,30 +67,14 @@ static void einc__einsum_append(char *buf, size_t *len, const einc_einsum_operan
 int einc__plan_einsum(einc_plan *p, const einc_spec *spec, einc_error *err) {
   einc_arena *arena = einc__plan_arena(p);
   const char *pat = p->pattern;
-  size_t len = strlen(pat);
+  size_t len = p->pattern_len;
   p->klass = EINC_PLAN_EINSUM;
   int rc;
 
-  size_t arrow = SIZE_MAX, n_arrows = 0, second = 0;
-  for (size_t i = 0; i + 1 < len;) {
-    if (pat[i] == '-' && pat[i + 1] == '>') {
-      if (n_arrows == 0)
-        arrow = i;
-      else if (n_arrows == 1)
-        second = i;
-      n_arrows++;
-      i += 2;
-    } else {
-      i++;
-    }
-  }
-  if (n_arrows == 0)
-    return einc__fail(err, EINC_ERR_EINSUM_NO_ARROW, (einc_span){(uint32_t)len, (uint32_t)len},
-                      true, "Einsum pattern must contain '->'.");
-  if (n_arrows > 1)
-    return einc__fail(
-        err, EINC_ERR_MULTIPLE_ARROWS, (einc_span){(uint32_t)second, (uint32_t)second + 2}, true,
-        "too many values to unpack (expected 2): the pattern has %zu \"->\"", n_arrows);
+  size_t arrow;
+  rc = einc__split_arrow(pat, len, EINC_ERR_EINSUM_NO_ARROW, "Einsum pattern must contain '->'.",
+                         &arrow, err);
+  if (rc) return rc;
 
   /* parse every operand, then the output; validate afterwards, in that order */
   einc_side operands[EINC_MAX_INPUTS];

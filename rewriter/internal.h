@@ -60,6 +60,11 @@ typedef struct einc_side_options {
 int einc__parse_side(const char *pattern, size_t start, size_t end, einc_side_options opts,
                      einc_arena *arena, einc_side *out, einc_error *err);
 
+/* Find the one "->" of `pattern` (einops splits on it: none or several is a ValueError, reported
+ * as `no_arrow_kind` or multiple_arrows with a span). */
+int einc__split_arrow(const char *pattern, size_t len, einc_error_kind no_arrow_kind,
+                      const char *no_arrow_message, size_t *arrow, einc_error *err);
+
 /* The axis-name rule: a Python identifier that neither starts nor ends with `_` (a bare `_` when
  * allow_underscore). Returns NULL when valid, else the reason einops gives. */
 const char *einc__axis_name_problem(const char *name, size_t len, bool allow_underscore);

@@ -1,7 +1,7 @@
 /*
  * The pattern manifest: the input of `einc gen`. One section per generated function:
  *
- *   # comment
+ *   # comment (also at the end of a line, after a blank)
  *   [gdn_flatten]                      the function's name (a C identifier)
  *   op = rearrange                     rearrange | reduce | repeat
  *   pattern = ... h d -> ... (h d)
@@ -189,6 +189,13 @@ int einc__manifest_parse(einc__manifest *self, const char *path, const char *tex
     line++;
     manifest__trim(&b, &e);
     if (b == e || *b == '#') continue;
+    /* a comment may also end a line: " #" to the end (no value contains '#') */
+    for (const char *c = b + 1; c < e; c++)
+      if (*c == '#' && (c[-1] == ' ' || c[-1] == '\t')) {
+        e = c;
+        manifest__trim(&b, &e);
+        break;
+      }
     if (*b == '[') {
       if (e[-1] != ']') return manifest__fail(err, err_len, path, line, "expected [name]", b, e);
       const char *nb = b + 1, *ne = e - 1;

@@ -24,7 +24,7 @@ static int einc__space_len(const char *s, size_t n) {
 
 static int einc__pack_pattern(einc_plan *p, const char *opname, einc_error *err) {
   const char *pat = p->pattern;
-  size_t len = strlen(pat);
+  size_t len = p->pattern_len;
   struct {
     size_t start, end;
   } tok[EINC_MAX_RANK * 2 + 2];

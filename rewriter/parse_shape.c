@@ -9,7 +9,7 @@
 
 int einc__plan_parse_shape(einc_plan *p, const einc_spec *spec, einc_error *err) {
   p->klass = EINC_PLAN_PARSE_SHAPE;
-  size_t len = strlen(p->pattern);
+  size_t len = p->pattern_len;
   einc_side_options opts = {.allow_underscore = true};
   int rc = einc__parse_side(p->pattern, 0, len, opts, einc__plan_arena(p), &p->left, err);
   if (rc) return rc;

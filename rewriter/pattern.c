@@ -283,6 +283,32 @@ static int einc_side__token(einc_side_parser *p, const char *text, size_t len, s
       p, (einc_atom){.kind = EINC_ATOM_NAMED, .name = name, .value = EINC_UNKNOWN, .span = span});
 }
 
+int einc__split_arrow(const char *pat, size_t len, einc_error_kind no_arrow_kind,
+                      const char *no_arrow_message, size_t *arrow, einc_error *err) {
+  size_t n_arrows = 0, second = 0;
+  *arrow = SIZE_MAX;
+  for (size_t i = 0; i + 1 < len;) {
+    if (pat[i] == '-' && pat[i + 1] == '>') {
+      if (n_arrows == 0)
+        *arrow = i;
+      else if (n_arrows == 1)
+        second = i;
+      n_arrows++;
+      i += 2;
+    } else {
+      i++;
+    }
+  }
+  if (n_arrows == 0)
+    return einc__fail(err, no_arrow_kind, (einc_span){(uint32_t)len, (uint32_t)len}, true, "%s",
+                      no_arrow_message);
+  if (n_arrows > 1)
+    return einc__fail(
+        err, EINC_ERR_MULTIPLE_ARROWS, (einc_span){(uint32_t)second, (uint32_t)second + 2}, true,
+        "too many values to unpack (expected 2): the pattern has %zu \"->\"", n_arrows);
+  return EINC_OK;
+}
+
 /* Python's str.count: non-overlapping occurrences. */
 static size_t einc__count(const char *s, size_t n, const char *needle, size_t m, size_t *first) {
   size_t count = 0;

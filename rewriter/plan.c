@@ -127,7 +127,7 @@ static bool einc__reduction_from_name(const char *s, einc_reduction *out) {
 }
 
 static einc_span einc__whole(const einc_plan *p) {
-  return (einc_span){0, (uint32_t)strlen(p->pattern)};
+  return (einc_span){0, (uint32_t)p->pattern_len};
 }
 
 /* Index of the elementary axis named like `a` (anonymous: the very atom), or -1. */
@@ -217,31 +217,16 @@ static void einc__build_loops(const einc_plan *p, const int32_t *axes, int n, bo
 static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error *err) {
   einc_arena *arena = einc__plan_arena(p);
   const char *pat = p->pattern;
-  size_t len = strlen(pat);
+  size_t len = p->pattern_len;
   int rc;
 
   /* 1. exactly one "->" (a plain ValueError in einops) */
-  size_t arrow = SIZE_MAX, n_arrows = 0, second = 0;
-  for (size_t i = 0; i + 1 < len;) {
-    if (pat[i] == '-' && pat[i + 1] == '>') {
-      if (n_arrows == 0)
-        arrow = i;
-      else if (n_arrows == 1)
-        second = i;
-      n_arrows++;
-      i += 2;
-    } else {
-      i++;
-    }
-  }
-  if (n_arrows == 0)
-    return einc__fail(err, EINC_ERR_NO_ARROW, (einc_span){(uint32_t)len, (uint32_t)len}, true,
-                      "not enough values to unpack (expected 2, got 1): the pattern needs one "
-                      "\"->\"");
-  if (n_arrows > 1)
-    return einc__fail(
-        err, EINC_ERR_MULTIPLE_ARROWS, (einc_span){(uint32_t)second, (uint32_t)second + 2}, true,
-        "too many values to unpack (expected 2): the pattern has %zu \"->\"", n_arrows);
+  size_t arrow;
+  rc = einc__split_arrow(pat, len, EINC_ERR_NO_ARROW,
+                         "not enough values to unpack (expected 2, got 1): the pattern needs one "
+                         "\"->\"",
+                         &arrow, err);
+  if (rc) return rc;
 
   /* 2-3. each side on its own, left first */
   einc_side_options opts = {0};
@@ -711,6 +696,7 @@ int einc_plan_new(const einc_spec *spec, einc_plan **out, einc_error *err) {
     goto fail_plan;
   }
   p->pattern = pattern;
+  p->pattern_len = spec->pattern_len;
   p->op = spec->op;
   p->in_dtype = p->out_dtype = spec->dtype;
   p->n_inputs = spec->n_inputs;

@@ -30,7 +30,8 @@ typedef struct einc_rt_backend_vtable {
   void (*proj_delete)(einc_rt_backend *self, void *state);
 
   /* Optional: device memory (einc_rt_backend_alloc ...). Left NULL, host memory backs the CPU
-   * backend and other backends answer EINC_RT_EUNSUPPORTED. */
+   * backend, cudart's blocking calls a CUDA backend (backend.c), and others answer
+   * EINC_RT_EUNSUPPORTED. */
   int (*mem_alloc)(einc_rt_backend *self, size_t bytes, void **out);
   void (*mem_free)(einc_rt_backend *self, void *buf);
   int (*mem_upload)(einc_rt_backend *self, void *buf, const void *host, size_t bytes);
@@ -49,15 +50,13 @@ int einc_rt__cpu_backend_new(const einc_rt_backend_options *opts, einc_rt_backen
 int einc_rt__opencl_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
 int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backend **out);
 
-/* The head merge X = rearrange(Y, "... h d -> ... (h d)") as compiled by einc's pattern compiler
- * (head_merge.c): compiled once when a projection is created, applied per call without looking
- * at the pattern again. Applying it to a [T, H, d] descriptor gives the [T, H*d] view over the
+/* The head merge X = rearrange(Y, "... h d -> ... (h d)"), generated at build time by `einc gen`
+ * from runtime/patterns.einc (head_merge.c): checked once when a projection is created, applied
+ * per call. Applying it to a contiguous [T, H, d] descriptor gives the [T, H*d] view over the
  * same data (no element moves). */
 typedef struct einc_rt__head_merge {
   int64_t heads, head_dim;
-  int32_t out_rank;        /* 2 */
-  int32_t out_from_dim[2]; /* output dim j takes the stride of input dim out_from_dim[j] */
-  int64_t merged_len;      /* H*d */
+  int64_t merged_len; /* H*d */
 } einc_rt__head_merge;
 
 int einc_rt__head_merge_compile(int64_t heads, int64_t head_dim, einc_rt__head_merge *out);

@@ -5,8 +5,8 @@ vLLM's native path: RMSNormGated.forward_native with norm_before_gate=True (floa
 result cast back to the activation dtype), the head merge "... h d -> ... (h d)" as a flatten,
 then F.linear without bias. Prints one line per shape and token count:
     torch H D T projection_ms gemm_alone_ms
-(median over repeats after a warm-up call, all cores). Run with /usr/bin/python3 (Debian's
-python3-torch).
+(median over repeats after a warm-up call, or with --best the fastest; all cores). Run with
+/usr/bin/python3 (Debian's python3-torch).
 """
 import argparse
 import os
@@ -37,7 +37,7 @@ def projection(o, z, norm_weight, proj_weight, eps=1e-6):
     return F.linear(x, proj_weight)
 
 
-def median_ms(fn):
+def time_ms(fn, best=False):
     fn()  # warm-up
     samples, start = [], time.perf_counter()
     while len(samples) < 20 and (len(samples) < 3 or time.perf_counter() - start < 1.5):
@@ -46,7 +46,7 @@ def median_ms(fn):
         samples.append(time.perf_counter() - t0)
         if samples[-1] > 2.0:  # long calls: one timed call is enough
             break
-    return statistics.median(samples) * 1e3
+    return (min(samples) if best else statistics.median(samples)) * 1e3
 
 
 def main():
@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--dtype", default="bf16", choices=sorted(DTYPES))
     ap.add_argument("--shapes", default="16/1024,32/4096,48/5120,32/2048,64/3072,64/4096")
     ap.add_argument("--tokens", default="1,16,128,1024,8192")
+    ap.add_argument("--best", action="store_true", help="the fastest call, not the median")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     dtype, d = DTYPES[args.dtype], 128
@@ -70,8 +71,8 @@ def main():
             x = o.flatten(-2).contiguous()
             try:
                 with torch.inference_mode():
-                    p = median_ms(lambda: projection(o, z, nw, w))
-                    g = median_ms(lambda: F.linear(x, w))
+                    p = time_ms(lambda: projection(o, z, nw, w), args.best)
+                    g = time_ms(lambda: F.linear(x, w), args.best)
             except RuntimeError as e:  # e.g. float16 matmul missing on this CPU build
                 print(f"# {h}/{n} T={t}: {e}", file=sys.stderr)
                 p = g = float("nan")

@@ -110,11 +110,11 @@ const char *einc_status_name(int status);
   X(PACK_LENGTH_MISMATCH, "pack_length_mismatch", "shape")                                         \
   X(UNPACK_WRONG_NDIM, "unpack_wrong_ndim", "ndim")                                                \
   X(UNPACK_MULTIPLE_UNKNOWN, "unpack_multiple_unknown", "pattern")                                 \
-  X(UNPACK_BAD_SPLIT, "unpack_bad_split", "shape")                                               \
-  X(PARSE_SHAPE_COMPOSITE, "parse_shape_composite", "parse")                                     \
-  X(PARSE_SHAPE_NDIM, "parse_shape_ndim", "ndim")                                                \
-  X(PARSE_SHAPE_ANON_MISMATCH, "parse_shape_anon_mismatch", "shape")                             \
-  X(PARSE_SHAPE_UNIT_MISMATCH, "parse_shape_unit_mismatch", "shape")                                                 \
+  X(UNPACK_BAD_SPLIT, "unpack_bad_split", "shape")                                                 \
+  X(PARSE_SHAPE_COMPOSITE, "parse_shape_composite", "parse")                                       \
+  X(PARSE_SHAPE_NDIM, "parse_shape_ndim", "ndim")                                                  \
+  X(PARSE_SHAPE_ANON_MISMATCH, "parse_shape_anon_mismatch", "shape")                               \
+  X(PARSE_SHAPE_UNIT_MISMATCH, "parse_shape_unit_mismatch", "shape")                               \
   X(UNPACK_OVERLAP, "unpack_overlap", "shape")
 
 typedef enum einc_error_kind {
@@ -357,6 +357,7 @@ typedef struct einc_plan {
   einc_dtype in_dtype, out_dtype;
 
   const char *pattern; /* a NUL-terminated copy */
+  size_t pattern_len;  /* its bytes (a NUL inside is an error, not an end) */
   einc_side left, right;
 
   /* Inputs (several for einsum and pack). in_shape has EINC_UNKNOWN entries for run-time dims. */

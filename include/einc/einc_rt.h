@@ -197,7 +197,6 @@ int einc_rt_gated_rmsnorm(einc_rt_backend *backend, const einc_rt_tensor *o,
 int einc_rt_gemm_nt(einc_rt_backend *backend, const einc_rt_tensor *x, const einc_rt_tensor *w,
                     einc_rt_tensor *out);
 
-
 /* ---------------------------------------------------------------------------------------------
  * Section 5: run-time pattern API
  *
@@ -238,9 +237,8 @@ int einc_rt_rearrange(const char *pattern, einc_rt_dtype dtype, const void *in, 
                       const int64_t *shape, void *out, const einc_rt_axis_size *sizes);
 /* out = reduce(in, pattern, reduction, **sizes); reduction: "sum", "mean", "max", "min", "prod".
  * Accumulates in double over the reduced axes in left order (reproducible to the bit). */
-int einc_rt_reduce(const char *pattern, const char *reduction, einc_rt_dtype dtype,
-                   const void *in, int32_t rank, const int64_t *shape, void *out,
-                   const einc_rt_axis_size *sizes);
+int einc_rt_reduce(const char *pattern, const char *reduction, einc_rt_dtype dtype, const void *in,
+                   int32_t rank, const int64_t *shape, void *out, const einc_rt_axis_size *sizes);
 /* out = repeat(in, pattern, **sizes). */
 int einc_rt_repeat(const char *pattern, einc_rt_dtype dtype, const void *in, int32_t rank,
                    const int64_t *shape, void *out, const einc_rt_axis_size *sizes);

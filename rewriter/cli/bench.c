@@ -1,15 +1,16 @@
 /*
  * `einc bench`: measures libeinc_rt's GDN output projection.
  *   bench gdn [--backend cpu|opencl|cuda|all] [--dtype bf16|f16|f32] [--shapes 16/1024,32/2048]
- *             [--tokens 1,16,128,1024,8192] [--torch [SCRIPT]]
+ *             [--tokens 1,16,128,1024,8192] [--torch [SCRIPT]] [--best]
  *   bench demo [--tokens T] [--heads H] [--dim D]
  * gdn: per backend, shape (H heads of d = 128, D outputs) and token count: the projection's time
  * per call (median after warm-up), its GB/s and GFLOP/s, the floor on this machine (bytes over
  * the copy bandwidth and FLOPs over the GEMM rate, both measured in this run), the GEMM alone
  * (einc_rt_gemm_nt on the same operands, and for 16-bit dtypes on float32 operands of the same
- * shape) and the ratio of the projection to the faster of the two; with --torch, PyTorch's time for
- * the same work (scripts/bench_torch_cpu.py under /usr/bin/python3) and the ratio einc / PyTorch.
- * demo: the projection on every backend present, each against a float64 reference.
+ * shape) and the ratio of the projection to the faster of the two, the norm alone; with --torch,
+ * PyTorch's time for the same work (scripts/bench_torch_cpu.py under /usr/bin/python3) and the
+ * ratio einc / PyTorch. demo: the projection on every backend present, each against a float64
+ * reference.
  */
 #include <math.h>
 #include <stdint.h>
@@ -33,26 +34,42 @@ static int bench_cmp_double(const void *a, const void *b) {
 
 typedef int (*bench_fn)(void *ctx);
 
-/* Median (or, with `best`, fastest) seconds per call after two warm-up calls: at least 3 and at
- * most 50 timed calls, fewer once 1.5 s have gone by. */
-static int bench_time_ex(einc_rt_backend *be, bench_fn fn, void *ctx, bool best, double *out) {
-  double samples[50];
-  int n = 0, rc;
+/* --best: report the fastest call instead of the median (on a loaded machine). */
+static bool bench_best;
+
+#define BENCH_MAX_FNS     4
+#define BENCH_MAX_SAMPLES 100
+
+/* Seconds per call of each of n functions, after two warm-up rounds: the median of at least 3
+ * and at most 50 timed rounds, fewer once 1.5 s have gone by (--best: the fastest of up to 100
+ * rounds in 3 s). The functions take turns within each round, so the ones compared meet the same
+ * machine, even one whose load changes while it runs. */
+static int bench_time_all(einc_rt_backend *be, int n_fns, const bench_fn *fns, void *const *ctxs,
+                          double *out) {
+  static double samples[BENCH_MAX_FNS][BENCH_MAX_SAMPLES];
+  int rounds = 0, rc;
   for (int i = 0; i < 2; i++)
-    if ((rc = fn(ctx)) || (rc = einc_rt_backend_synchronize(be))) return rc;
-  double start = bench_now();
-  while (n < 50 && (n < 3 || bench_now() - start < 1.5)) {
-    double t0 = bench_now();
-    if ((rc = fn(ctx)) || (rc = einc_rt_backend_synchronize(be))) return rc;
-    samples[n++] = bench_now() - t0;
+    for (int f = 0; f < n_fns; f++)
+      if ((rc = fns[f](ctxs[f])) || (rc = einc_rt_backend_synchronize(be))) return rc;
+  const int most = bench_best ? BENCH_MAX_SAMPLES : 50;
+  const double budget = bench_best ? 3.0 : 1.5, start = bench_now();
+  while (rounds < most && (rounds < 3 || bench_now() - start < budget)) {
+    for (int f = 0; f < n_fns; f++) {
+      double t0 = bench_now();
+      if ((rc = fns[f](ctxs[f])) || (rc = einc_rt_backend_synchronize(be))) return rc;
+      samples[f][rounds] = bench_now() - t0;
+    }
+    rounds++;
   }
-  qsort(samples, (size_t)n, sizeof samples[0], bench_cmp_double);
-  *out = best ? samples[0] : samples[n / 2];
+  for (int f = 0; f < n_fns; f++) {
+    qsort(samples[f], (size_t)rounds, sizeof samples[f][0], bench_cmp_double);
+    out[f] = bench_best ? samples[f][0] : samples[f][rounds / 2];
+  }
   return 0;
 }
 
-static int bench_time(einc_rt_backend *be, bench_fn fn, void *ctx, double *median) {
-  return bench_time_ex(be, fn, ctx, false, median);
+static int bench_time(einc_rt_backend *be, bench_fn fn, void *ctx, double *seconds) {
+  return bench_time_all(be, 1, &fn, &ctx, seconds);
 }
 
 /* ---- operands on a backend's device ---- */
@@ -175,6 +192,15 @@ static int bench_run_gemm(void *ctx) {
   return einc_rt_gemm_nt(c->be, &c->tx, &c->tw, &c->tout);
 }
 
+/* The norm alone, into x's buffer viewed as Y [T, H, d]. */
+static int bench_run_norm(void *ctx) {
+  bench_case *c = ctx;
+  einc_rt_tensor y = c->to;
+  y.data = c->x.dev;
+  einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
+  return einc_rt_gated_rmsnorm(c->be, &c->to, &c->tz, &c->tnw, &params, &y);
+}
+
 /* ---- the machine's own limits, measured in this run ---- */
 
 /* Bytes moved (read + written) per second by memcpy of 64 MiB. */
@@ -200,7 +226,7 @@ static double bench_copy_bandwidth(void) {
   return 2.0 * (double)bytes / best;
 }
 
-/* FLOP/s of einc_rt_gemm_nt on a large GEMM: its fastest call, in float32 or the dtype. */
+/* FLOP/s of einc_rt_gemm_nt on a large GEMM, in float32 or the dtype, the faster. */
 static double bench_gemm_rate(einc_rt_backend *be, einc_rt_dtype dt) {
   bool cpu = einc_rt_backend_get_kind(be) == EINC_RT_BACKEND_CPU;
   int64_t m = cpu ? 1024 : 256, k = cpu ? 4096 : 1024, n = cpu ? 2048 : 512;
@@ -210,7 +236,7 @@ static double bench_gemm_rate(einc_rt_backend *be, einc_rt_dtype dt) {
     bench_case c;
     if (bench_case_new(be, dts[i], m, k / 128, 128, n, false, &c)) continue;
     double s;
-    if (!bench_time_ex(be, bench_run_gemm, &c, true, &s) && 2.0 * m * k * n / s > best)
+    if (!bench_time(be, bench_run_gemm, &c, &s) && 2.0 * m * k * n / s > best)
       best = 2.0 * m * k * n / s;
     bench_case_free(&c);
   }
@@ -259,8 +285,8 @@ typedef struct bench_torch_row {
 static int bench_torch(const char *script, einc_rt_dtype dt, const char *shapes, const char *tokens,
                        bench_torch_row *rows, int max) {
   char cmd[2048];
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' --dtype %s --shapes %s --tokens %s", script,
-           bench_dtype_short(dt), shapes, tokens);
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' --dtype %s --shapes %s --tokens %s%s", script,
+           bench_dtype_short(dt), shapes, tokens, bench_best ? " --best" : "");
   FILE *p = popen(cmd, "r");
   if (!p) return 0;
   char line[512];
@@ -297,6 +323,8 @@ static int bench_gdn(int argc, char **argv) {
       shapes_arg = v, i++;
     else if (!strcmp(a, "--tokens") && v)
       tokens_arg = v, i++;
+    else if (!strcmp(a, "--best"))
+      bench_best = true;
     else if (!strcmp(a, "--torch")) {
       torch_script = v && v[0] != '-' ? (i++, v) : "scripts/bench_torch_cpu.py";
     } else {
@@ -333,8 +361,9 @@ static int bench_gdn(int argc, char **argv) {
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
   double load[1] = {0};
   getloadavg(load, 1);
-  printf("einc bench gdn, %s, dtype %s, d = 128, silu; copy bandwidth %.1f GB/s; load %.2f\n", date,
-         bench_dtype_short(dt), bw / 1e9, load[0]);
+  printf("einc bench gdn, %s, dtype %s, d = 128, silu; copy bandwidth %.1f GB/s; load %.2f; "
+         "%s time per call\n",
+         date, bench_dtype_short(dt), bw / 1e9, load[0], bench_best ? "fastest" : "median");
   for (int bi = 0; bi < 3; bi++) {
     if (strcmp(backend, "all") && strcmp(backend, bench_backend_names[bi])) continue;
     einc_rt_backend *be = NULL;
@@ -345,8 +374,9 @@ static int bench_gdn(int argc, char **argv) {
     }
     double rate = bench_gemm_rate(be, dt);
     printf("\nbackend %s; GEMM rate %.1f GFLOP/s\n", einc_rt_backend_name(be), rate / 1e9);
-    printf("%4s %5s %5s | %9s %7s %8s | %9s | %9s %9s %6s | %9s %6s\n", "H", "D", "T", "proj ms",
-           "GB/s", "GFLOP/s", "floor ms", "GEMM ms", "f32 GEMM", "p/GEMM", "torch ms", "e/t");
+    printf("%4s %5s %5s | %9s %7s %8s | %9s | %8s %9s %9s %6s | %9s %6s\n", "H", "D", "T",
+           "proj ms", "GB/s", "GFLOP/s", "floor ms", "norm ms", "GEMM ms", "f32 GEMM", "p/GEMM",
+           "torch ms", "e/t");
     for (int si = 0; si < n_shapes; si++)
       for (int ti = 0; ti < n_tokens; ti++) {
         int64_t h = shapes[si][0], n = shapes[si][1], t = tokens[ti], k = h * 128;
@@ -356,33 +386,31 @@ static int bench_gdn(int argc, char **argv) {
                  einc_rt_status_name(rc), einc_rt_last_error());
           continue;
         }
-        double sp = 0, sg = 0, sf = 0;
-        if ((rc = bench_time(be, bench_run_proj, &c, &sp)) ||
-            (rc = bench_time(be, bench_run_gemm, &c, &sg))) {
+        /* The projection, the norm alone, the GEMM alone and, for a 16-bit dtype, the float32
+         * GEMM of the same shape (the best GEMM the library offers may be that one). */
+        bench_case cf;
+        bool with_f32 =
+            dt != EINC_RT_F32 && !bench_case_new(be, EINC_RT_F32, t, h, 128, n, false, &cf);
+        bench_fn fns[4] = {bench_run_proj, bench_run_norm, bench_run_gemm, bench_run_gemm};
+        void *ctxs[4] = {&c, &c, &c, &cf};
+        double secs[4] = {0};
+        rc = bench_time_all(be, with_f32 ? 4 : 3, fns, ctxs, secs);
+        if (with_f32) bench_case_free(&cf);
+        if (rc) {
           printf("%4lld %5lld %5lld | %s: %s\n", (long long)h, (long long)n, (long long)t,
                  einc_rt_status_name(rc), einc_rt_last_error());
           bench_case_free(&c);
           continue;
         }
-        /* For a 16-bit dtype, also the float32 GEMM of the same shape: the best GEMM the
-         * library offers may be that one (see the CPU backend). */
-        sf = sg;
-        if (dt != EINC_RT_F32) {
-          bench_case cf;
-          double s32;
-          if (!bench_case_new(be, EINC_RT_F32, t, h, 128, n, false, &cf)) {
-            if (!bench_time(be, bench_run_gemm, &cf, &s32)) sf = s32;
-            bench_case_free(&cf);
-          }
-        }
+        double sp = secs[0], sn = secs[1], sg = secs[2], sf = with_f32 ? secs[3] : sg;
         double best_gemm = fmin(sg, sf);
         double es = (double)einc_rt_dtype_size(dt);
         double bytes = es * (2.0 * t * k + (double)n * k + 128 + (double)t * n);
         double flops = 2.0 * t * k * n;
         double floor_s = fmax(bytes / bw, rate > 0 ? flops / rate : 0);
-        printf("%4lld %5lld %5lld | %9.3f %7.1f %8.1f | %9.3f | %9.3f %9.3f %6.2f |", (long long)h,
-               (long long)n, (long long)t, sp * 1e3, bytes / sp / 1e9, flops / sp / 1e9,
-               floor_s * 1e3, sg * 1e3, sf * 1e3, sp / best_gemm);
+        printf("%4lld %5lld %5lld | %9.3f %7.1f %8.1f | %9.3f | %8.3f %9.3f %9.3f %6.2f |",
+               (long long)h, (long long)n, (long long)t, sp * 1e3, bytes / sp / 1e9,
+               flops / sp / 1e9, floor_s * 1e3, sn * 1e3, sg * 1e3, sf * 1e3, sp / best_gemm);
         bool found = false;
         for (int r = 0; r < n_torch && !found; r++)
           if (torch_rows[r].h == h && torch_rows[r].n == n && torch_rows[r].t == t) {
@@ -488,8 +516,9 @@ int einc_cli_bench(int argc, char **argv) {
   /* argv[0] is the command's own name; argv[1] the benchmark. */
   if (argc >= 2 && !strcmp(argv[1], "gdn")) return bench_gdn(argc - 2, argv + 2);
   if (argc >= 2 && !strcmp(argv[1], "demo")) return bench_demo(argc - 2, argv + 2);
-  fprintf(stderr, "usage: bench gdn [--backend cpu|opencl|cuda|all] [--dtype bf16|f16|f32]\n"
-                  "                 [--shapes H/D,...] [--tokens T,...] [--torch [SCRIPT]]\n"
-                  "       bench demo [--tokens T] [--heads H] [--dim D] [--dtype bf16|f16|f32]\n");
+  fprintf(stderr,
+          "usage: bench gdn [--backend cpu|opencl|cuda|all] [--dtype bf16|f16|f32]\n"
+          "                 [--shapes H/D,...] [--tokens T,...] [--torch [SCRIPT]] [--best]\n"
+          "       bench demo [--tokens T] [--heads H] [--dim D] [--dtype bf16|f16|f32]\n");
   return 2;
 }

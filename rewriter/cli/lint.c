@@ -40,21 +40,26 @@ typedef struct einc__lint_lang {
 /* The scanners this build has. */
 static const einc__lint_lang einc__lint_langs[] = {
 #ifdef EINC_HAVE_PYTHON_LINT
-    {".py", einc__lint_python_file, "einops"}, {".pyi", einc__lint_python_file, "einops"},
+    {".py", einc__lint_python_file, "einops"},
+    {".pyi", einc__lint_python_file, "einops"},
 #endif
 #ifdef EINC_HAVE_CLANG_LINT
-    {".c", einc__lint_c_file, "einc_"},        {".h", einc__lint_c_file, "einc_"},
-    {".cc", einc__lint_c_file, "einc_"},       {".cpp", einc__lint_c_file, "einc_"},
-    {".cu", einc__lint_c_file, "einc_"},       {".cuh", einc__lint_c_file, "einc_"},
+    {".c", einc__lint_c_file, "einc_"},
+    {".h", einc__lint_c_file, "einc_"},
+    {".cc", einc__lint_c_file, "einc_"},
+    {".cpp", einc__lint_c_file, "einc_"},
+    {".cu", einc__lint_c_file, "einc_"},
+    {".cuh", einc__lint_c_file, "einc_"},
     {".hpp", einc__lint_c_file, "einc_"},
 #endif
+    {NULL, NULL, NULL}, /* the end (and the whole table when no scanner is built) */
 };
 
 static const einc__lint_lang *einc__lint_lang_of(const char *path) {
   const char *dot = strrchr(path, '.');
   const char *slash = strrchr(path, '/');
   if (!dot || (slash && dot < slash)) return NULL;
-  for (size_t i = 0; i < sizeof einc__lint_langs / sizeof *einc__lint_langs; i++)
+  for (size_t i = 0; einc__lint_langs[i].ext; i++)
     if (!strcmp(dot, einc__lint_langs[i].ext)) return &einc__lint_langs[i];
   return NULL;
 }
@@ -730,6 +735,7 @@ int einc_cli_lint(int argc, char **argv) {
 #ifdef EINC_HAVE_CLANG_LINT
   einc__lint_c_configure(compdb_dir, n_flags, (const char *const *)flags, manifest);
 #else
+  (void)n_flags;
   if (compdb_dir || manifest || export_fixes || flags) {
     fprintf(stderr, "einc lint: -p, --manifest, --export-fixes and -- need the C linter, which "
                     "this build of einc leaves out (libclang)\n");
@@ -885,6 +891,7 @@ int einc_cli_lint(int argc, char **argv) {
   status = errors ? 2 : (remaining || (opts.diff && changed)) ? 1 : 0;
 
 fail_files:
+  __attribute__((unused));
   for (int32_t i = 0; i < pool.n; i++)
     einc__lint_file_clear(&pool.files[i]);
 fail_walk:

@@ -43,9 +43,13 @@ typedef struct einc_rt__norm_job {
 /* Tokens [t0, t1) of a job. */
 typedef void (*einc_rt__norm_fn)(const einc_rt__norm_job *job, int64_t t0, int64_t t1);
 
+/* dst[0, n) = src rounded to dt (bfloat16 or float16), nearest even. */
+typedef void (*einc_rt__narrow_fn)(const float *src, uint16_t *dst, int64_t n, einc_rt_dtype dt);
+
 typedef struct einc_rt__norm_impl {
   const char *name; /* "avx512_bf16", "avx512", "avx2", "portable" */
   einc_rt__norm_fn run;
+  einc_rt__narrow_fn narrow; /* the GEMM's float output back to the activation dtype */
 } einc_rt__norm_impl;
 
 /* The CPU has AVX-512 BF16 (bfloat16 dot products and conversions). */
@@ -53,10 +57,13 @@ bool einc_rt__cpu_has_avx512bf16(void);
 /* The fastest kernel this CPU runs. */
 einc_rt__norm_impl einc_rt__norm_pick(void);
 void einc_rt__norm_portable(const einc_rt__norm_job *job, int64_t t0, int64_t t1);
+void einc_rt__narrow_portable(const float *src, uint16_t *dst, int64_t n, einc_rt_dtype dt);
 #if defined(__x86_64__) || defined(__i386__)
 void einc_rt__norm_avx2(const einc_rt__norm_job *job, int64_t t0, int64_t t1);
 void einc_rt__norm_avx512(const einc_rt__norm_job *job, int64_t t0, int64_t t1);
 void einc_rt__norm_avx512_bf16(const einc_rt__norm_job *job, int64_t t0, int64_t t1);
+void einc_rt__narrow_avx2(const float *src, uint16_t *dst, int64_t n, einc_rt_dtype dt);
+void einc_rt__narrow_avx512(const float *src, uint16_t *dst, int64_t n, einc_rt_dtype dt);
 #endif
 
 #endif /* EINC_RT_CPU_H */

@@ -50,9 +50,14 @@ static void *einc_rt__aligned_alloc(size_t bytes) {
   return p;
 }
 
+/* Elements a pool thread gets at least: about 100 µs of norm work. Below that, waking a thread
+ * (and, on a busy machine, waiting for a core) costs more than it saves. */
+#define EINC_RT__MIN_PART_ELEMS 131072
+
 /* ---- conversions run on the pool ---- */
 
 typedef struct einc_rt__convert_job {
+  einc_rt__narrow_fn narrow;
   const void *src;
   void *dst;
   int64_t cols, src_ld, dst_ld;
@@ -63,14 +68,8 @@ static void einc_rt__convert_rows(void *ctx, int64_t r0, int64_t r1) {
   const einc_rt__convert_job *j = ctx;
   for (int64_t r = r0; r < r1; r++) {
     if (j->src_dt == EINC_RT_F32) {
-      const float *s = (const float *)j->src + r * j->src_ld;
-      uint16_t *d = (uint16_t *)j->dst + r * j->dst_ld;
-      if (j->dst_dt == EINC_RT_BF16)
-        for (int64_t c = 0; c < j->cols; c++)
-          d[c] = einc_rt__f32_to_bf16(s[c]);
-      else
-        for (int64_t c = 0; c < j->cols; c++)
-          d[c] = einc_rt__f32_to_f16(s[c]);
+      j->narrow((const float *)j->src + r * j->src_ld, (uint16_t *)j->dst + r * j->dst_ld, j->cols,
+                j->dst_dt);
     } else {
       const uint16_t *s = (const uint16_t *)j->src + r * j->src_ld;
       float *d = (float *)j->dst + r * j->dst_ld;
@@ -88,8 +87,8 @@ static void einc_rt__convert_rows(void *ctx, int64_t r0, int64_t r1) {
 static void einc_rt__convert(einc_rt__cpu *cpu, const void *src, einc_rt_dtype src_dt,
                              int64_t src_ld, void *dst, einc_rt_dtype dst_dt, int64_t dst_ld,
                              int64_t rows, int64_t cols) {
-  einc_rt__convert_job j = {src, dst, cols, src_ld, dst_ld, src_dt, dst_dt};
-  int64_t grain = cols >= 16384 ? 1 : 16384 / cols;
+  einc_rt__convert_job j = {cpu->norm.narrow, src, dst, cols, src_ld, dst_ld, src_dt, dst_dt};
+  int64_t grain = (EINC_RT__MIN_PART_ELEMS + cols - 1) / cols;
   einc_rt__pool_run(cpu->pool, rows, grain, einc_rt__convert_rows, &j);
 }
 
@@ -107,9 +106,8 @@ static void einc_rt__norm_part(void *ctx, int64_t t0, int64_t t1) {
 
 static void einc_rt__norm_run(einc_rt__cpu *cpu, const einc_rt__norm_job *job, int64_t tokens) {
   einc_rt__norm_task task = {cpu->norm.run, job};
-  /* About 32K elements per thread at least: below that waking a thread costs more. */
   int64_t per_token = job->heads * job->d;
-  int64_t grain = per_token >= 32768 ? 1 : 32768 / per_token;
+  int64_t grain = (EINC_RT__MIN_PART_ELEMS + per_token - 1) / per_token;
   einc_rt__pool_run(cpu->pool, tokens, grain, einc_rt__norm_part, &task);
 }
 

@@ -107,6 +107,15 @@ bool einc_rt__cpu_has_avx512bf16(void) {
 #endif
 }
 
+void einc_rt__narrow_portable(const float *src, uint16_t *dst, int64_t n, einc_rt_dtype dt) {
+  if (dt == EINC_RT_BF16)
+    for (int64_t i = 0; i < n; i++)
+      dst[i] = einc_rt__f32_to_bf16(src[i]);
+  else
+    for (int64_t i = 0; i < n; i++)
+      dst[i] = einc_rt__f32_to_f16(src[i]);
+}
+
 einc_rt__norm_impl einc_rt__norm_pick(void) {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
   __builtin_cpu_init();
@@ -114,12 +123,12 @@ einc_rt__norm_impl einc_rt__norm_pick(void) {
   if (einc_rt__norm_allowed("avx512") && f16c && __builtin_cpu_supports("avx512f") &&
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
     if (einc_rt__cpu_has_avx512bf16() && einc_rt__norm_allowed("avx512_bf16"))
-      return (einc_rt__norm_impl){"avx512_bf16", einc_rt__norm_avx512_bf16};
-    return (einc_rt__norm_impl){"avx512", einc_rt__norm_avx512};
+      return (einc_rt__norm_impl){"avx512_bf16", einc_rt__norm_avx512_bf16, einc_rt__narrow_avx512};
+    return (einc_rt__norm_impl){"avx512", einc_rt__norm_avx512, einc_rt__narrow_avx512};
   }
   if (einc_rt__norm_allowed("avx2") && f16c && __builtin_cpu_supports("avx2") &&
       __builtin_cpu_supports("fma"))
-    return (einc_rt__norm_impl){"avx2", einc_rt__norm_avx2};
+    return (einc_rt__norm_impl){"avx2", einc_rt__norm_avx2, einc_rt__narrow_avx2};
 #endif
-  return (einc_rt__norm_impl){"portable", einc_rt__norm_portable};
+  return (einc_rt__norm_impl){"portable", einc_rt__norm_portable, einc_rt__narrow_portable};
 }

@@ -141,6 +141,14 @@ EINC_RT__DEFINE_ROWS512(einc_rt__rows512, EINC_RT__AVX512, einc_rt__store16)
       rows(job, t0, t1, EINC_RT_F32, EINC_RT_GATE_SIGMOID, false);                                 \
   }
 
+EINC_RT__AVX512 void einc_rt__narrow_avx512(const float *src, uint16_t *dst, int64_t n,
+                                            einc_rt_dtype dt) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+    einc_rt__store16(dst, i, m, _mm512_maskz_loadu_ps(m, src + i), dt, false);
+  }
+}
+
 EINC_RT__AVX512 void einc_rt__norm_avx512(const einc_rt__norm_job *job, int64_t t0,
                                           int64_t t1){EINC_RT__INSTANTIATE(fn, einc_rt__rows512)}
 
@@ -256,6 +264,14 @@ EINC_RT__AVX2 EINC_RT__INLINE void einc_rt__rows256(const einc_rt__norm_job *job
       }
     }
   }
+}
+
+EINC_RT__AVX2 void einc_rt__narrow_avx2(const float *src, uint16_t *dst, int64_t n,
+                                        einc_rt_dtype dt) {
+  int64_t nv = n & ~(int64_t)7;
+  for (int64_t i = 0; i < nv; i += 8)
+    einc_rt__store8(dst, i, _mm256_loadu_ps(src + i), dt, false);
+  einc_rt__narrow_portable(src + nv, dst + nv, n - nv, dt);
 }
 
 EINC_RT__AVX2 void einc_rt__norm_avx2(const einc_rt__norm_job *job, int64_t t0, int64_t t1) {

@@ -27,35 +27,68 @@ extern const char einc_rt__cl_gemm_nt[];
 
 /* ---- errors ---- */
 
+// clang-format off
 #define EINC_RT__CL_ERRORS(X)                                                                      \
   X(CL_SUCCESS)                                                                                    \
-  X(CL_DEVICE_NOT_FOUND) X(CL_DEVICE_NOT_AVAILABLE) X(CL_COMPILER_NOT_AVAILABLE) X(                \
-      CL_MEM_OBJECT_ALLOCATION_FAILURE) X(CL_OUT_OF_RESOURCES) X(CL_OUT_OF_HOST_MEMORY)            \
-      X(CL_PROFILING_INFO_NOT_AVAILABLE) X(CL_MEM_COPY_OVERLAP) X(CL_IMAGE_FORMAT_MISMATCH) X(     \
-          CL_IMAGE_FORMAT_NOT_SUPPORTED) X(CL_BUILD_PROGRAM_FAILURE) X(CL_MAP_FAILURE)             \
-          X(CL_MISALIGNED_SUB_BUFFER_OFFSET) X(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST) X(    \
-              CL_COMPILE_PROGRAM_FAILURE) X(CL_LINKER_NOT_AVAILABLE) X(CL_LINK_PROGRAM_FAILURE)    \
-              X(CL_DEVICE_PARTITION_FAILED) X(CL_KERNEL_ARG_INFO_NOT_AVAILABLE) X(                 \
-                  CL_INVALID_VALUE) X(CL_INVALID_DEVICE_TYPE) X(CL_INVALID_PLATFORM)               \
-                  X(CL_INVALID_DEVICE) X(CL_INVALID_CONTEXT) X(CL_INVALID_QUEUE_PROPERTIES) X(     \
-                      CL_INVALID_COMMAND_QUEUE) X(CL_INVALID_HOST_PTR) X(CL_INVALID_MEM_OBJECT)    \
-                      X(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR) X(CL_INVALID_IMAGE_SIZE) X(            \
-                          CL_INVALID_SAMPLER) X(CL_INVALID_BINARY) X(CL_INVALID_BUILD_OPTIONS)     \
-                          X(CL_INVALID_PROGRAM) X(CL_INVALID_PROGRAM_EXECUTABLE) X(                \
-                              CL_INVALID_KERNEL_NAME) X(CL_INVALID_KERNEL_DEFINITION)              \
-                              X(CL_INVALID_KERNEL) X(CL_INVALID_ARG_INDEX) X(CL_INVALID_ARG_VALUE) \
-                                  X(CL_INVALID_ARG_SIZE) X(CL_INVALID_KERNEL_ARGS) X(              \
-                                      CL_INVALID_WORK_DIMENSION) X(CL_INVALID_WORK_GROUP_SIZE)     \
-                                      X(CL_INVALID_WORK_ITEM_SIZE) X(CL_INVALID_GLOBAL_OFFSET)     \
-                                          X(CL_INVALID_EVENT_WAIT_LIST) X(CL_INVALID_EVENT)        \
-                                              X(CL_INVALID_OPERATION) X(CL_INVALID_GL_OBJECT) X(   \
-                                                  CL_INVALID_BUFFER_SIZE) X(CL_INVALID_MIP_LEVEL)  \
-                                                  X(CL_INVALID_GLOBAL_WORK_SIZE)                   \
-                                                      X(CL_INVALID_PROPERTY) X(                    \
-                                                          CL_INVALID_IMAGE_DESCRIPTOR)             \
-                                                          X(CL_INVALID_COMPILER_OPTIONS) X(        \
-                                                              CL_INVALID_LINKER_OPTIONS)           \
-                                                              X(CL_INVALID_DEVICE_PARTITION_COUNT)
+  X(CL_DEVICE_NOT_FOUND)                                                                           \
+  X(CL_DEVICE_NOT_AVAILABLE)                                                                       \
+  X(CL_COMPILER_NOT_AVAILABLE)                                                                     \
+  X(CL_MEM_OBJECT_ALLOCATION_FAILURE)                                                              \
+  X(CL_OUT_OF_RESOURCES)                                                                           \
+  X(CL_OUT_OF_HOST_MEMORY)                                                                         \
+  X(CL_PROFILING_INFO_NOT_AVAILABLE)                                                               \
+  X(CL_MEM_COPY_OVERLAP)                                                                           \
+  X(CL_IMAGE_FORMAT_MISMATCH)                                                                      \
+  X(CL_IMAGE_FORMAT_NOT_SUPPORTED)                                                                 \
+  X(CL_BUILD_PROGRAM_FAILURE)                                                                      \
+  X(CL_MAP_FAILURE)                                                                                \
+  X(CL_MISALIGNED_SUB_BUFFER_OFFSET)                                                               \
+  X(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)                                                  \
+  X(CL_COMPILE_PROGRAM_FAILURE)                                                                    \
+  X(CL_LINKER_NOT_AVAILABLE)                                                                       \
+  X(CL_LINK_PROGRAM_FAILURE)                                                                       \
+  X(CL_DEVICE_PARTITION_FAILED)                                                                    \
+  X(CL_KERNEL_ARG_INFO_NOT_AVAILABLE)                                                              \
+  X(CL_INVALID_VALUE)                                                                              \
+  X(CL_INVALID_DEVICE_TYPE)                                                                        \
+  X(CL_INVALID_PLATFORM)                                                                           \
+  X(CL_INVALID_DEVICE)                                                                             \
+  X(CL_INVALID_CONTEXT)                                                                            \
+  X(CL_INVALID_QUEUE_PROPERTIES)                                                                   \
+  X(CL_INVALID_COMMAND_QUEUE)                                                                      \
+  X(CL_INVALID_HOST_PTR)                                                                           \
+  X(CL_INVALID_MEM_OBJECT)                                                                         \
+  X(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR)                                                            \
+  X(CL_INVALID_IMAGE_SIZE)                                                                         \
+  X(CL_INVALID_SAMPLER)                                                                            \
+  X(CL_INVALID_BINARY)                                                                             \
+  X(CL_INVALID_BUILD_OPTIONS)                                                                      \
+  X(CL_INVALID_PROGRAM)                                                                            \
+  X(CL_INVALID_PROGRAM_EXECUTABLE)                                                                 \
+  X(CL_INVALID_KERNEL_NAME)                                                                        \
+  X(CL_INVALID_KERNEL_DEFINITION)                                                                  \
+  X(CL_INVALID_KERNEL)                                                                             \
+  X(CL_INVALID_ARG_INDEX)                                                                          \
+  X(CL_INVALID_ARG_VALUE)                                                                          \
+  X(CL_INVALID_ARG_SIZE)                                                                           \
+  X(CL_INVALID_KERNEL_ARGS)                                                                        \
+  X(CL_INVALID_WORK_DIMENSION)                                                                     \
+  X(CL_INVALID_WORK_GROUP_SIZE)                                                                    \
+  X(CL_INVALID_WORK_ITEM_SIZE)                                                                     \
+  X(CL_INVALID_GLOBAL_OFFSET)                                                                      \
+  X(CL_INVALID_EVENT_WAIT_LIST)                                                                    \
+  X(CL_INVALID_EVENT)                                                                              \
+  X(CL_INVALID_OPERATION)                                                                          \
+  X(CL_INVALID_GL_OBJECT)                                                                          \
+  X(CL_INVALID_BUFFER_SIZE)                                                                        \
+  X(CL_INVALID_MIP_LEVEL)                                                                          \
+  X(CL_INVALID_GLOBAL_WORK_SIZE)                                                                   \
+  X(CL_INVALID_PROPERTY)                                                                           \
+  X(CL_INVALID_IMAGE_DESCRIPTOR)                                                                   \
+  X(CL_INVALID_COMPILER_OPTIONS)                                                                   \
+  X(CL_INVALID_LINKER_OPTIONS)                                                                     \
+  X(CL_INVALID_DEVICE_PARTITION_COUNT)
+// clang-format on
 
 static const char *einc_rt__cl_error_name(cl_int err) {
   switch (err) {
@@ -83,12 +116,15 @@ static const char *einc_rt__cl_error_name(cl_int err) {
 /* ---- the backend's state ---- */
 
 #define EINC_RT__NORM_LOCAL 64
-#define EINC_RT__TILE       16
-#define EINC_RT__WPT        4
+#define EINC_RT__TILE       64 /* outputs per work-group side */
+#define EINC_RT__TK         16 /* k per local-memory step */
+#define EINC_RT__WPT        8  /* outputs per work-item side */
+#define EINC_RT__GEMV_ROWS  8  /* up to this many rows take the GEMV kernel */
+#define EINC_RT__GEMV_LOCAL 64
 
 typedef struct einc_rt__cl_programs {
   cl_program program;
-  cl_kernel norm, norm_subgroup, gemm;
+  cl_kernel norm, norm_subgroup, gemm, gemv;
 } einc_rt__cl_programs;
 
 typedef struct einc_rt__ocl {
@@ -117,6 +153,14 @@ static const char *einc_rt__cl_dt_define(einc_rt_dtype dt) {
                              : "-DEINC_DT_F32";
 }
 
+static void einc_rt__cl_programs_release(einc_rt__cl_programs *p) {
+  cl_kernel kernels[4] = {p->norm, p->norm_subgroup, p->gemm, p->gemv};
+  for (int i = 0; i < 4; i++)
+    if (kernels[i]) clReleaseKernel(kernels[i]);
+  if (p->program) clReleaseProgram(p->program);
+  memset(p, 0, sizeof *p);
+}
+
 /* Build dtype.cl + the kernels for `dt` once; caller holds ocl->mu. */
 static int einc_rt__cl_programs_get(einc_rt__ocl *ocl, einc_rt_dtype dt,
                                     einc_rt__cl_programs **out) {
@@ -128,8 +172,10 @@ static int einc_rt__cl_programs_get(einc_rt__ocl *ocl, einc_rt_dtype dt,
   const char *sources[3] = {einc_rt__cl_dtype, einc_rt__cl_gated_rmsnorm, einc_rt__cl_gemm_nt};
   char options[256];
   snprintf(options, sizeof options,
-           "-cl-std=CL1.2 %s -DEINC_NORM_LOCAL=%d -DEINC_TILE=%d -DEINC_WPT=%d%s",
-           einc_rt__cl_dt_define(dt), EINC_RT__NORM_LOCAL, EINC_RT__TILE, EINC_RT__WPT,
+           "-cl-std=CL1.2 %s -DEINC_NORM_LOCAL=%d -DEINC_TILE=%d -DEINC_TK=%d -DEINC_WPT=%d "
+           "-DEINC_GEMV_ROWS=%d -DEINC_GEMV_LOCAL=%d%s",
+           einc_rt__cl_dt_define(dt), EINC_RT__NORM_LOCAL, EINC_RT__TILE, EINC_RT__TK, EINC_RT__WPT,
+           EINC_RT__GEMV_ROWS, EINC_RT__GEMV_LOCAL,
            ocl->intel_subgroups ? " -DEINC_INTEL_SUBGROUPS" : "");
   EINC_RT__CL((p->program = clCreateProgramWithSource(ocl->ctx, 3, sources, NULL, &err), err),
               fail);
@@ -145,17 +191,14 @@ static int einc_rt__cl_programs_get(einc_rt__ocl *ocl, einc_rt_dtype dt,
   EINC_RT__CL((p->norm = clCreateKernel(p->program, "einc_gated_rmsnorm", &err), err),
               fail_program);
   EINC_RT__CL((p->gemm = clCreateKernel(p->program, "einc_gemm_nt", &err), err), fail_program);
+  EINC_RT__CL((p->gemv = clCreateKernel(p->program, "einc_gemv_nt", &err), err), fail_program);
   if (ocl->intel_subgroups)
     EINC_RT__CL(
         (p->norm_subgroup = clCreateKernel(p->program, "einc_gated_rmsnorm_subgroup", &err), err),
         fail_program);
   return EINC_RT_OK;
 fail_program:
-  if (p->norm) clReleaseKernel(p->norm);
-  if (p->gemm) clReleaseKernel(p->gemm);
-  if (p->norm_subgroup) clReleaseKernel(p->norm_subgroup);
-  clReleaseProgram(p->program);
-  memset(p, 0, sizeof *p);
+  einc_rt__cl_programs_release(p);
 fail:
   return rc;
 }
@@ -261,9 +304,15 @@ static int einc_rt__cl_gemm(einc_rt__ocl *ocl, einc_rt__cl_programs *p, einc_rt_
       EINC_RT__ARG(w_off), EINC_RT__ARG(ldw),   EINC_RT__ARG(out), EINC_RT__ARG(out_off),
       EINC_RT__ARG(ldo),   EINC_RT__ARG(m),     EINC_RT__ARG(n),   EINC_RT__ARG(k),
   };
-  size_t local[2] = {EINC_RT__TILE, EINC_RT__TILE / EINC_RT__WPT};
-  size_t global[2] = {(size_t)(n + EINC_RT__TILE - 1) / EINC_RT__TILE * EINC_RT__TILE,
-                      (size_t)(m + EINC_RT__TILE - 1) / EINC_RT__TILE * local[1]};
+  if (m <= EINC_RT__GEMV_ROWS) {
+    size_t local[2] = {EINC_RT__GEMV_LOCAL, 1};
+    size_t global[2] = {EINC_RT__GEMV_LOCAL * (size_t)n, 1};
+    return einc_rt__cl_launch(ocl, p->gemv, 12, args, global, local);
+  }
+  const size_t r = EINC_RT__TILE / EINC_RT__WPT,
+               tiles_n = (size_t)(n + EINC_RT__TILE - 1) / EINC_RT__TILE;
+  size_t local[2] = {r, r};
+  size_t global[2] = {tiles_n * r, (size_t)(m + EINC_RT__TILE - 1) / EINC_RT__TILE * r};
   return einc_rt__cl_launch(ocl, p->gemm, 12, args, global, local);
 }
 
@@ -417,13 +466,8 @@ static void einc_rt__ocl_destroy(einc_rt_backend *self) {
     dnnl_engine_destroy(ocl->engine);
   }
 #endif
-  for (int i = 0; i < 3; i++) {
-    einc_rt__cl_programs *p = &ocl->programs[i];
-    if (p->norm) clReleaseKernel(p->norm);
-    if (p->norm_subgroup) clReleaseKernel(p->norm_subgroup);
-    if (p->gemm) clReleaseKernel(p->gemm);
-    if (p->program) clReleaseProgram(p->program);
-  }
+  for (int i = 0; i < 3; i++)
+    einc_rt__cl_programs_release(&ocl->programs[i]);
   pthread_mutex_destroy(&ocl->mu);
   clReleaseCommandQueue(ocl->queue);
   clReleaseContext(ocl->ctx);
@@ -554,7 +598,9 @@ int einc_rt__opencl_backend_new(const einc_rt_backend_options *opts, einc_rt_bac
   clGetDeviceInfo(ocl->device, CL_DEVICE_EXTENSIONS, 0, NULL, &ext_len);
   if (ext_len < sizeof ext)
     EINC_RT__CL(clGetDeviceInfo(ocl->device, CL_DEVICE_EXTENSIONS, sizeof ext, ext, NULL), fail_cl);
-  ocl->intel_subgroups = strstr(ext, "cl_intel_subgroups") != NULL;
+  /* The subgroup kernel needs a work-group of exactly one subgroup of 16. */
+  ocl->intel_subgroups = strstr(ext, "cl_intel_subgroups") != NULL &&
+                         strstr(ext, "cl_intel_required_subgroup_size") != NULL;
   ocl->intel_gpu = vendor == 0x8086 && (type & CL_DEVICE_TYPE_GPU);
   pthread_mutex_init(&ocl->mu, NULL);
   const char *gemm = "tiled kernel";

@@ -182,6 +182,17 @@ static void absurd_sizes_are_errors(void **state) {
   assert_int_not_equal(plan(EINC_OP_REARRANGE, big, SHAPE(1), NULL, 0, &p, &err), 0);
   assert_int_equal(err.kind, EINC_ERR_PATTERN_TOO_LONG);
   free(big);
+  /* a NUL inside the pattern is a character like any other, not its end */
+  einc_shape two = SHAPE(2, 3);
+  einc_spec nul = {.op = EINC_OP_REARRANGE,
+                   .pattern = "a b\0c -> b a",
+                   .pattern_len = 13,
+                   .dtype = EINC_F32,
+                   .n_inputs = 1,
+                   .inputs = &two};
+  assert_int_not_equal(einc_plan_new(&nul, &p, &err), 0);
+  assert_int_equal(err.kind, EINC_ERR_UNKNOWN_CHAR);
+  assert_int_equal(err.span.start, 3);
   /* empty pattern: no arrow */
   assert_int_not_equal(plan(EINC_OP_REARRANGE, "", SHAPE(1), NULL, 0, &p, &err), 0);
   assert_int_equal(err.kind, EINC_ERR_NO_ARROW);

@@ -43,8 +43,9 @@ void einc_gated_rmsnorm(__global const act_t *o, long o_off, long o_stride,
 }
 
 #ifdef EINC_INTEL_SUBGROUPS
-/* Intel GPUs: one subgroup of 16 per (head, token), reduced with a subgroup sum instead of
- * local memory and barriers. Local size (16, 1). */
+/* Intel GPUs (cl_intel_subgroups and cl_intel_required_subgroup_size): one subgroup of 16 per
+ * (head, token), reduced with a subgroup sum instead of local memory and barriers. Local size
+ * (16, 1). */
 __kernel __attribute__((reqd_work_group_size(16, 1, 1)))
 __attribute__((intel_reqd_sub_group_size(16)))
 void einc_gated_rmsnorm_subgroup(__global const act_t *o, long o_off, long o_stride,
