@@ -7,9 +7,14 @@
 #                                 `einc gen` and `einc lint --fix` name the header, else
 #                                 <target>_einc)
 #     [OUTPUT_DIR <dir>]          default ${CMAKE_CURRENT_BINARY_DIR}/einc_generated
-#     [TARGETS c opencl]          code targets (default c); opencl writes <base>.cl (kernels
-#                                 for entries with `targets = opencl`, every length known),
-#                                 which is not compiled into <target>: load it at run time
+#     [TARGETS c cuda opencl]     code targets (default c); cuda writes <base>.cuh / <base>.cu
+#                                 (entries with `targets = cuda`), compiled into <target> with
+#                                 the project's CUDA toolchain when the CUDA language is enabled
+#                                 (architectures from CMAKE_CUDA_ARCHITECTURES, e.g.
+#                                 "90a-real;90-virtual" for sm_90a and portable PTX) and linked
+#                                 with CUDA::cudart; opencl writes <base>.cl (kernels for entries
+#                                 with `targets = opencl`, every length known), which is not
+#                                 compiled into <target>: load it at run time
 #     [OUT_VAR <var>])            receives the generated files' paths
 #
 # The generated source is added to <target>, its folder to <target>'s include path (PUBLIC), and
@@ -68,10 +73,13 @@ function(einc_generate target)
   foreach(t IN LISTS EG_TARGETS)
     if(t STREQUAL "c")
       list(APPEND outputs "${EG_OUTPUT_DIR}/${EG_NAME}.h" "${EG_OUTPUT_DIR}/${EG_NAME}.c")
+    elseif(t STREQUAL "cuda")
+      list(APPEND outputs "${EG_OUTPUT_DIR}/${EG_NAME}.cuh" "${EG_OUTPUT_DIR}/${EG_NAME}.cu")
     elseif(t STREQUAL "opencl")
       list(APPEND outputs "${EG_OUTPUT_DIR}/${EG_NAME}.cl")
     else()
-      message(FATAL_ERROR "einc_generate(${target}): target '${t}' is not available (c, opencl)")
+      message(FATAL_ERROR
+              "einc_generate(${target}): target '${t}' is not available (c, cuda, opencl)")
     endif()
     list(APPEND target_args --target "${t}")
   endforeach()
@@ -86,6 +94,20 @@ function(einc_generate target)
 
   find_package(Threads REQUIRED)
   target_sources(${target} PRIVATE ${outputs})
+  if("cuda" IN_LIST EG_TARGETS)
+    get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+    if("CUDA" IN_LIST languages)
+      if(NOT TARGET CUDA::cudart)
+        find_package(CUDAToolkit REQUIRED)
+      endif()
+      target_link_libraries(${target} PUBLIC CUDA::cudart)
+    else()
+      # Without the CUDA language the .cu is generated but not compiled.
+      set_source_files_properties("${EG_OUTPUT_DIR}/${EG_NAME}.cu" PROPERTIES HEADER_FILE_ONLY ON)
+      message(STATUS "einc_generate(${target}): CUDA is not enabled; ${EG_NAME}.cu is generated, "
+                     "not compiled")
+    endif()
+  endif()
   target_include_directories(${target} PUBLIC "$<BUILD_INTERFACE:${EG_OUTPUT_DIR}>")
   target_link_libraries(${target} PRIVATE Threads::Threads)
   if(EG_OUT_VAR)

@@ -19,80 +19,6 @@
 /* Elements per side of a transpose tile: 64x64 4-byte elements are 16 KiB per side. */
 #define EINC__TILE_BYTES 256
 
-typedef struct emit {
-  einc_sbuf *h, *c;
-  const char *name;
-  const einc_plan *p;
-  int32_t rank;
-  /* gen-time knowledge per axis: lengths and contiguous in/out strides, EINC_UNKNOWN if not */
-  int64_t len[EINC_MAX_AXES], is[EINC_MAX_AXES], os[EINC_MAX_AXES];
-  char params[EINC_GEN_MAX_KWARGS * 48 + 1]; /* ", int64_t size_h" ... */
-  char args[EINC_GEN_MAX_KWARGS * 40 + 1];   /* ", size_h" ... */
-  const einc_kwarg *kwargs;
-  int32_t n_kwargs;
-} emit;
-
-/* ---------------------------------------------------------------------------------------------
- * Gen-time arithmetic: a value is known (>= 0) or EINC_UNKNOWN.
- * ------------------------------------------------------------------------------------------- */
-
-static int64_t emit__mul(int64_t a, int64_t b) {
-  if (a < 0 || b < 0) return EINC_UNKNOWN;
-  if (a != 0 && b > INT64_MAX / a)
-    return EINC_UNKNOWN; /* too large to print: compute at run time */
-  return a * b;
-}
-
-/* A value as C text: the literal when known, otherwise the run-time expression. */
-static const char *emit__val(char *buf, size_t n, int64_t known, const char *fmt, int32_t i) {
-  if (known >= 0)
-    snprintf(buf, n, "INT64_C(%" PRId64 ")", known);
-  else
-    snprintf(buf, n, fmt, i);
-  return buf;
-}
-
-static const char *emit__raw_type(einc_dtype dt) {
-  switch (einc_dtype_size(dt)) {
-  case 8:
-    return "uint64_t";
-  case 4:
-    return "uint32_t";
-  case 2:
-    return "uint16_t";
-  default:
-    return "uint8_t";
-  }
-}
-
-static void emit__axis_knowledge(emit *e) {
-  const einc_plan *p = e->p;
-  int64_t st = 1;
-  for (int32_t i = p->n_axes - 1; i >= 0; i--) {
-    e->len[i] = p->axes[i].length;
-    e->os[i] = 0;
-    if (p->axes[i].role == EINC_AXIS_NEW) {
-      e->is[i] = 0;
-      continue;
-    }
-    e->is[i] = st;
-    st = emit__mul(st, p->axes[i].length);
-  }
-  st = 1;
-  for (int32_t q = p->n_out_axes - 1; q >= 0; q--) {
-    int32_t i = p->out_axes[q];
-    e->os[i] = st;
-    st = emit__mul(st, p->axes[i].length);
-  }
-}
-
-static int64_t emit__loop_len(const emit *e, const einc_loop *l) {
-  int64_t v = 1;
-  for (int32_t k = 0; k < l->n_axes; k++)
-    v = emit__mul(v, e->len[l->axes[k]]);
-  return v;
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Prelude: shared by every generated header / source.
  * ------------------------------------------------------------------------------------------- */
@@ -452,199 +378,6 @@ void einc__emit_c_prelude_source(einc_sbuf *c) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Binding: axis lengths from the input shape and size arguments, with every check einops makes.
- * ------------------------------------------------------------------------------------------- */
-
-static const einc_kwarg *emit__runtime_kwarg(const emit *e, const char *name) {
-  for (int32_t k = 0; k < e->n_kwargs; k++)
-    if (e->kwargs[k].value == EINC_UNKNOWN && strcmp(e->kwargs[k].name, name) == 0)
-      return &e->kwargs[k];
-  return NULL;
-}
-
-/* static inline int NAME__bind(const int64_t *in_shape, int64_t *a, int64_t *s, int64_t *o...)
- * a: axis lengths, s: contiguous input strides, o: contiguous output strides. */
-static void emit__bind(emit *e) {
-  const einc_plan *p = e->p;
-  einc_sbuf *c = e->c;
-  einc__sbuf_printf(c,
-                    "static inline int %s__bind(const int64_t *in_shape, int64_t *a, int64_t *s, "
-                    "int64_t *o%s) {\n",
-                    e->name, e->params);
-  einc__sbuf_printf(c, "  (void)in_shape;\n  (void)a;\n  (void)s;\n  (void)o;\n");
-  for (int32_t k = 0; k < e->n_kwargs; k++)
-    if (e->kwargs[k].value == EINC_UNKNOWN)
-      einc__sbuf_printf(c, "  if (size_%s <= 0) return EINC_GEN_EINVAL;\n", e->kwargs[k].name);
-  /* Known lengths and run-time sizes first, then the lengths inferred from the shape. */
-  for (int32_t i = 0; i < p->n_axes; i++) {
-    const einc_axis *ax = &p->axes[i];
-    if (ax->length >= 0) {
-      einc__sbuf_printf(c, "  a[%d] = %" PRId64 ";\n", i, ax->length);
-    } else if (emit__runtime_kwarg(e, ax->name)) {
-      einc__sbuf_printf(c, "  a[%d] = size_%s;\n", i, ax->name);
-    }
-  }
-  for (int32_t d = 0; d < e->rank; d++) {
-    /* The axes of input dim d: known product, the one to infer, and how many there are. */
-    int32_t n_in_dim = 0, infer = -1;
-    int64_t known = 1;
-    for (int32_t i = 0; i < p->n_axes; i++) {
-      const einc_axis *ax = &p->axes[i];
-      if (ax->role == EINC_AXIS_NEW || ax->in_dim != d) continue;
-      n_in_dim++;
-      if (ax->length >= 0)
-        known = emit__mul(known, ax->length);
-      else if (emit__runtime_kwarg(e, ax->name))
-        known = EINC_UNKNOWN;
-      else
-        infer = i;
-    }
-    if (n_in_dim == 1 && infer >= 0) { /* the dim is one axis: it is the dim's length */
-      einc__sbuf_printf(
-          c, "  if (in_shape[%d] < 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d];\n", d, infer,
-          d);
-      continue;
-    }
-    if (infer < 0 && known >= 0) { /* every length known: the dim must be their product */
-      einc__sbuf_printf(c, "  if (in_shape[%d] != %" PRId64 ") return EINC_GEN_ESHAPE;\n", d,
-                        known);
-      continue;
-    }
-    if (infer >= 0) {
-      if (known >= 0) {
-        einc__sbuf_printf(c,
-                          "  if (in_shape[%d] < 0 || in_shape[%d] %% %" PRId64
-                          " != 0) return EINC_GEN_ESHAPE;\n  a[%d] = in_shape[%d] / %" PRId64 ";\n",
-                          d, d, known > 0 ? known : 1, infer, d, known > 0 ? known : 1);
-        if (known == 0) einc__sbuf_printf(c, "  return EINC_GEN_ESHAPE;\n");
-        continue;
-      }
-      einc__sbuf_printf(c, "  {\n    int64_t div = 1;\n");
-      for (int32_t j = 0; j < p->n_axes; j++)
-        if (j != infer && p->axes[j].role != EINC_AXIS_NEW && p->axes[j].in_dim == d)
-          einc__sbuf_printf(c, "    div *= a[%d];\n", j);
-      einc__sbuf_printf(c,
-                        "    if (in_shape[%d] < 0 || div <= 0 || in_shape[%d] %% div != 0) "
-                        "return EINC_GEN_ESHAPE;\n    a[%d] = in_shape[%d] / div;\n  }\n",
-                        d, d, infer, d);
-      continue;
-    }
-    /* run-time sizes only: their product must be the dim (overflow-checked) */
-    einc__sbuf_printf(c, "  {\n    int64_t n = 1;\n");
-    for (int32_t i = 0; i < p->n_axes; i++)
-      if (p->axes[i].role != EINC_AXIS_NEW && p->axes[i].in_dim == d)
-        einc__sbuf_printf(
-            c, "    if (__builtin_mul_overflow(n, a[%d], &n)) return EINC_GEN_ESHAPE;\n", i);
-    einc__sbuf_printf(c, "    if (n != in_shape[%d]) return EINC_GEN_ESHAPE;\n  }\n", d);
-  }
-  for (int32_t i = 0; i < p->n_axes; i++) {
-    const einc_axis *ax = &p->axes[i];
-    if (ax->length < 0 && !emit__runtime_kwarg(e, ax->name) &&
-        (ax->role == EINC_AXIS_NEW || ax->in_dim < 0 || ax->in_dim >= e->rank))
-      einc__sbuf_printf(c, "  return EINC_GEN_EINVAL; /* axis %s has no size */\n", ax->name);
-  }
-  /* Strides of a contiguous input and output, and the output's size must fit in int64. */
-  einc__sbuf_printf(c, "  int64_t st = 1;\n");
-  for (int32_t i = p->n_axes - 1; i >= 0; i--) {
-    if (p->axes[i].role == EINC_AXIS_NEW) {
-      einc__sbuf_printf(c, "  s[%d] = 0;\n", i);
-    } else {
-      einc__sbuf_printf(c, "  s[%d] = st;\n  st *= a[%d];\n", i, i);
-    }
-    einc__sbuf_printf(c, "  o[%d] = 0;\n", i);
-  }
-  einc__sbuf_printf(c, "  st = 1;\n");
-  for (int32_t q = p->n_out_axes - 1; q >= 0; q--)
-    einc__sbuf_printf(c,
-                      "  o[%d] = st;\n"
-                      "  if (__builtin_mul_overflow(st, a[%d], &st)) return EINC_GEN_ESHAPE;\n",
-                      p->out_axes[q], p->out_axes[q]);
-  einc__sbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
-}
-
-/* Declare a[], s[], o[] and call the binder; `ret` is what to return on failure. */
-static void emit__call_bind(emit *e) {
-  int32_t n = e->p->n_axes > 0 ? e->p->n_axes : 1;
-  einc__sbuf_printf(e->c,
-                    "  int64_t a[%d], s[%d], o[%d];\n"
-                    "  int status = %s__bind(in_shape, a, s, o%s);\n"
-                    "  if (status != EINC_GEN_OK) return status;\n",
-                    n, n, n, e->name, e->args);
-}
-
-/* "a[3] * a[4]" for the axes of output dim j (or "1"). */
-static void emit__group_len(emit *e, einc_sbuf *c, int32_t j) {
-  const einc_plan *p = e->p;
-  int32_t b = p->out_group_start[j], end = p->out_group_start[j + 1];
-  if (b == end) {
-    einc__sbuf_printf(c, "1");
-    return;
-  }
-  for (int32_t q = b; q < end; q++)
-    einc__sbuf_printf(c, "%sa[%d]", q > b ? " * " : "", p->out_axes[q]);
-}
-
-static void emit__out_shape_fn(emit *e) {
-  einc__sbuf_printf(e->h,
-                    "/* The output shape (%d dims) for input shape `in_shape`. */\n"
-                    "int %s_out_shape(const int64_t *in_shape, int64_t *out_shape%s);\n",
-                    e->p->out_rank, e->name, e->params);
-  einc__sbuf_printf(e->c, "int %s_out_shape(const int64_t *in_shape, int64_t *out_shape%s) {\n",
-                    e->name, e->params);
-  einc__sbuf_printf(e->c, "  if (!in_shape || !out_shape) return EINC_GEN_EINVAL;\n");
-  emit__call_bind(e);
-  for (int32_t j = 0; j < e->p->out_rank; j++) {
-    einc__sbuf_printf(e->c, "  out_shape[%d] = ", j);
-    emit__group_len(e, e->c, j);
-    einc__sbuf_printf(e->c, ";\n");
-  }
-  einc__sbuf_printf(e->c, "  return EINC_GEN_OK;\n}\n\n");
-}
-
-static void emit__view_fn(emit *e) {
-  const einc_plan *p = e->p;
-  einc__sbuf_printf(
-      e->h,
-      "/* The output as a view of `in` (no data moves). */\n"
-      "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s);\n",
-      e->name, e->params);
-  einc__sbuf_printf(
-      e->c,
-      "int %s_view(const void *in, const int64_t *in_shape, einc_gen_view *view%s) {\n"
-      "  if (!in_shape || !view) return EINC_GEN_EINVAL;\n",
-      e->name, e->params);
-  emit__call_bind(e);
-  einc__sbuf_printf(e->c, "  view->data = (void *)(uintptr_t)in;\n  view->rank = %d;\n",
-                    p->out_rank);
-  for (int32_t j = 0; j < p->out_rank; j++) {
-    int32_t b = p->out_group_start[j], end = p->out_group_start[j + 1];
-    einc__sbuf_printf(e->c, "  view->shape[%d] = ", j);
-    emit__group_len(e, e->c, j);
-    /* A view's group is contiguous in the input (length-1 axes aside): its stride is that of its
-     * last axis longer than 1. */
-    einc__sbuf_printf(e->c, ";\n  view->strides[%d] = ", j);
-    int32_t open = 0;
-    bool done = false;
-    for (int32_t q = end - 1; q >= b && !done; q--) {
-      int32_t i = p->out_axes[q];
-      if (e->len[i] == 1) continue;
-      if (e->len[i] >= 0) {
-        einc__sbuf_printf(e->c, "s[%d]", i);
-        done = true;
-      } else {
-        einc__sbuf_printf(e->c, "a[%d] != 1 ? s[%d] : (", i, i);
-        open++;
-      }
-    }
-    if (!done) einc__sbuf_printf(e->c, "1");
-    for (; open > 0; open--)
-      einc__sbuf_printf(e->c, ")");
-    einc__sbuf_printf(e->c, ";\n");
-  }
-  einc__sbuf_printf(e->c, "  return EINC_GEN_OK;\n}\n\n");
-}
-
-/* ---------------------------------------------------------------------------------------------
  * The kernel: a context filled at entry, a `part` function running items [begin, end).
  * ------------------------------------------------------------------------------------------- */
 
@@ -653,7 +386,7 @@ typedef struct item_dim {
 } item_dim;
 
 /* Items are walked like an odometer: decoded once at `begin`, then stepped. */
-static void emit__items_open(emit *e, const item_dim *dims, int32_t m) {
+static void emit__items_open(einc__emit *e, const item_dim *dims, int32_t m) {
   einc_sbuf *c = e->c;
   for (int32_t k = 0; k < m; k++)
     einc__sbuf_printf(c, "  int64_t i%d;\n", k);
@@ -673,7 +406,7 @@ static void emit__items_open(emit *e, const item_dim *dims, int32_t m) {
   einc__sbuf_printf(c, ";\n");
 }
 
-static void emit__items_close(emit *e, const item_dim *dims, int32_t m) {
+static void emit__items_close(einc__emit *e, const item_dim *dims, int32_t m) {
   einc_sbuf *c = e->c;
   for (int32_t k = m - 1; k >= 0; k--) {
     int ind = 4 + 2 * (m - 1 - k);
@@ -690,52 +423,7 @@ static void emit__items_close(emit *e, const item_dim *dims, int32_t m) {
   einc__sbuf_printf(c, "  }\n");
 }
 
-typedef struct loopv {
-  int64_t len, is, os; /* gen-time values or EINC_UNKNOWN */
-  char elen[48], eis[48], eos[48];
-} loopv;
-
-static void emit__loopv(const emit *e, const einc_loop *l, const char *kind, int32_t j, loopv *v) {
-  int32_t last = l->axes[l->n_axes - 1];
-  v->len = emit__loop_len(e, l);
-  v->is = e->is[last];
-  v->os = e->os[last];
-  char fmt[32];
-  snprintf(fmt, sizeof fmt, "c->%sL[%%d]", kind);
-  emit__val(v->elen, sizeof v->elen, v->len, fmt, j);
-  snprintf(fmt, sizeof fmt, "c->%sIS[%%d]", kind);
-  emit__val(v->eis, sizeof v->eis, v->is, fmt, j);
-  snprintf(fmt, sizeof fmt, "c->%sOS[%%d]", kind);
-  emit__val(v->eos, sizeof v->eos, v->os, fmt, j);
-}
-
-/* Fill the context at entry: loop lengths and strides from a[], s[], o[]. */
-static void emit__fill_loops(emit *e, const einc_loop *loops, int32_t n, const char *kind) {
-  for (int32_t j = 0; j < n; j++) {
-    const einc_loop *l = &loops[j];
-    int32_t last = l->axes[l->n_axes - 1];
-    einc__sbuf_printf(e->c, "  c->%sL[%d] = ", kind, j);
-    for (int32_t k = 0; k < l->n_axes; k++)
-      einc__sbuf_printf(e->c, "%sa[%d]", k ? " * " : "", l->axes[k]);
-    einc__sbuf_printf(e->c, ";\n  c->%sIS[%d] = s[%d];\n  c->%sOS[%d] = o[%d];\n", kind, j, last,
-                      kind, j, last);
-  }
-}
-
-static void emit__ctx_struct(emit *e, int32_t n, int32_t nr) {
-  const einc_plan *p = e->p;
-  bool reduce = p->klass == EINC_PLAN_REDUCE;
-  einc__sbuf_printf(e->c, "typedef struct %s__ctx {\n  const %s *in;\n  %s *out;\n", e->name,
-                    reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");
-  einc__sbuf_printf(e->c, "  int64_t L[%d], IS[%d], OS[%d];\n  int stream;\n", n ? n : 1, n ? n : 1,
-                    n ? n : 1);
-  if (reduce)
-    einc__sbuf_printf(e->c, "  int64_t RL[%d], RIS[%d], ROS[%d];\n", nr ? nr : 1, nr ? nr : 1,
-                      nr ? nr : 1);
-  einc__sbuf_printf(e->c, "} %s__ctx;\n\n", e->name);
-}
-
-static void emit__part_head(emit *e) {
+static void emit__part_head(einc__emit *e) {
   bool reduce = e->p->klass == EINC_PLAN_REDUCE;
   einc__sbuf_printf(e->c,
                     "static void %s__part(const void *ctx, int64_t begin, int64_t end) {\n"
@@ -748,13 +436,13 @@ static void emit__part_head(emit *e) {
 
 /* Copy kernels (COPY, REPEAT, and the materialised form of VIEW / BROADCAST). Returns the item
  * count expression in `items`. */
-static void emit__copy_kernel(emit *e, char *items, size_t items_len) {
+static void emit__copy_kernel(einc__emit *e, char *items, size_t items_len) {
   const einc_plan *p = e->p;
   einc_sbuf *c = e->c;
   int32_t n = p->n_loops;
-  loopv v[EINC_MAX_AXES];
+  einc__loopv v[EINC_MAX_AXES];
   for (int32_t j = 0; j < n; j++)
-    emit__loopv(e, &p->loops[j], "", j, &v[j]);
+    einc__emit_loopv(e, &p->loops[j], "", j, &v[j]);
   size_t esz = einc_dtype_size(p->in_dtype);
   int64_t tile = esz >= 8 ? 32 : 64;
   (void)EINC__TILE_BYTES;
@@ -956,11 +644,11 @@ void einc__emit_reduce_body(einc_sbuf *c, const einc_plan *p, int32_t nr, const 
   einc__sbuf_printf(c, ";\n");
   const char *load;
   switch (dt) {
-  case EINC_BF16:
-    load = "(double)einc_gen__bf16_to_f32(*q)";
+  case EINC_BF16: /* any / all of floats: whether the value is non-zero (NaN is) */
+    load = bool_acc ? "(einc_gen__bf16_to_f32(*q) != 0.0f)" : "(double)einc_gen__bf16_to_f32(*q)";
     break;
   case EINC_F16:
-    load = "(double)einc_gen__f16_to_f32(*q)";
+    load = bool_acc ? "(einc_gen__f16_to_f32(*q) != 0.0f)" : "(double)einc_gen__f16_to_f32(*q)";
     break;
   case EINC_BOOL:
     load = "(*q != 0)";
@@ -1039,15 +727,15 @@ void einc__emit_reduce_body(einc_sbuf *c, const einc_plan *p, int32_t nr, const 
 }
 
 /* Reduce kernel: each item is a run of output elements along the last kept loop. */
-static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
+static void emit__reduce_kernel(einc__emit *e, char *items, size_t items_len) {
   const einc_plan *p = e->p;
   einc_sbuf *c = e->c;
   int32_t n = p->n_loops, nr = p->n_red_loops;
-  loopv v[EINC_MAX_AXES], rv[EINC_MAX_AXES];
+  einc__loopv v[EINC_MAX_AXES], rv[EINC_MAX_AXES];
   for (int32_t j = 0; j < n; j++)
-    emit__loopv(e, &p->loops[j], "", j, &v[j]);
+    einc__emit_loopv(e, &p->loops[j], "", j, &v[j]);
   for (int32_t j = 0; j < nr; j++)
-    emit__loopv(e, &p->red_loops[j], "R", j, &rv[j]);
+    einc__emit_loopv(e, &p->red_loops[j], "R", j, &rv[j]);
 
   item_dim dims[EINC_MAX_AXES];
   int32_t m = 0;
@@ -1082,39 +770,11 @@ static void emit__reduce_kernel(emit *e, char *items, size_t items_len) {
   }
 }
 
-static const char *emit__value_type(einc_dtype dt) {
-  switch (dt) {
-  case EINC_F64:
-    return "double";
-  case EINC_F32:
-    return "float";
-  case EINC_BF16:
-  case EINC_F16:
-    return "uint16_t";
-  case EINC_I64:
-    return "int64_t";
-  default:
-    return "uint8_t";
-  }
-}
-
 int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_plan *plan,
                       const einc_kwarg *kwargs, int32_t n_kwargs) {
-  if (plan->op != EINC_OP_REARRANGE && plan->op != EINC_OP_REDUCE && plan->op != EINC_OP_REPEAT)
-    return EINC_EUNSUPPORTED;
-  if (plan->n_inputs != 1 || plan->inputs[0].rank < 0) return EINC_EUNSUPPORTED;
-  if (n_kwargs > EINC_GEN_MAX_KWARGS) return EINC_ELIMIT;
-  emit e = {.h = h, .c = c, .name = name, .p = plan, .rank = plan->inputs[0].rank};
-  e.kwargs = kwargs;
-  e.n_kwargs = n_kwargs;
-  size_t po = 0, ao = 0;
-  for (int32_t k = 0; k < n_kwargs; k++) {
-    if (kwargs[k].value != EINC_UNKNOWN) continue;
-    po +=
-        (size_t)snprintf(e.params + po, sizeof e.params - po, ", int64_t size_%s", kwargs[k].name);
-    ao += (size_t)snprintf(e.args + ao, sizeof e.args - ao, ", size_%s", kwargs[k].name);
-  }
-  emit__axis_knowledge(&e);
+  einc__emit e;
+  int status = einc__emit_setup(&e, h, c, name, plan, kwargs, n_kwargs);
+  if (status != EINC_OK) return status;
 
   bool reduce = plan->klass == EINC_PLAN_REDUCE || plan->in_dtype != plan->out_dtype;
   /* A REDUCE-typed kernel is used for any dtype change, so the context uses T_IN / T_OUT then. */
@@ -1127,27 +787,17 @@ int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_p
     e.p = p;
   }
 
-  einc__sbuf_printf(h, "/* %s: %s \"", name, einc_op_name(plan->op));
-  for (const char *s = plan->pattern; *s; s++)
-    if (!(s[0] == '*' && s[1] == '/')) einc__sbuf_append(h, s, 1);
-  einc__sbuf_printf(h, "\"%s%s, %s, %s; input rank %d", plan->op == EINC_OP_REDUCE ? ", " : "",
-                    plan->op == EINC_OP_REDUCE ? einc_reduction_name(plan->reduction) : "",
-                    einc_dtype_name(plan->in_dtype), einc_plan_class_name(plan->klass), e.rank);
-  if (plan->in_dtype != plan->out_dtype)
-    einc__sbuf_printf(h, ", output %s", einc_dtype_name(plan->out_dtype));
-  einc__sbuf_printf(h, ".\n   Input and output are contiguous (C order); returns EINC_GEN_OK or a "
-                       "negative EINC_GEN_ status and then writes nothing. */\n");
-  einc__sbuf_printf(h, "#define %s_IN_RANK %d\n#define %s_OUT_RANK %d\n", name, e.rank, name,
-                    plan->out_rank);
+  einc__emit_plan_comment(&e);
 
   einc__sbuf_printf(c, "/* ---- %s (%s) ---- */\n", name, einc_plan_class_name(plan->klass));
   if (reduce)
-    einc__sbuf_printf(c, "#define T_IN %s\n#define T_OUT %s\n", emit__value_type(plan->in_dtype),
-                      emit__value_type(plan->out_dtype));
+    einc__sbuf_printf(c, "#define T_IN %s\n#define T_OUT %s\n",
+                      einc__emit_value_type(plan->in_dtype),
+                      einc__emit_value_type(plan->out_dtype));
   else
-    einc__sbuf_printf(c, "#define T %s\n", emit__raw_type(plan->in_dtype));
-  emit__bind(&e);
-  emit__ctx_struct(&e, p->n_loops, p->n_red_loops);
+    einc__sbuf_printf(c, "#define T %s\n", einc__emit_raw_type(plan->in_dtype));
+  einc__emit_bind(&e);
+  einc__emit_ctx_struct(&e, p->n_loops, p->n_red_loops);
 
   char items[1024];
   if (reduce)
@@ -1161,7 +811,7 @@ int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_p
   einc__sbuf_printf(c, "int %s(const void *in, const int64_t *in_shape, void *out%s) {\n", name,
                     e.params);
   einc__sbuf_printf(c, "  if (!in_shape) return EINC_GEN_EINVAL;\n");
-  emit__call_bind(&e);
+  einc__emit_call_bind(&e);
   einc__sbuf_printf(c, "  int64_t in_numel = 1, out_numel = 1;\n");
   for (int32_t i = 0; i < p->n_axes; i++) {
     if (p->axes[i].role != EINC_AXIS_NEW) einc__sbuf_printf(c, "  in_numel *= a[%d];\n", i);
@@ -1174,8 +824,8 @@ int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_p
                     name, reduce ? "T_IN" : "T", reduce ? "T_OUT" : "T");
   einc__sbuf_printf(c, "  c->stream = out_numel * %d >= EINC_GEN_STREAM_BYTES;\n",
                     (int)einc_dtype_size(plan->out_dtype));
-  emit__fill_loops(&e, p->loops, p->n_loops, "");
-  if (reduce) emit__fill_loops(&e, p->red_loops, p->n_red_loops, "R");
+  einc__emit_fill_loops(&e, p->loops, p->n_loops, "");
+  if (reduce) einc__emit_fill_loops(&e, p->red_loops, p->n_red_loops, "R");
   if (reduce && p->reduction != EINC_RED_SUM && p->reduction != EINC_RED_PROD &&
       p->reduction != EINC_RED_ANY && p->reduction != EINC_RED_ALL &&
       p->reduction != EINC_RED_NONE && p->reduction != EINC_RED_MEAN)
@@ -1184,8 +834,8 @@ int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_p
                     name, items, (int)einc_dtype_size(plan->in_dtype));
   einc__sbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
 
-  emit__out_shape_fn(&e);
-  if (plan->klass == EINC_PLAN_VIEW || plan->klass == EINC_PLAN_BROADCAST) emit__view_fn(&e);
+  einc__emit_out_shape_fn(&e);
+  if (plan->klass == EINC_PLAN_VIEW || plan->klass == EINC_PLAN_BROADCAST) einc__emit_view_fn(&e);
   einc__sbuf_printf(h, "\n");
   if (reduce)
     einc__sbuf_printf(c, "#undef T_IN\n#undef T_OUT\n\n");

@@ -58,6 +58,59 @@ void einc__manifest_format_entry(einc_sbuf *out, const einc__gen_entry *entry);
 void einc__gen_entry_spec(const einc__gen_entry *self, einc_spec *spec, einc_kwarg *kwargs);
 
 /* ---------------------------------------------------------------------------------------------
+ * What the C and CUDA emitters share (emit_bind.c)
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct einc__emit {
+  einc_sbuf *h, *c;
+  const char *name;
+  const einc_plan *p;
+  int32_t rank;
+  /* gen-time knowledge per axis: lengths and contiguous in/out strides, EINC_UNKNOWN if not */
+  int64_t len[EINC_MAX_AXES], is[EINC_MAX_AXES], os[EINC_MAX_AXES];
+  char params[EINC_GEN_MAX_KWARGS * 48 + 1]; /* ", int64_t size_h" ... */
+  char args[EINC_GEN_MAX_KWARGS * 40 + 1];   /* ", size_h" ... */
+  const einc_kwarg *kwargs;
+  int32_t n_kwargs;
+  const char *ctx; /* how kernel code reaches the loop context: "c->" (default), "cx." */
+} einc__emit;
+
+/* One loop's length and strides: gen-time values (or EINC_UNKNOWN) and their C text (a literal,
+ * or a read of the context). */
+typedef struct einc__loopv {
+  int64_t len, is, os;
+  char elen[48], eis[48], eos[48];
+} einc__loopv;
+
+/* Fill `e` for a rearrange / reduce / repeat plan; EINC_EUNSUPPORTED for other plans. */
+int einc__emit_setup(einc__emit *e, einc_sbuf *h, einc_sbuf *c, const char *name,
+                     const einc_plan *plan, const einc_kwarg *kwargs, int32_t n_kwargs);
+/* The header comment naming the pattern and the NAME_IN_RANK / NAME_OUT_RANK macros. */
+void einc__emit_plan_comment(einc__emit *e);
+/* a * b, or EINC_UNKNOWN when either is unknown or the product would not fit. */
+int64_t einc__emit_mul(int64_t a, int64_t b);
+const char *einc__emit_val(char *buf, size_t n, int64_t known, const char *fmt, int32_t i);
+const char *einc__emit_raw_type(einc_dtype dt);   /* uint16_t, ...: moves bits */
+const char *einc__emit_value_type(einc_dtype dt); /* float, ...: what reductions read */
+void einc__emit_axis_knowledge(einc__emit *e);
+int64_t einc__emit_loop_len(const einc__emit *e, const einc_loop *l);
+const einc_kwarg *einc__emit_runtime_kwarg(const einc__emit *e, const char *name);
+/* static inline int NAME__bind(in_shape, a, s, o, <sizes>): a: axis lengths, s / o: contiguous
+ * input / output strides; checks the shape as einops does. */
+void einc__emit_bind(einc__emit *e);
+/* Declare a[], s[], o[] and call NAME__bind, returning its status on failure. */
+void einc__emit_call_bind(einc__emit *e);
+void einc__emit_group_len(einc__emit *e, einc_sbuf *c, int32_t j);
+void einc__emit_out_shape_fn(einc__emit *e); /* NAME_out_shape */
+void einc__emit_view_fn(einc__emit *e);      /* NAME_view (VIEW and BROADCAST plans) */
+void einc__emit_loopv(const einc__emit *e, const einc_loop *l, const char *kind, int32_t j,
+                      einc__loopv *v);
+/* Fill the context's loop lengths and strides (kind "" or "R") from a[], s[], o[]. */
+void einc__emit_fill_loops(einc__emit *e, const einc_loop *loops, int32_t n, const char *kind);
+/* typedef struct NAME__ctx { in, out, L/IS/OS[n], RL/RIS/ROS[nr] for reductions }. */
+void einc__emit_ctx_struct(einc__emit *e, int32_t n, int32_t nr);
+
+/* ---------------------------------------------------------------------------------------------
  * The C emitter (emit_c.c)
  * ------------------------------------------------------------------------------------------- */
 
@@ -95,6 +148,26 @@ void einc__emit_opencl_prelude(einc_sbuf *cl);
 int einc__emit_opencl_plan(einc_sbuf *cl, const char *name, const einc_plan *plan);
 
 /* ---------------------------------------------------------------------------------------------
+ * The CUDA emitter (emit_cuda.c)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The lines every generated CUDA header (.cuh) / source (.cu) starts with. */
+void einc__emit_cuda_prelude_header(einc_sbuf *h);
+void einc__emit_cuda_prelude_source(einc_sbuf *c);
+
+/*
+ * Emit the kernels and host functions of one plan (rearrange, reduce or repeat; lengths may be
+ * unknown) into header `h` and source `c`:
+ *   int NAME(const void *in, const int64_t *in_shape, void *out, <run-time sizes>,
+ *            cudaStream_t stream);   (device pointers; launches on `stream`, does not wait)
+ *   int NAME_out_shape(const int64_t *in_shape, int64_t *out_shape, <run-time sizes>);
+ *   int NAME_view(const void *in, const int64_t *in_shape, einc_gen_view *view, <sizes>);
+ * (the last for VIEW and BROADCAST plans only). Arguments as einc__emit_c_plan.
+ */
+int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_plan *plan,
+                         const einc_kwarg *kwargs, int32_t n_kwargs);
+
+/* ---------------------------------------------------------------------------------------------
  * Generation and on-the-fly compilation (gen.c)
  * ------------------------------------------------------------------------------------------- */
 
@@ -102,6 +175,10 @@ int einc__emit_opencl_plan(einc_sbuf *cl, const char *name, const einc_plan *pla
  * is what the source #includes. On failure `err` names the entry and the error. */
 int einc__gen_c(const einc__manifest *m, const char *header_name, einc_sbuf *h, einc_sbuf *c,
                 char *err, size_t err_len);
+
+/* The same for the CUDA target (`header_name` is the .cuh the .cu includes). */
+int einc__gen_cuda(const einc__manifest *m, const char *header_name, einc_sbuf *h, einc_sbuf *c,
+                   char *err, size_t err_len);
 
 /* The OpenCL C program (one kernel per entry targeting opencl; every length must be known). */
 int einc__gen_opencl(const einc__manifest *m, einc_sbuf *cl, char *err, size_t err_len);

@@ -37,6 +37,7 @@ fi
 find_bin() { find "$BUILD" -name "$1" -type f -perm -u+x | head -1; }
 gdn_test=$(find_bin test_cuda_gdn)
 permute_test=$(find_bin test_cuda_permute)
+gen_test=$(find_bin test_gen_cuda)
 
 run() { # run NAME LOGFILE CMD...
   local name=$1 log=$2
@@ -57,6 +58,7 @@ for stage in "${stages[@]}"; do
     : >"$LOG/test.log"
     run "test_cuda_gdn" "$LOG/test.log" "$gdn_test"
     run "test_cuda_permute" "$LOG/test.log" "$permute_test"
+    run "test_gen_cuda" "$LOG/test.log" "$gen_test"
     grep -c "^ok" "$LOG/test.log" | sed 's/^/checks passed: /'
     grep "^FAIL" "$LOG/test.log" | head -20
     ;;
@@ -66,6 +68,8 @@ for stage in "${stages[@]}"; do
       compute-sanitizer --tool memcheck --error-exitcode 99 "$gdn_test" --quick
     run "memcheck test_cuda_permute --quick" "$LOG/sanitize.log" \
       compute-sanitizer --tool memcheck --error-exitcode 99 "$permute_test" --quick
+    run "memcheck test_gen_cuda --quick" "$LOG/sanitize.log" \
+      compute-sanitizer --tool memcheck --error-exitcode 99 "$gen_test" --quick
     ;;
   bench)
     : >"$LOG/bench.log"
@@ -73,6 +77,7 @@ for stage in "${stages[@]}"; do
       "$(find_bin einc_bench_cuda_permute)" "$LOG/permute_einc.csv"
     run "einc GDN benchmark" "$LOG/bench.log" \
       "$(find_bin einc_bench_cuda_gdn)" "$LOG/gdn_einc.csv"
+    run "generated CUDA kernels benchmark" "$LOG/bench.log" "$(find_bin einc_bench_gen_cuda)"
     cat "$LOG/bench.log"
     ;;
   torch)

@@ -76,16 +76,18 @@ static int einc__explain_python(const einc_plan *plan, einc_emit_target target,
   return 0;
 }
 
-/* The C functions `einc gen` makes of this plan (without the shared prelude). */
-static int einc__explain_c(const einc_plan *plan, const einc_kwarg *kwargs, int n_kwargs) {
+/* The C functions or CUDA kernels `einc gen` makes of this plan (without the shared prelude). */
+static int einc__explain_c(const einc_plan *plan, const einc_kwarg *kwargs, int n_kwargs,
+                           bool cuda) {
   einc_sbuf h, c;
   einc__sbuf_init(&h);
   einc__sbuf_init(&c);
-  int status = einc__emit_c_plan(&h, &c, "einc_pattern", plan, kwargs, n_kwargs);
+  int status = cuda ? einc__emit_cuda_plan(&h, &c, "einc_pattern", plan, kwargs, n_kwargs)
+                    : einc__emit_c_plan(&h, &c, "einc_pattern", plan, kwargs, n_kwargs);
   char *ht = einc__sbuf_finish(&h), *ct = einc__sbuf_finish(&c);
   int rc = 0;
   if (status || !ht || !ct) {
-    fprintf(stderr, "einc explain: no C for this plan: %s\n",
+    fprintf(stderr, "einc explain: no %s for this plan: %s\n", cuda ? "CUDA" : "C",
             einc_status_message(status ? status : EINC_ENOMEM));
     rc = 1;
   } else {
@@ -250,12 +252,13 @@ int einc_cli_explain(int argc, char **argv) {
   } else if (!strcmp(emit, "torch") || !strcmp(emit, "numpy")) {
     rc = einc__explain_python(plan, !strcmp(emit, "torch") ? EINC_EMIT_TORCH : EINC_EMIT_NUMPY,
                               kwargs, n_kwargs);
-  } else if (!strcmp(emit, "c")) {
-    rc = einc__explain_c(plan, kwargs, n_kwargs);
+  } else if (!strcmp(emit, "c") || !strcmp(emit, "cuda")) {
+    rc = einc__explain_c(plan, kwargs, n_kwargs, !strcmp(emit, "cuda"));
   } else {
-    fprintf(stderr,
-            "einc explain: --emit %s is not available in this build (plan, torch, numpy, c)\n",
-            emit);
+    fprintf(
+        stderr,
+        "einc explain: --emit %s is not available in this build (plan, torch, numpy, c, cuda)\n",
+        emit);
     rc = 2;
   }
   einc_plan_delete(plan);

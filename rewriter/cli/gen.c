@@ -3,7 +3,8 @@
  * and one source per target into the output folder. Files are replaced atomically and only when
  * their text changes, so a build system sees no spurious changes.
  *
- *   einc gen [-o DIR] [--name BASE] [--target c|opencl]... [MANIFEST...] [--scan SOURCE... [-p DIR]
+ *   einc gen [-o DIR] [--name BASE] [--target c|cuda|opencl]... [MANIFEST...] [--scan SOURCE... [-p
+ * DIR]
  *            [-- FLAGS...]]
  *
  * With --scan, the calls of the run-time pattern API that `einc lint --fix` would rewrite are
@@ -25,13 +26,14 @@
 int einc_cli_gen(int argc, char **argv);
 
 static void gen__usage(FILE *f) {
-  fprintf(f,
-          "usage: einc gen [-o DIR] [--name BASE] [--target c] [MANIFEST...]\n"
-          "                [--scan SOURCE... [-p BUILD_DIR] [-- COMPILER FLAGS...]]\n"
-          "  Compiles each [entry] of the manifests into a C function; writes DIR/BASE.h and\n"
-          "  DIR/BASE.c (DIR defaults to '.', BASE to the first manifest's name without its\n"
-          "  extension). --scan also compiles the constant run-time API calls found in C/C++/CUDA\n"
-          "  sources. See README.md, \"Code generation\", for the manifest format.\n");
+  fprintf(f, "usage: einc gen [-o DIR] [--name BASE] [--target c|cuda|opencl]... [MANIFEST...]\n"
+             "                [--scan SOURCE... [-p BUILD_DIR] [-- COMPILER FLAGS...]]\n"
+             "  Compiles each [entry] of the manifests into a C function; writes DIR/BASE.h and\n"
+             "  DIR/BASE.c (DIR defaults to '.', BASE to the first manifest's name without its\n"
+             "  extension); --target cuda writes DIR/BASE.cuh and DIR/BASE.cu (entries with\n"
+             "  `targets = cuda`), --target opencl DIR/BASE.cl. --scan also compiles the constant "
+             "run-time API calls found in C/C++/CUDA\n"
+             "  sources. See README.md, \"Code generation\", for the manifest format.\n");
 }
 
 /* Write unless the file already holds exactly this text. */
@@ -69,10 +71,12 @@ int einc_cli_gen(int argc, char **argv) {
       const char *t = argv[++i];
       if (strcmp(t, "c") == 0) {
         targets |= EINC_GEN_TARGET_C;
+      } else if (strcmp(t, "cuda") == 0) {
+        targets |= EINC_GEN_TARGET_CUDA;
       } else if (strcmp(t, "opencl") == 0) {
         targets |= EINC_GEN_TARGET_OPENCL;
       } else {
-        fprintf(stderr, "einc gen: target '%s' is not available (targets: c, opencl)\n", t);
+        fprintf(stderr, "einc gen: target '%s' is not available (targets: c, cuda, opencl)\n", t);
         return 2;
       }
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -171,12 +175,19 @@ int einc_cli_gen(int argc, char **argv) {
     einc__lint_c_collect(NULL);
   }
 #endif
-  if (targets & EINC_GEN_TARGET_C) {
+  for (unsigned t = EINC_GEN_TARGET_C; t <= EINC_GEN_TARGET_CUDA; t <<= 1) {
+    if (!(targets & t)) continue;
+    bool cuda = t == EINC_GEN_TARGET_CUDA;
     char header_name[300], h_path[1400], c_path[1400];
-    snprintf(header_name, sizeof header_name, "%s.h", base);
-    snprintf(h_path, sizeof h_path, "%s/%s.h", out_dir, base);
-    snprintf(c_path, sizeof c_path, "%s/%s.c", out_dir, base);
-    int status = einc__gen_c(&m, header_name, &h, &c, err, sizeof err);
+    snprintf(header_name, sizeof header_name, "%s.%s", base, cuda ? "cuh" : "h");
+    snprintf(h_path, sizeof h_path, "%s/%s", out_dir, header_name);
+    snprintf(c_path, sizeof c_path, "%s/%s.%s", out_dir, base, cuda ? "cu" : "c");
+    einc__sbuf_free(&h); /* the previous target's text */
+    einc__sbuf_free(&c);
+    einc__sbuf_init(&h);
+    einc__sbuf_init(&c);
+    int status = cuda ? einc__gen_cuda(&m, header_name, &h, &c, err, sizeof err)
+                      : einc__gen_c(&m, header_name, &h, &c, err, sizeof err);
     if (status != EINC_OK) {
       fprintf(stderr, "einc gen: %s\n", err);
       rc = status == EINC_ENOMEM ? 2 : 1;
