@@ -363,3 +363,52 @@ const char *einc__emit_value_type(einc_dtype dt) {
     return "uint8_t";
   }
 }
+
+void einc__emit_half_conversions(einc_sbuf *out, const char *qual, const char *to_bits,
+                                 const char *from_bits) {
+  einc__sbuf_printf(out,
+                    "/* Conversions with round-to-nearest-even, as the einc interpreter does. */\n"
+                    "%s uint32_t einc_gen__bits(float f) { %s }\n"
+                    "%s float einc_gen__from_bits(uint32_t x) { %s }\n",
+                    qual, to_bits, qual, from_bits);
+  einc__sbuf_printf(
+      out,
+      "%s float einc_gen__bf16_to_f32(uint16_t h) { return einc_gen__from_bits((uint32_t)h << 16); "
+      "}\n"
+      "%s uint16_t einc_gen__f32_to_bf16(float f) {\n"
+      "  uint32_t x = einc_gen__bits(f);\n"
+      "  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);\n"
+      "  x += 0x7fffu + ((x >> 16) & 1u);\n"
+      "  return (uint16_t)(x >> 16);\n"
+      "}\n"
+      "%s float einc_gen__f16_to_f32(uint16_t h) {\n"
+      "  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;\n"
+      "  if (e == 0x1f) x = sign | 0x7f800000u | (m << 13);\n"
+      "  else if (e) x = sign | ((e + 112u) << 23) | (m << 13);\n"
+      "  else if (!m) x = sign;\n"
+      "  else {\n"
+      "    e = 113;\n"
+      "    while (!(m & 0x400u)) { m <<= 1; e--; }\n"
+      "    x = sign | (e << 23) | ((m & 0x3ffu) << 13);\n"
+      "  }\n"
+      "  return einc_gen__from_bits(x);\n"
+      "}\n"
+      "%s uint16_t einc_gen__f32_to_f16(float f) {\n"
+      "  uint32_t x = einc_gen__bits(f);\n"
+      "  uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);\n"
+      "  uint32_t ax = x & 0x7fffffffu;\n"
+      "  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);\n"
+      "  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);\n"
+      "  if (ax < 0x38800000u) {\n"
+      "    if (ax < 0x33000000u) return sign;\n"
+      "    uint32_t m = (ax & 0x7fffffu) | 0x800000u, shift = 126u - (ax >> 23);\n"
+      "    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1u), hb = 1u << (shift - 1u);\n"
+      "    if (rem > hb || (rem == hb && (r & 1u))) r++;\n"
+      "    return (uint16_t)(sign | r);\n"
+      "  }\n"
+      "  uint32_t r = ax - 0x38000000u, hv = r >> 13, rem = r & 0x1fffu;\n"
+      "  if (rem > 0x1000u || (rem == 0x1000u && (hv & 1u))) hv++;\n"
+      "  return (uint16_t)(sign | hv);\n"
+      "}\n\n",
+      qual, qual, qual, qual);
+}

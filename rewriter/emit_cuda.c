@@ -36,57 +36,19 @@ void einc__emit_cuda_prelude_header(einc_sbuf *h) {
 }
 
 void einc__emit_cuda_prelude_source(einc_sbuf *c) {
+  einc__sbuf_puts(c, "#include <cuda_runtime.h>\n"
+                     "#include <math.h>\n"
+                     "#include <stdint.h>\n\n");
+  einc__emit_half_conversions(c, "__device__ inline", "return __float_as_uint(f);",
+                              "return __uint_as_float(x);");
   einc__sbuf_puts(
-      c,
-      "#include <cuda_runtime.h>\n"
-      "#include <math.h>\n"
-      "#include <stdint.h>\n\n"
-      "/* Conversions with round-to-nearest-even, as the einc interpreter does. */\n"
-      "__device__ inline float einc_gen__bf16_to_f32(uint16_t h) {\n"
-      "  return __uint_as_float((uint32_t)h << 16);\n"
-      "}\n"
-      "__device__ inline uint16_t einc_gen__f32_to_bf16(float f) {\n"
-      "  uint32_t x = __float_as_uint(f);\n"
-      "  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);\n"
-      "  x += 0x7fffu + ((x >> 16) & 1u);\n"
-      "  return (uint16_t)(x >> 16);\n"
-      "}\n"
-      "__device__ inline float einc_gen__f16_to_f32(uint16_t h) {\n"
-      "  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;\n"
-      "  if (e == 0x1f) x = sign | 0x7f800000u | (m << 13);\n"
-      "  else if (e) x = sign | ((e + 112u) << 23) | (m << 13);\n"
-      "  else if (!m) x = sign;\n"
-      "  else {\n"
-      "    e = 113;\n"
-      "    while (!(m & 0x400u)) { m <<= 1; e--; }\n"
-      "    x = sign | (e << 23) | ((m & 0x3ffu) << 13);\n"
-      "  }\n"
-      "  return __uint_as_float(x);\n"
-      "}\n"
-      "__device__ inline uint16_t einc_gen__f32_to_f16(float f) {\n"
-      "  uint32_t x = __float_as_uint(f);\n"
-      "  uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);\n"
-      "  uint32_t ax = x & 0x7fffffffu;\n"
-      "  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);\n"
-      "  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);\n"
-      "  if (ax < 0x38800000u) {\n"
-      "    if (ax < 0x33000000u) return sign;\n"
-      "    uint32_t m = (ax & 0x7fffffu) | 0x800000u, shift = 126u - (ax >> 23);\n"
-      "    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);\n"
-      "    if (rem > half || (rem == half && (r & 1u))) r++;\n"
-      "    return (uint16_t)(sign | r);\n"
-      "  }\n"
-      "  uint32_t r = ax - 0x38000000u, hv = r >> 13, rem = r & 0x1fffu;\n"
-      "  if (rem > 0x1000u || (rem == 0x1000u && (hv & 1u))) hv++;\n"
-      "  return (uint16_t)(sign | hv);\n"
-      "}\n\n"
-      "/* Blocks for `work` items of `per_block` each; grid-stride loops cover the rest. */\n"
-      "static inline unsigned einc_gen__blocks(int64_t work, int64_t per_block) {\n"
-      "  int64_t b = (work + per_block - 1) / per_block;\n"
-      "  return (unsigned)(b < 1 ? 1 : b > (INT64_C(1) << 20) ? (INT64_C(1) << 20) : b);\n"
-      "}\n"
-      "#define EINC_GEN_LAUNCHED()                                                         \\\n"
-      "  (cudaGetLastError() == cudaSuccess ? EINC_GEN_OK : EINC_GEN_ELAUNCH)\n\n");
+      c, "/* Blocks for `work` items of `per_block` each; grid-stride loops cover the rest. */\n"
+         "static inline unsigned einc_gen__blocks(int64_t work, int64_t per_block) {\n"
+         "  int64_t b = (work + per_block - 1) / per_block;\n"
+         "  return (unsigned)(b < 1 ? 1 : b > (INT64_C(1) << 20) ? (INT64_C(1) << 20) : b);\n"
+         "}\n"
+         "#define EINC_GEN_LAUNCHED()                                                         \\\n"
+         "  (cudaGetLastError() == cudaSuccess ? EINC_GEN_OK : EINC_GEN_ELAUNCH)\n\n");
 }
 
 /* `off += ...` for every loop of `v[0 .. n)`: the input offset of the output element (or row

@@ -98,6 +98,13 @@ const einc_kwarg *einc__emit_runtime_kwarg(const einc__emit *e, const char *name
 /* static inline int NAME__bind(in_shape, a, s, o, <sizes>): a: axis lengths, s / o: contiguous
  * input / output strides; checks the shape as einops does. */
 void einc__emit_bind(einc__emit *e);
+/* The bfloat16 / float16 conversions (round to nearest even, as the interpreter) that every
+ * generated program carries, written once for C, CUDA and OpenCL C: `qual` starts each function
+ * ("static inline", "__device__ inline", "inline"); `to_bits` and `from_bits` are the bodies of
+ * the dialect's float <-> uint32_t bit casts (argument `f`, resp. `x`). uint16_t and uint32_t
+ * must name unsigned types in the dialect. */
+void einc__emit_half_conversions(einc_sbuf *out, const char *qual, const char *to_bits,
+                                 const char *from_bits);
 /* Declare a[], s[], o[] and call NAME__bind, returning its status on failure. */
 void einc__emit_call_bind(einc__emit *e);
 void einc__emit_group_len(einc__emit *e, einc_sbuf *c, int32_t j);

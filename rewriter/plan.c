@@ -45,10 +45,6 @@ static const char einc__ellipsis[] = "\xE2\x80\xA6";
 
 /* ---- identifier sets (spec §5: names, the ellipsis marker, unique anonymous axes) -------- */
 
-typedef struct einc_ident {
-  const einc_atom *atom;
-} einc_ident;
-
 typedef struct einc_ident_set {
   int n;
   const einc_atom *atoms[EINC_MAX_AXES + 1];
@@ -497,7 +493,6 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
     p->axes[p->out_axes[i]].out_pos = i;
 
   /* 10. binding: every left dim against its group's known product */
-  int n_dims = dim;
   for (int i = 0, d = 0; i < L->n_items; i++) {
     const einc_item *it = &L->items[i];
     int first = item_first_axis[i];
@@ -546,7 +541,6 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
     }
     d++;
   }
-  (void)n_dims;
 
   /* reduction details, dtypes */
   p->in_dtype = spec->dtype;
@@ -562,7 +556,6 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
   /* strides in a contiguous input, output shape, element counts */
   int64_t dim_stride = 1;
   bool stride_known = rank_known;
-  int64_t numel = 1;
   for (int a = n_left_axes - 1; a >= 0; a--) {
     einc_axis *ax = &p->axes[a];
     ax->in_stride = stride_known ? dim_stride : EINC_UNKNOWN;
@@ -572,7 +565,6 @@ static int einc__plan_transform(einc_plan *p, const einc_spec *spec, einc_error 
       return einc__fail(err, EINC_ERR_SIZE_OVERFLOW, einc__whole(p), false,
                         "The input has more than 2^63 elements");
   }
-  (void)numel;
   if (p->reduction == EINC_RED_MIN || p->reduction == EINC_RED_MAX) {
     for (int i = 0; i < p->n_reduced; i++)
       if (p->axes[p->reduced[i]].length == 0)

@@ -106,7 +106,6 @@ const char *einc_status_name(int status);
   X(PACK_NO_STAR, "pack_no_star", "parse")                                                         \
   X(PACK_INVALID_AXIS_NAME, "pack_invalid_axis_name", "parse")                                     \
   X(PACK_TOO_FEW_DIMS, "pack_too_few_dims", "ndim")                                                \
-  X(PACK_NO_INPUTS, "pack_no_inputs", "ndim")                                                      \
   X(PACK_LENGTH_MISMATCH, "pack_length_mismatch", "shape")                                         \
   X(UNPACK_WRONG_NDIM, "unpack_wrong_ndim", "ndim")                                                \
   X(UNPACK_MULTIPLE_UNKNOWN, "unpack_multiple_unknown", "pattern")                                 \
