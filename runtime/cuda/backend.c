@@ -7,6 +7,7 @@
  * run can be captured into a CUDA graph.
  */
 #include <cublasLt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,10 @@
 #include "cuda_common.h"
 
 /* cuBLASLt asks for 32 MiB of workspace on Hopper to reach its fastest kernels. */
-#define EINC_RT__CUDA_WORKSPACE  ((size_t)32 << 20)
-#define EINC_RT__CUDA_GEMM_CACHE 32
+#define EINC_RT__CUDA_WORKSPACE       ((size_t)32 << 20)
+#define EINC_RT__CUDA_TUNE_CANDIDATES 8    /* cuBLASLt candidates timed per tuned GEMM */
+#define EINC_RT__CUDA_TUNE_MIN_TOKENS 4096 /* smaller GEMMs read W: the heuristic's pick won */
+#define EINC_RT__CUDA_GEMM_CACHE      32
 /* Tokens a projection's activation buffer holds when max_tokens is 0: long enough that the
  * GEMM runs at full rate, short enough to cost a few MiB. */
 #define EINC_RT__CUDA_DEFAULT_TOKENS 1024
@@ -121,7 +124,8 @@ static int32_t einc_rt__align_of(const void *p) {
 
 /* Column-major view: out^T[D,T] = op(W^T)[D,K] · X^T[K,T], i.e. cuBLAS "TN" with m=D, n=T. */
 static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
-                                   const einc_rt__gemm_key *key) {
+                                   const einc_rt__gemm_key *key,
+                                   cublasLtMatmulHeuristicResult_t *cand, int *n_cand) {
   int st;
   cudaDataType_t ty = einc_rt__cuda_type(key->dtype);
   /* Plain fp32 for f32 activations: TF32 would change results beyond an f32 user's tolerance. */
@@ -130,7 +134,7 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
   uint64_t ws = EINC_RT__CUDA_WORKSPACE;
   uint32_t align = (uint32_t)key->align;
   cublasLtMatmulPreference_t pref = NULL;
-  cublasLtMatmulHeuristicResult_t result;
+  cublasLtMatmulHeuristicResult_t first[1], *result = cand ? cand : first;
   int found = 0;
 
   memset(p, 0, sizeof *p);
@@ -156,8 +160,9 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
     if ((st = EINC_RT__CUBLAS(
              cublasLtMatmulPreferenceSetAttribute(pref, aligns[i], &align, sizeof align))))
       goto fail_pref;
-  if ((st = EINC_RT__CUBLAS(cublasLtMatmulAlgoGetHeuristic(cu->lt, p->op, p->a, p->b, p->c, p->c,
-                                                           pref, 1, &result, &found))))
+  if ((st = EINC_RT__CUBLAS(cublasLtMatmulAlgoGetHeuristic(
+           cu->lt, p->op, p->a, p->b, p->c, p->c, pref, cand ? EINC_RT__CUDA_TUNE_CANDIDATES : 1,
+           result, &found))))
     goto fail_pref;
   if (found < 1) {
     st = einc_rt__fail(EINC_RT_EUNSUPPORTED,
@@ -167,7 +172,8 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
     goto fail_pref;
   }
   cublasLtMatmulPreferenceDestroy(pref);
-  p->algo = result.algo;
+  p->algo = result[0].algo;
+  if (n_cand) *n_cand = found;
   p->key = *key;
   p->used = true;
   return EINC_RT_OK;
@@ -179,9 +185,13 @@ fail_plan:
   return st;
 }
 
-/* The cached plan for `key`, made on first use (host work only: safe during graph capture). */
+/* The cached plan for `key`, made on first use (host work only: safe during graph capture).
+ * With `cand`, a plan made now also returns the heuristic's first candidates (*n_cand of them;
+ * 0 when the plan was cached already). */
 static int einc_rt__gemm_plan_get(einc_rt__cuda *cu, const einc_rt__gemm_key *key,
-                                  einc_rt__gemm_plan **out) {
+                                  einc_rt__gemm_plan **out, cublasLtMatmulHeuristicResult_t *cand,
+                                  int *n_cand) {
+  if (n_cand) *n_cand = 0;
   einc_rt__gemm_plan *victim = &cu->plans[0];
   for (int i = 0; i < EINC_RT__CUDA_GEMM_CACHE; i++) {
     einc_rt__gemm_plan *p = &cu->plans[i];
@@ -193,11 +203,68 @@ static int einc_rt__gemm_plan_get(einc_rt__cuda *cu, const einc_rt__gemm_key *ke
     if (!p->used || (victim->used && p->last_use < victim->last_use)) victim = p;
   }
   if (victim->used) einc_rt__gemm_plan_clear(victim);
-  int st = einc_rt__gemm_plan_make(cu, victim, key);
+  int st = einc_rt__gemm_plan_make(cu, victim, key, cand, n_cand);
   if (st) return st;
   victim->last_use = ++cu->clock;
   *out = victim;
   return EINC_RT_OK;
+}
+
+static void einc_rt__gemm_key_set(einc_rt__gemm_key *key, einc_rt_dtype dt, const void *x,
+                                  int64_t ldx, const void *w, int64_t ldw, const void *out,
+                                  int64_t ldout, int64_t t, int64_t d, int64_t k) {
+  memset(key, 0, sizeof *key); /* padding takes part in memcmp */
+  key->dtype = dt, key->t = t, key->d = d, key->k = k, key->ldx = ldx, key->ldw = ldw;
+  key->ldout = ldout;
+  key->align = einc_rt__align_of(x);
+  if (einc_rt__align_of(w) < key->align) key->align = einc_rt__align_of(w);
+  if (einc_rt__align_of(out) < key->align) key->align = einc_rt__align_of(out);
+}
+
+/* Time cuBLASLt's first candidates for one GEMM on real buffers and keep the fastest in the
+ * plan cache. For large batches the heuristic's first choice measured up to 1.14x slower than
+ * the best of its first eight (H100, T = 32768, README: CUDA). It synchronises, so it runs when
+ * a projection is created, never inside a call, and not at all while the stream is captured. */
+static int einc_rt__gemm_tune(einc_rt__cuda *cu, einc_rt_dtype dt, const void *x, int64_t ldx,
+                              const void *w, int64_t ldw, void *out, int64_t ldout, int64_t t,
+                              int64_t d, int64_t k) {
+  cublasLtMatmulHeuristicResult_t cand[EINC_RT__CUDA_TUNE_CANDIDATES];
+  enum cudaStreamCaptureStatus capture;
+  cudaEvent_t start = NULL, stop = NULL;
+  einc_rt__gemm_key key;
+  einc_rt__gemm_plan *p;
+  const float one = 1.0f, zero = 0.0f;
+  float best = INFINITY;
+  int n = 0, best_i = 0, st;
+  if ((st = EINC_RT__CUDA(cudaStreamIsCapturing(cu->stream, &capture))) ||
+      capture != cudaStreamCaptureStatusNone)
+    return st;
+  einc_rt__gemm_key_set(&key, dt, x, ldx, w, ldw, out, ldout, t, d, k);
+  if ((st = einc_rt__gemm_plan_get(cu, &key, &p, cand, &n)) || n < 2) return st;
+  if ((st = EINC_RT__CUDA(cudaEventCreate(&start))) || (st = EINC_RT__CUDA(cudaEventCreate(&stop))))
+    goto done;
+  for (int i = 0; i < n; i++) {
+    float ms;
+    bool ok = true;
+    /* one warm-up call, then three timed; a candidate that fails to run is passed over */
+    for (int r = 0; r < 4 && ok; r++) {
+      if (r == 1 && (st = EINC_RT__CUDA(cudaEventRecord(start, cu->stream)))) goto done;
+      ok = cublasLtMatmul(cu->lt, p->op, &one, w, p->a, x, p->b, &zero, out, p->c, out, p->c,
+                          &cand[i].algo, cu->workspace, EINC_RT__CUDA_WORKSPACE,
+                          cu->stream) == CUBLAS_STATUS_SUCCESS;
+    }
+    if ((st = EINC_RT__CUDA(cudaEventRecord(stop, cu->stream))) ||
+        (st = EINC_RT__CUDA(cudaEventSynchronize(stop))))
+      goto done;
+    if (ok && (st = EINC_RT__CUDA(cudaEventElapsedTime(&ms, start, stop)))) goto done;
+    if (ok && ms < best) best = ms, best_i = i;
+  }
+  p->algo = cand[best_i].algo;
+
+done:
+  if (stop) cudaEventDestroy(stop);
+  if (start) cudaEventDestroy(start);
+  return st;
 }
 
 static int einc_rt__cuda_gemm(einc_rt__cuda *cu, einc_rt_dtype dt, const void *x, int64_t ldx,
@@ -212,12 +279,8 @@ static int einc_rt__cuda_gemm(einc_rt__cuda *cu, einc_rt_dtype dt, const void *x
     return EINC_RT__CUDA(cudaMemset2DAsync(out, (size_t)ldout * einc_rt__cuda_esize(dt), 0,
                                            (size_t)d * einc_rt__cuda_esize(dt), (size_t)t,
                                            cu->stream));
-  memset(&key, 0, sizeof key); /* padding takes part in memcmp */
-  key.dtype = dt, key.t = t, key.d = d, key.k = k, key.ldx = ldx, key.ldw = ldw, key.ldout = ldout;
-  key.align = einc_rt__align_of(x);
-  if (einc_rt__align_of(w) < key.align) key.align = einc_rt__align_of(w);
-  if (einc_rt__align_of(out) < key.align) key.align = einc_rt__align_of(out);
-  if ((st = einc_rt__gemm_plan_get(cu, &key, &p))) return st;
+  einc_rt__gemm_key_set(&key, dt, x, ldx, w, ldw, out, ldout, t, d, k);
+  if ((st = einc_rt__gemm_plan_get(cu, &key, &p, NULL, NULL))) return st;
   return EINC_RT__CUBLAS(cublasLtMatmul(cu->lt, p->op, &one, w, p->a, x, p->b, &zero, out, p->c,
                                         out, p->c, &p->algo, cu->workspace, EINC_RT__CUDA_WORKSPACE,
                                         cu->stream));
@@ -323,6 +386,21 @@ typedef struct einc_rt__cuda_proj {
   einc_rt__head_merge merge; /* X = rearrange(Y, "... h d -> ... (h d)"), generated by einc gen */
 } einc_rt__cuda_proj;
 
+static int einc_rt__cuda_proj_tune(einc_rt__cuda *cu, einc_rt__cuda_proj *p, int64_t d, int64_t k) {
+  const einc_rt_dtype dt = p->proj_weight.dtype;
+  const size_t es = einc_rt__cuda_esize(dt);
+  void *out = NULL;
+  int st;
+  if ((st = EINC_RT__CUDA(cudaMalloc(&out, (size_t)(p->capacity * d) * es))) ||
+      (st = EINC_RT__CUDA(cudaMemsetAsync(p->y, 0, (size_t)(p->capacity * k) * es, cu->stream))))
+    goto done;
+  st = einc_rt__gemm_tune(cu, dt, p->y, k, einc_rt__cuda_ptr(&p->proj_weight),
+                          p->proj_weight.strides[0], out, d, p->capacity, d, k);
+done:
+  if (out) cudaFree(out);
+  return st;
+}
+
 static int einc_rt__cuda_proj_new(einc_rt_backend *self, const einc_rt_tensor *norm_weight,
                                   const einc_rt_tensor *proj_weight,
                                   const einc_rt_gdn_params *params, int64_t max_tokens,
@@ -349,6 +427,14 @@ static int einc_rt__cuda_proj_new(einc_rt_backend *self, const einc_rt_tensor *n
     free(p);
     return st;
   }
+  /* A full chunk's GEMM is compute-bound from a few thousand tokens on: tune it now, for a
+   * contiguous output (other outputs get the heuristic's choice). */
+  if (p->capacity >= EINC_RT__CUDA_TUNE_MIN_TOKENS &&
+      (st = einc_rt__cuda_proj_tune(cu, p, proj_weight->shape[0], k))) {
+    cudaFree(p->y);
+    free(p);
+    return st;
+  }
   *state = p;
   return EINC_RT_OK;
 }
@@ -371,10 +457,12 @@ static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc
   int st = einc_rt__cuda_enter(cu);
   if (st || tokens == 0) return st;
 
-  /* The fused kernel is opt-in: on the H100 it measured slower than the norm kernel followed
-   * by cuBLASLt's GEMV (see README, CUDA). */
-  if (p->path == EINC_RT__CUDA_PATH_FUSED && dim == 128 &&
-      tokens <= EINC_RT__CUDA_SMALL_MAX_TOKENS) {
+  /* Small batches: norm and product in one kernel that streams W at memory speed (against
+   * the norm kernel followed by cuBLASLt's GEMV: README, CUDA). */
+  const int64_t fused_max = p->path == EINC_RT__CUDA_PATH_FUSED  ? EINC_RT__CUDA_SMALL_MAX_TOKENS
+                            : p->path == EINC_RT__CUDA_PATH_AUTO ? EINC_RT__CUDA_FUSED_AUTO_TOKENS
+                                                                 : 0;
+  if (dim == 128 && tokens <= fused_max) {
     einc_rt__cuda_small_args a = {
         .dtype = o->dtype,
         .o = einc_rt__cuda_ptr(o),
@@ -393,7 +481,7 @@ static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc
         .gate = p->params.gate,
     };
     if (o->strides[1] == dim && z->strides[1] == dim && einc_rt__cuda_small_fits(&a))
-      return EINC_RT__CUDA(einc_rt__cuda_small_launch(&a, cu->sm_count, cu->stream));
+      return EINC_RT__CUDA(einc_rt__cuda_small_launch(&a, cu->stream));
   }
 
   /* Norm into the activation buffer, then the GEMM, in chunks of at most `chunk` tokens. */
@@ -474,7 +562,7 @@ int einc_rt__cuda_backend_new(const einc_rt_backend_options *opts, einc_rt_backe
   }
   if ((st = EINC_RT__CUBLAS(cublasLtCreate(&cu->lt))) ||
       (st = EINC_RT__CUDA(cudaMalloc(&cu->workspace, EINC_RT__CUDA_WORKSPACE))) ||
-      (st = EINC_RT__CUDA(einc_rt__cuda_small_prepare())))
+      (st = EINC_RT__CUDA(einc_rt__cuda_small_prepare(cu->sm_count))))
     goto fail_backend;
   snprintf(self->name, sizeof self->name, "cuda (%.80s, sm_%d%d, %d SMs, cuBLASLt %zu)", prop.name,
            prop.major, prop.minor, prop.multiProcessorCount, cublasLtGetVersion());

@@ -43,8 +43,8 @@ cudaError_t einc_rt__cuda_gated_norm_launch(const einc_rt__cuda_norm_args *args,
                                             cudaStream_t stream);
 
 /* The fused small-batch projection (gdn_small.cu): gated norm and out = Y · Wᵀ in one kernel,
- * split over K across a cluster of blocks, tensor-core MMAs, for T <= 16 tokens, d = 128, bf16
- * or f16. */
+ * split over K by heads across a cluster of blocks, W streamed by bulk asynchronous copies,
+ * tensor-core MMAs; for T <= 16 tokens, d = 128, bf16 or f16. */
 typedef struct einc_rt__cuda_small_args {
   einc_rt_dtype dtype;
   const void *o, *z, *w, *W;
@@ -56,18 +56,23 @@ typedef struct einc_rt__cuda_small_args {
 } einc_rt__cuda_small_args;
 
 #define EINC_RT__CUDA_SMALL_MAX_TOKENS 16
+/* The default path takes the fused kernel up to this many tokens. On the H100 it won at T = 1
+ * for both Qwen3.5 shapes; from T = 4 it won for H=32 D=2048 but lost for H=48 D=5120, whose
+ * larger slices make its norm (which must finish before W streams) cost more (README: CUDA). */
+#define EINC_RT__CUDA_FUSED_AUTO_TOKENS 1
 /* Whether the fused kernel covers these shapes, dtypes and alignments (pointers may be NULL to
  * check shapes alone). */
 bool einc_rt__cuda_small_fits(const einc_rt__cuda_small_args *args);
-/* Raise the kernels' dynamic shared memory limits; call once per device before launching. */
-cudaError_t einc_rt__cuda_small_prepare(void);
-cudaError_t einc_rt__cuda_small_launch(const einc_rt__cuda_small_args *args, int32_t sm_count,
-                                       cudaStream_t stream);
+/* Raise the kernels' dynamic shared memory limits and count the clusters the device runs at
+ * once; call once per device before fits() and launch(). */
+cudaError_t einc_rt__cuda_small_prepare(int32_t sm_count);
+cudaError_t einc_rt__cuda_small_launch(const einc_rt__cuda_small_args *args, cudaStream_t stream);
 
 /* Which kernels a bound projection may use; benchmarks compare the two. */
 enum einc_rt__cuda_proj_path {
-  EINC_RT__CUDA_PATH_AUTO,  /* what measured fastest on the H100: norm kernel + cuBLASLt */
-  EINC_RT__CUDA_PATH_FUSED, /* the fused small-batch kernel where it applies (T <= 16) */
+  EINC_RT__CUDA_PATH_AUTO,  /* the fused kernel for the fewest tokens, else norm + GEMM */
+  EINC_RT__CUDA_PATH_FUSED, /* the fused kernel wherever it applies (T <= 16) */
+  EINC_RT__CUDA_PATH_SPLIT, /* always the norm kernel, then cuBLASLt */
 };
 void einc_rt__cuda_proj_set_path(void *state, int path);
 /* Tokens per norm + GEMM step of a bound projection (at most its max_tokens). */

@@ -152,6 +152,28 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
   einc_rt_tensor to = tensor(&o, 0, 3, s_o, st_o), tz = tensor(&z, z_off, 3, s_o, st_z);
   einc_rt_tensor tw = tensor(&w, 0, 1, s_w, st_w), tW = tensor(&W, 0, 2, s_W, st_W);
   einc_rt_tensor tout = tensor(&out, out_off, 2, s_out, st_out);
+  /* A case naming the fused kernel must reach it, not fall back to the split path. */
+  if (c->path == EINC_RT__CUDA_PATH_FUSED && T >= 1 && T <= EINC_RT__CUDA_SMALL_MAX_TOKENS &&
+      dt != EINC_RT_F32) {
+    const einc_rt__cuda_small_args a = {.dtype = dt,
+                                        .o = to.data,
+                                        .z = (char *)tz.data + tz.offset * einc_test_esize(dt),
+                                        .w = tw.data,
+                                        .W = tW.data,
+                                        .out = tout.data,
+                                        .o_token_stride = K,
+                                        .z_token_stride = z_ts,
+                                        .W_row_stride = K,
+                                        .out_row_stride = out_ld,
+                                        .tokens = (int32_t)T,
+                                        .heads = (int32_t)H,
+                                        .rows = (int32_t)D};
+    if (!einc_rt__cuda_small_fits(&a)) {
+      printf("FAIL fused kernel does not take T=%lld H=%lld D=%lld\n", (long long)T, (long long)H,
+             (long long)D);
+      failures++;
+    }
+  }
   /* The default path through the public entry points; the others through the backend table. */
   void *state = NULL;
   einc_rt_gdn_out_proj *proj = NULL;
@@ -280,10 +302,17 @@ int main(int argc, char **argv) {
   for (int di = 0; di < 3; di++) {
     for (int ti = 0; ti < nT; ti++) {
       const int64_t T = Ts[ti];
-      gdn_case c = {
-          .dt = dts[di], .T = T, .H = 16, .D = 256, .gate = EINC_RT_GATE_SILU, .max_tokens = 64};
+      gdn_case c = {.dt = dts[di],
+                    .T = T,
+                    .H = 16,
+                    .D = 256,
+                    .gate = EINC_RT_GATE_SILU,
+                    .max_tokens = 64,
+                    .path = EINC_RT__CUDA_PATH_SPLIT};
       run_case(be, stream, &c);
       c.gate = EINC_RT_GATE_SIGMOID, c.z_slice = true, c.out_slice = true;
+      run_case(be, stream, &c);
+      c.path = EINC_RT__CUDA_PATH_AUTO;
       run_case(be, stream, &c);
       c.path = EINC_RT__CUDA_PATH_FUSED;
       run_case(be, stream, &c);
@@ -301,10 +330,18 @@ int main(int argc, char **argv) {
                     .path = EINC_RT__CUDA_PATH_FUSED};
       run_case(be, stream, &c);
       c.T = 5, c.H = 48, c.D = 5120, c.gate = EINC_RT_GATE_SIGMOID, c.out_slice = true;
-      run_case(be, stream, &c);
+      run_case(be, stream, &c); /* clusters of 6 */
+      c.T = 1, c.H = 64, c.D = 4096, c.z_slice = false;
+      run_case(be, stream, &c); /* clusters of 8, 16 tiles a cluster */
+      c.T = 11, c.H = 12, c.D = 528;
+      run_case(be, stream, &c); /* 768-column slices, a tile count no cluster count divides */
+      c.T = 2, c.H = 2, c.D = 16;
+      run_case(be, stream, &c); /* one block, one tile */
       c.T = 40, c.max_tokens = 16, c.path = EINC_RT__CUDA_PATH_AUTO;
       run_case(be, stream, &c);
       c.T = 1100, c.H = 8, c.D = 64, c.max_tokens = 0; /* the default buffer, and chunks */
+      run_case(be, stream, &c);
+      c.T = 4100, c.max_tokens = 4096; /* a GEMM tuned at creation, then a remainder chunk */
       run_case(be, stream, &c);
     }
     gdn_case g = {

@@ -1,12 +1,13 @@
 /*
  * Benchmark of the CUDA GDN projection (bf16), H=32 D=2048 and H=48 D=5120, T from 1 to 32768:
- * eager and replayed from a CUDA graph (norm kernel + cuBLASLt), the opt-in fused small-batch
- * kernel,
- * and cuBLASLt's GEMM alone, each as a ratio to the floor measured in this run:
+ * eager and replayed from a CUDA graph (the default path), the fused small-batch kernel
+ * (T <= 16) and the split path (norm kernel + cuBLASLt) each forced, and cuBLASLt's GEMM alone,
+ * each as a ratio to the floor measured in this run:
  *   floor = max(bytes that must move / copy bandwidth, FLOPs / bf16 GEMM rate).
  * Weights rotate over enough copies to overflow L2, so small batches read W from device memory
  * as they would in a model. Writes a CSV (argv[1], optional) for scripts/bench_gdn_torch_cuda.py.
  */
+#include <cublasLt.h>
 #include <math.h>
 
 #include "backend.h"
@@ -75,6 +76,15 @@ static void run_once(void *p, int i) {
   else
     CHECK_RT(c->be->vt->proj_run(c->be, c->proj[r], &c->o[r], &c->z[r], &c->out));
 }
+typedef struct graph_ctx {
+  cudaGraphExec_t g;
+  cudaStream_t s;
+} graph_ctx;
+static void graph_fn(void *p, int i) {
+  graph_ctx *c = p;
+  (void)i;
+  BENCH_CUDA(cudaGraphLaunch(c->g, c->s));
+}
 static void run_graph(void *p, int i) {
   ctx *c = p;
   (void)i;
@@ -100,8 +110,69 @@ static double measure(ctx *c, bool graph, int iters) {
   return us;
 }
 
+/* Time up to 16 of cuBLASLt's heuristic candidates for out[T,D] = x[T,K] · W[D,K]ᵀ (bf16, the
+ * backend's layouts and workspace size) and print the first one's time against the best. */
+static void gemm_candidates(cudaStream_t s, int64_t T, int64_t D, int64_t K,
+                            const einc_rt_tensor *Ws, int n_rot, const void *x, void *out) {
+  enum { MAX_CAND = 16 };
+  static cublasLtHandle_t lt;
+  static void *ws;
+  const size_t ws_bytes = (size_t)32 << 20;
+  if (!lt && (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS || cudaMalloc(&ws, ws_bytes))) return;
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t a, b, c;
+  cublasLtMatmulPreference_t pref;
+  cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+  uint64_t wsz = ws_bytes;
+  cublasLtMatmulHeuristicResult_t res[MAX_CAND];
+  int found = 0;
+  cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+  cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
+  cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
+  cublasLtMatrixLayoutCreate(&a, CUDA_R_16BF, (uint64_t)K, (uint64_t)D, K);
+  cublasLtMatrixLayoutCreate(&b, CUDA_R_16BF, (uint64_t)K, (uint64_t)T, K);
+  cublasLtMatrixLayoutCreate(&c, CUDA_R_16BF, (uint64_t)D, (uint64_t)T, D);
+  cublasLtMatmulPreferenceCreate(&pref);
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsz,
+                                       sizeof wsz);
+  cublasLtMatmulAlgoGetHeuristic(lt, op, a, b, c, c, pref, MAX_CAND, res, &found);
+  double first = 0, best = 1e30;
+  int best_i = -1;
+  const float one = 1.0f, zero = 0.0f;
+  for (int i = 0; i < found; i++) {
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    bool ok = true;
+    BENCH_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    for (int r = 0; r < n_rot; r++)
+      ok = ok && cublasLtMatmul(lt, op, &one, Ws[r].data, a, x, b, &zero, out, c, out, c,
+                                &res[i].algo, ws, ws_bytes, s) == CUBLAS_STATUS_SUCCESS;
+    BENCH_CUDA(cudaStreamEndCapture(s, &g));
+    if (!ok) {
+      cudaGraphDestroy(g);
+      continue;
+    }
+    BENCH_CUDA(cudaGraphInstantiate(&ge, g, 0));
+    graph_ctx gc = {ge, s};
+    int launches = (int)(20000.0 / (T * 0.1 + 10.0) / n_rot) + 2;
+    const double us = bench_time_us(s, launches, 5, graph_fn, &gc) / n_rot;
+    cudaGraphExecDestroy(ge);
+    cudaGraphDestroy(g);
+    if (i == 0) first = us;
+    if (us < best) best = us, best_i = i;
+  }
+  printf("cuBLASLt candidates H*d=%lld D=%lld T=%lld: %d timed, first %.1f us, best #%d %.1f us "
+         "(%.2fx)\n",
+         (long long)K, (long long)D, (long long)T, found, first, best_i, best,
+         best > 0 ? first / best : 0.0);
+  fflush(stdout);
+  cublasLtMatmulPreferenceDestroy(pref);
+  cublasLtMatrixLayoutDestroy(c), cublasLtMatrixLayoutDestroy(b), cublasLtMatrixLayoutDestroy(a);
+  cublasLtMatmulDescDestroy(op);
+}
+
 int main(int argc, char **argv) {
-  /* --profile: only the fused kernel at H=32 D=2048, T=1 and 16, for a profiler to look at. */
+  /* --profile: only the fused kernel at H=32 D=2048, T=1 and 4, for a profiler to look at. */
   const bool profile = argc > 1 && strcmp(argv[1], "--profile") == 0;
   FILE *csv = argc > 1 && !profile ? fopen(argv[1], "w") : NULL;
   cudaStream_t s;
@@ -136,13 +207,13 @@ int main(int argc, char **argv) {
       bw / 1e12, gemm_rate / 1e12, l2 >> 20);
   if (csv) fprintf(csv, "# copy_bw=%.6e gemm_rate=%.6e device=%s\n", bw, gemm_rate, be->name);
   if (csv)
-    fprintf(csv, "H,D,T,floor_us,einc_eager_us,einc_graph_us,fused_graph_us,gemm_graph_us\n");
+    fprintf(csv, "H,D,T,floor_us,einc_eager_us,einc_graph_us,split_graph_us,gemm_graph_us\n");
 
   const int64_t shapes[][2] = {{32, 2048}, {48, 5120}};
-  const int64_t Ts[] = {1, 16, 128, 1024, 8192, 32768};
+  const int64_t Ts[] = {1, 4, 8, 16, 128, 1024, 8192, 32768};
   const int64_t t_max = 32768, d = 128;
-  printf("\n%3s %5s %6s %9s | %-17s %-17s %-17s %-17s %s\n", "H", "D", "T", "floor us",
-         "einc eager", "einc graph", "fused (T<=16) graph", "GEMM alone graph",
+  printf("\n%3s %5s %6s %9s | %-17s %-17s %-17s %-17s %-17s %s\n", "H", "D", "T", "floor us",
+         "einc eager", "einc graph", "fused graph", "split graph", "GEMM alone graph",
          "| norm alone (of copy bw)");
   for (int si = 0; si < (profile ? 1 : 2); si++) {
     const int64_t H = shapes[si][0], D = shapes[si][1], K = H * d;
@@ -161,7 +232,7 @@ int main(int argc, char **argv) {
       Ws[r] = tensor(dev_random((size_t)(D * K), 0.02), 2, sW);
       CHECK_RT(be->vt->proj_new(be, &w, &Ws[r], &params, t_max, &projs[r]));
     }
-    for (int ti = 0; ti < (profile ? 2 : 6); ti++) {
+    for (int ti = 0; ti < (profile ? 2 : 8); ti++) {
       const int64_t T = Ts[ti];
       const double bytes = 2.0 * (2.0 * T * K + (double)D * K + d + (double)T * D);
       const double flops = 2.0 * T * D * K;
@@ -194,6 +265,9 @@ int main(int argc, char **argv) {
         einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
       const double eager = measure(&c, false, iters), graph = measure(&c, true, iters);
       for (int r = 0; r < n_rot; r++)
+        einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_SPLIT);
+      const double split = T <= EINC_RT__CUDA_SMALL_MAX_TOKENS ? measure(&c, true, iters) : graph;
+      for (int r = 0; r < n_rot; r++)
         einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
       const double fused = T <= EINC_RT__CUDA_SMALL_MAX_TOKENS ? measure(&c, true, iters) : NAN;
       for (int r = 0; r < n_rot; r++)
@@ -205,46 +279,32 @@ int main(int argc, char **argv) {
       const double norm = measure(&c, true, iters);
       const double norm_bytes = 2.0 * 3.0 * T * K; /* o, z read; y written */
       printf(
-          "%3lld %5lld %6lld %9.1f | %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) | "
-          "%8.1f (%4.0f%%)\n",
+          "%3lld %5lld %6lld %9.1f | %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) "
+          "%8.1f (%5.2fx) | %8.1f (%4.0f%%)\n",
           (long long)H, (long long)D, (long long)T, floor_us, eager, eager / floor_us, graph,
-          graph / floor_us, fused, fused / floor_us, gemm, gemm / floor_us, norm,
-          100.0 * norm_bytes / (norm * 1e-6) / bw);
+          graph / floor_us, fused, fused / floor_us, split, split / floor_us, gemm, gemm / floor_us,
+          norm, 100.0 * norm_bytes / (norm * 1e-6) / bw);
       if (csv)
         fprintf(csv, "%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f\n", (long long)H, (long long)D,
-                (long long)T, floor_us, eager, graph, fused, gemm);
+                (long long)T, floor_us, eager, graph, split, gemm);
       fflush(stdout);
     }
-    /* Large batches in chunks of tokens: the activations of a chunk may stay in L2 between the
-     * norm and the GEMM, at the price of reading W once per chunk. */
-    if (!profile) {
-      const int64_t T = t_max, s3[] = {T, H, d}, so[] = {T, D};
-      ctx c = {.be = be, .s = s, .n_rot = 2};
-      for (int r = 0; r < 2; r++) {
-        c.proj[r] = projs[r], c.W[r] = Ws[r];
-        c.o[r] = tensor(ob, 3, s3), c.z[r] = tensor(zb, 3, s3);
-      }
-      c.out = tensor(outb, 2, so);
-      printf("%3lld %5lld %6lld chunks:", (long long)H, (long long)D, (long long)T);
-      const int64_t chunks[] = {1024, 2048, 4096, 8192, 32768};
-      for (int k = 0; k < 5; k++) {
-        for (int r = 0; r < 2; r++)
-          einc_rt__cuda_proj_set_chunk(projs[r], chunks[k]);
-        printf("  %lld: %.1f us", (long long)chunks[k], measure(&c, true, 4));
-        fflush(stdout);
-      }
-      printf("\n");
-      for (int r = 0; r < 2; r++)
-        einc_rt__cuda_proj_set_chunk(projs[r], t_max);
-    }
+    /* Would timing cuBLASLt's candidates beat its heuristic's first choice? The GEMM alone,
+     * each candidate replayed from a graph over the rotating weights. */
+    if (!profile)
+      for (int ti = 3; ti < 8; ti++)
+        gemm_candidates(s, Ts[ti], D, K, Ws, n_rot, ob, outb);
     for (int r = 0; r < n_rot; r++) {
       be->vt->proj_delete(be, projs[r]);
       cudaFree(Ws[r].data);
     }
     cudaFree(ob), cudaFree(zb), cudaFree(outb), cudaFree(ybuf), cudaFree(w.data);
   }
-  printf("\nratios are time / floor; einc = gated-norm kernel + cuBLASLt; fused = the opt-in fused "
-         "small-batch kernel\n");
+  printf("\nratios are time / floor; einc = the default path: the fused kernel up to %d tokens, "
+         "else split = gated-norm kernel + cuBLASLt (tuned at T = 32768, the projections' "
+         "capacity)\n",
+         EINC_RT__CUDA_FUSED_AUTO_TOKENS);
+
   if (csv) fclose(csv);
   be->vt->destroy(be);
   return 0;
