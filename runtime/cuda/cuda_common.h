@@ -75,8 +75,6 @@ enum einc_rt__cuda_proj_path {
   EINC_RT__CUDA_PATH_SPLIT, /* always the norm kernel, then cuBLASLt */
 };
 void einc_rt__cuda_proj_set_path(void *state, int path);
-/* Tokens per norm + GEMM step of a bound projection (at most its max_tokens). */
-void einc_rt__cuda_proj_set_chunk(void *state, int64_t tokens);
 
 #ifdef __cplusplus
 }
