@@ -482,7 +482,7 @@ static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc
       return EINC_RT__CUDA(einc_rt__cuda_small_launch(&a, cu->stream));
   }
 
-  /* Norm into the activation buffer, then the GEMM, in chunks of at most `chunk` tokens. */
+  /* Norm into the activation buffer, then the GEMM, in chunks of at most `capacity` tokens. */
   char *outp = einc_rt__cuda_ptr(out);
   for (int64_t t0 = 0; t0 < tokens; t0 += p->capacity) {
     const int64_t n = tokens - t0 < p->capacity ? tokens - t0 : p->capacity;
