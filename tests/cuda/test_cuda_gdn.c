@@ -343,6 +343,8 @@ int main(int argc, char **argv) {
       run_case(be, stream, &c);
       c.T = 4100, c.max_tokens = 4096; /* a GEMM tuned at creation, then a remainder chunk */
       run_case(be, stream, &c);
+      c.T = 4500, c.H = 4, c.graph = true; /* the same captured in a graph */
+      run_case(be, stream, &c);
     }
     gdn_case g = {
         .dt = dts[di], .T = 4, .H = 8, .D = 128, .max_tokens = 32, .graph = true, .z_slice = true};
