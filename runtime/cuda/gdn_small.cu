@@ -338,11 +338,20 @@ template <typename T, int NT> static cudaError_t prepare_one() {
                               kMaxSmem);
 }
 
-/* Clusters of each size that fit on the device at once with one block per SM, asked of the
- * driver once (GPCs do not divide evenly into clusters). */
-static int active_clusters[kMaxCluster + 1];
+/* Clusters of each size that fit on a device at once with one block per SM, asked of the
+ * driver once per device (GPCs do not divide evenly into clusters); 0 = not known. Written by
+ * prepare() when a backend is created, read for the calling thread's current device, which the
+ * backend sets before every call. */
+constexpr int kMaxDevices = 64;
+static int active_clusters[kMaxDevices][kMaxCluster + 1];
 
-static cudaError_t count_clusters(int c, int32_t sm_count) {
+static const int *device_clusters(void) {
+  int dev = -1;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kMaxDevices) return nullptr;
+  return active_clusters[dev];
+}
+
+static cudaError_t count_clusters(int dev, int c, int32_t sm_count) {
   cudaLaunchConfig_t cfg = {};
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeClusterDimension;
@@ -354,7 +363,7 @@ static cudaError_t count_clusters(int c, int32_t sm_count) {
   cfg.attrs = attr, cfg.numAttrs = 1;
   int n = 0;
   cudaError_t e = cudaOccupancyMaxActiveClusters(&n, gdn_small_kernel<__nv_bfloat16, 2>, &cfg);
-  active_clusters[c] = n;
+  active_clusters[dev][c] = e == cudaSuccess ? n : 0;
   return e;
 }
 
@@ -363,7 +372,9 @@ static cudaError_t count_clusters(int c, int32_t sm_count) {
  * preferring splits where all of a block's tiles fit in its stages (no refill latency). */
 static bool geometry(const einc_rt__cuda_small_args *a, small_geometry *geo) {
   const int tiles = a->rows / kTileRows;
+  const int *active_clusters = device_clusters();
   long best = -1;
+  if (!active_clusters) return false;
   for (int c = 1; c <= kMaxCluster; c++) {
     if (a->heads % c || active_clusters[c] < 1) continue;
     const int kc = a->heads / c * kHeadDim;
@@ -431,8 +442,11 @@ extern "C" cudaError_t einc_rt__cuda_small_prepare(int32_t sm_count) {
       (e = prepare_one<__half, 1>()) != cudaSuccess ||
       (e = prepare_one<__half, 2>()) != cudaSuccess)
     return e;
+  int dev = -1;
+  if ((e = cudaGetDevice(&dev)) != cudaSuccess) return e;
+  if (dev >= kMaxDevices) return cudaSuccess; /* the fused kernel is then never taken */
   for (int c = 1; c <= kMaxCluster; c++)
-    if ((e = count_clusters(c, sm_count)) != cudaSuccess) return e;
+    if ((e = count_clusters(dev, c, sm_count)) != cudaSuccess) return e;
   return cudaSuccess;
 }
 
