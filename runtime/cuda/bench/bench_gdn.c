@@ -5,7 +5,9 @@
  * each as a ratio to the floor measured in this run:
  *   floor = max(bytes that must move / copy bandwidth, FLOPs / bf16 GEMM rate).
  * Weights rotate over enough copies to overflow L2, so small batches read W from device memory
- * as they would in a model. Writes a CSV (argv[1], optional) for scripts/bench_gdn_torch_cuda.py.
+ * as they would in a model. For T <= 128 it also times a kernel that only reads W (read_floor.cu):
+ * what streaming W alone costs at that size, beside the floor. Writes a CSV (argv[1], optional) for
+ * scripts/bench_gdn_torch_cuda.py.
  */
 #include <cublasLt.h>
 #include <math.h>
@@ -13,6 +15,7 @@
 #include "backend.h"
 #include "bench_common.h"
 #include "cuda_common.h"
+#include "read_floor.h"
 
 #define CHECK_RT(expr)                                                                             \
   do {                                                                                             \
@@ -60,7 +63,9 @@ typedef struct ctx {
   int n_rot;
   void *proj[MAX_ROT];
   einc_rt_tensor o[MAX_ROT], z[MAX_ROT], x[MAX_ROT], W[MAX_ROT], out;
-  bool gemm_only, norm_only;
+  bool gemm_only, norm_only, read_only;
+  uint32_t *sink;
+  int read_blocks;
   einc_rt_tensor w, y;
   cudaGraphExec_t graph;
 } ctx;
@@ -69,7 +74,10 @@ static void run_once(void *p, int i) {
   ctx *c = p;
   const int r = i % c->n_rot;
   static const einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
-  if (c->norm_only)
+  if (c->read_only)
+    BENCH_CUDA(bench_read_launch(c->W[r].data, (size_t)(c->W[r].shape[0] * c->W[r].shape[1]) * 2,
+                                 c->sink, c->read_blocks, c->s));
+  else if (c->norm_only)
     CHECK_RT(c->be->vt->gated_rmsnorm(c->be, &c->o[r], &c->z[r], &c->w, &params, &c->y));
   else if (c->gemm_only)
     CHECK_RT(c->be->vt->gemm_nt(c->be, &c->x[r], &c->W[r], &c->out));
@@ -185,8 +193,13 @@ int main(int argc, char **argv) {
   BENCH_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   einc_rt_backend_options opts = {.stream = s};
   CHECK_RT(einc_rt__cuda_backend_new(&opts, &be));
-  int l2 = 0;
+  int l2 = 0, sms = 0;
   BENCH_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
+  BENCH_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  const int read_blocks = 8 * sms; /* 2048 threads an SM, 8 loads of 16 bytes in flight each */
+  uint32_t *sink;
+  BENCH_CUDA(cudaMalloc((void **)&sink, (size_t)read_blocks * sizeof *sink));
+  BENCH_CUDA(cudaMemset(sink, 0, (size_t)read_blocks * sizeof *sink));
 
   /* The two floors. */
   const double bw = profile ? 3e12 : bench_copy_bandwidth(s);
@@ -207,14 +220,15 @@ int main(int argc, char **argv) {
       bw / 1e12, gemm_rate / 1e12, l2 >> 20);
   if (csv) fprintf(csv, "# copy_bw=%.6e gemm_rate=%.6e device=%s\n", bw, gemm_rate, be->name);
   if (csv)
-    fprintf(csv, "H,D,T,floor_us,einc_eager_us,einc_graph_us,split_graph_us,gemm_graph_us\n");
+    fprintf(csv, "H,D,T,floor_us,einc_eager_us,einc_graph_us,split_graph_us,gemm_graph_us,"
+                 "read_w_graph_us\n");
 
   const int64_t shapes[][2] = {{32, 2048}, {48, 5120}};
   const int64_t Ts[] = {1, 4, 8, 16, 128, 1024, 8192, 32768};
   const int64_t t_max = 32768, d = 128;
   printf("\n%3s %5s %6s %9s | %-17s %-17s %-17s %-17s %-17s %s\n", "H", "D", "T", "floor us",
          "einc eager", "einc graph", "fused graph", "split graph", "GEMM alone graph",
-         "| norm alone (of copy bw)");
+         "| norm alone (of copy bw) | read W alone");
   for (int si = 0; si < (profile ? 1 : 2); si++) {
     const int64_t H = shapes[si][0], D = shapes[si][1], K = H * d;
     const size_t w_bytes = (size_t)(D * K * 2);
@@ -277,16 +291,18 @@ int main(int argc, char **argv) {
       c.gemm_only = false, c.norm_only = true, c.w = w;
       c.y = tensor(ybuf, 3, s3);
       const double norm = measure(&c, true, iters);
+      c.norm_only = false, c.read_only = true, c.sink = sink, c.read_blocks = read_blocks;
+      const double read = T <= 128 ? measure(&c, true, iters) : NAN;
       const double norm_bytes = 2.0 * 3.0 * T * K; /* o, z read; y written */
       printf(
           "%3lld %5lld %6lld %9.1f | %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) "
-          "%8.1f (%5.2fx) | %8.1f (%4.0f%%)\n",
+          "%8.1f (%5.2fx) | %8.1f (%4.0f%%) | %8.1f (%5.2fx)\n",
           (long long)H, (long long)D, (long long)T, floor_us, eager, eager / floor_us, graph,
           graph / floor_us, fused, fused / floor_us, split, split / floor_us, gemm, gemm / floor_us,
-          norm, 100.0 * norm_bytes / (norm * 1e-6) / bw);
+          norm, 100.0 * norm_bytes / (norm * 1e-6) / bw, read, read / floor_us);
       if (csv)
-        fprintf(csv, "%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f\n", (long long)H, (long long)D,
-                (long long)T, floor_us, eager, graph, split, gemm);
+        fprintf(csv, "%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", (long long)H, (long long)D,
+                (long long)T, floor_us, eager, graph, split, gemm, read);
       fflush(stdout);
     }
     /* Would timing cuBLASLt's candidates beat its heuristic's first choice? The GEMM alone,
@@ -306,6 +322,7 @@ int main(int argc, char **argv) {
          EINC_RT__CUDA_FUSED_AUTO_TOKENS);
 
   if (csv) fclose(csv);
+  cudaFree(sink);
   be->vt->destroy(be);
   return 0;
 }
