@@ -179,7 +179,10 @@ typedef struct einc_rt_gdn_params {
 typedef struct einc_rt_gdn_out_proj einc_rt_gdn_out_proj;
 
 /* Check shapes and dtypes of the weights and prepare (pack weights, pick GEMM algorithms). The
- * weight tensors must stay alive and unchanged while the projection is used. */
+ * weight tensors must stay alive and unchanged while the projection is used. On CUDA, with
+ * max_tokens >= 4096, _new times cuBLASLt's candidate algorithms for a full chunk on the
+ * backend's stream and waits for them (tens of milliseconds); while that stream is being
+ * captured it skips the timing and keeps the heuristic's choice. */
 int einc_rt_gdn_out_proj_new(einc_rt_backend *backend, const einc_rt_tensor *norm_weight,
                              const einc_rt_tensor *proj_weight, const einc_rt_gdn_params *params,
                              int64_t max_tokens, einc_rt_gdn_out_proj **out);
