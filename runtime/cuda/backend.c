@@ -455,6 +455,35 @@ static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc
   int st = einc_rt__cuda_enter(cu);
   if (st || tokens == 0) return st;
 
+  /* A few tokens: the norm kernel, then the GEMV launched as its programmatic dependent, which
+   * streams W while the norm runs. */
+  const int64_t gemv_max = p->path == EINC_RT__CUDA_PATH_GEMV   ? EINC_RT__CUDA_GEMV_MAX_TOKENS
+                           : p->path == EINC_RT__CUDA_PATH_AUTO ? EINC_RT__CUDA_GEMV_AUTO_TOKENS
+                                                                : 0;
+  if (tokens <= gemv_max && tokens <= p->capacity) {
+    int64_t y_shape[3] = {tokens, heads, dim};
+    einc_rt_tensor y = einc_rt_tensor_contiguous(o->dtype, EINC_RT_DEVICE_CUDA, p->y, 3, y_shape);
+    einc_rt_tensor x;
+    if ((st = einc_rt__head_merge_apply(&p->merge, &y, &x))) return st;
+    einc_rt__cuda_gemv_args g = {
+        .dtype = o->dtype,
+        .y = x.data,
+        .W = einc_rt__cuda_ptr(&p->proj_weight),
+        .out = einc_rt__cuda_ptr(out),
+        .y_token_stride = x.strides[0],
+        .W_row_stride = p->proj_weight.strides[0],
+        .out_row_stride = out->strides[0],
+        .rows = d,
+        .cols = x.shape[1],
+        .tokens = (int32_t)tokens,
+    };
+    if (einc_rt__cuda_gemv_fits(&g)) {
+      if ((st = einc_rt__cuda_norm(cu, o, z, &p->norm_weight, &p->params, p->y, k, dim, 0, tokens)))
+        return st;
+      return EINC_RT__CUDA(einc_rt__cuda_gemv_launch(&g, cu->stream));
+    }
+  }
+
   /* Small batches: norm and product in one kernel that streams W at memory speed (against
    * the norm kernel followed by cuBLASLt's GEMV: README, CUDA). */
   const int64_t fused_max = p->path == EINC_RT__CUDA_PATH_FUSED  ? EINC_RT__CUDA_SMALL_MAX_TOKENS

@@ -56,9 +56,10 @@ typedef struct einc_rt__cuda_small_args {
 } einc_rt__cuda_small_args;
 
 #define EINC_RT__CUDA_SMALL_MAX_TOKENS 16
-/* The default path takes the fused kernel up to this many tokens. On the H100 it won at T = 1
- * for both Qwen3.5 shapes; from T = 4 it won for H=32 D=2048 but lost for H=48 D=5120, whose
- * larger slices make its norm (which must finish before W streams) cost more (README: CUDA). */
+/* The default path takes the fused kernel up to this many tokens where the norm + GEMV pair
+ * does not apply. On the H100 it beat the split path at T = 1 for both Qwen3.5 shapes; from
+ * T = 4 it won for H=32 D=2048 but lost for H=48 D=5120, whose larger slices make its norm (which
+ * must finish before W streams) cost more (README: CUDA). */
 #define EINC_RT__CUDA_FUSED_AUTO_TOKENS 1
 /* Whether the fused kernel covers these shapes, dtypes and alignments (pointers may be NULL to
  * check shapes alone). */
@@ -68,11 +69,33 @@ bool einc_rt__cuda_small_fits(const einc_rt__cuda_small_args *args);
 cudaError_t einc_rt__cuda_small_prepare(int32_t sm_count);
 cudaError_t einc_rt__cuda_small_launch(const einc_rt__cuda_small_args *args, cudaStream_t stream);
 
+/* The small-batch product after the norm kernel (gdn_gemv.cu): out = Y · Wᵀ for T <= 4 tokens,
+ * bf16 or f16, K a multiple of 1024 up to 8192, launched as the norm kernel's programmatic
+ * dependent (launch it right after the norm on the same stream). */
+typedef struct einc_rt__cuda_gemv_args {
+  einc_rt_dtype dtype;
+  const void *y, *W;
+  void *out;
+  int64_t y_token_stride, W_row_stride, out_row_stride;
+  int64_t rows, cols; /* D, K */
+  int32_t tokens;
+} einc_rt__cuda_gemv_args;
+
+#define EINC_RT__CUDA_GEMV_MAX_TOKENS 4
+/* The default path takes the norm + GEMV pair up to this many tokens: on the H100 it was the
+ * fastest path at T = 1 for both Qwen3.5 shapes (9.4 us against 11.2 fused and 12.7 split for
+ * H=32 D=2048) and lost at T = 4 for H=48 D=5120, where Y's chunk is read once per row from
+ * L1/L2 (README: CUDA). */
+#define EINC_RT__CUDA_GEMV_AUTO_TOKENS 1
+bool einc_rt__cuda_gemv_fits(const einc_rt__cuda_gemv_args *args);
+cudaError_t einc_rt__cuda_gemv_launch(const einc_rt__cuda_gemv_args *args, cudaStream_t stream);
+
 /* Which kernels a bound projection may use; benchmarks compare the two. */
 enum einc_rt__cuda_proj_path {
   EINC_RT__CUDA_PATH_AUTO,  /* the fused kernel for the fewest tokens, else norm + GEMM */
   EINC_RT__CUDA_PATH_FUSED, /* the fused kernel wherever it applies (T <= 16) */
   EINC_RT__CUDA_PATH_SPLIT, /* always the norm kernel, then cuBLASLt */
+  EINC_RT__CUDA_PATH_GEMV,  /* the norm kernel, then the small-batch GEMV where it applies */
 };
 void einc_rt__cuda_proj_set_path(void *state, int path);
 

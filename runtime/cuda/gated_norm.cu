@@ -40,6 +40,9 @@ __global__ void __launch_bounds__(kNormThreads) gated_norm_vec_kernel(einc_rt__c
     V::load(z + t * a.z_token_stride + h * a.z_head_stride + lane * N, zv[k]);
     yoff[k] = row < n_rows ? t * a.y_token_stride + h * a.y_head_stride + lane * N : -1;
   }
+  /* A kernel launched as this one's programmatic dependent (the small-batch GEMV) may start now
+   * and stream its weights; it waits for this grid's completion before it reads Y. */
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
   const float inv_dim = 1.0f / (float)a.dim;
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; k++) {
@@ -55,6 +58,7 @@ __global__ void __launch_bounds__(kNormThreads)
     gated_norm_scalar_kernel(einc_rt__cuda_norm_args a) {
   const int64_t row = (int64_t)blockIdx.x * (kNormThreads / 32) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
   if (row >= a.tokens * a.heads) return;
   const int64_t t = row / a.heads, h = row - t * a.heads;
   const T *o = static_cast<const T *>(a.o) + t * a.o_token_stride + h * a.o_head_stride;

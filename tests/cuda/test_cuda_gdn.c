@@ -174,6 +174,22 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
       failures++;
     }
   }
+  if (c->path == EINC_RT__CUDA_PATH_GEMV && T >= 1 && T <= EINC_RT__CUDA_GEMV_MAX_TOKENS &&
+      dt != EINC_RT_F32) {
+    const einc_rt__cuda_gemv_args g = {.dtype = dt,
+                                       .W = tW.data,
+                                       .y_token_stride = K,
+                                       .W_row_stride = K,
+                                       .out_row_stride = out_ld,
+                                       .rows = D,
+                                       .cols = K,
+                                       .tokens = (int32_t)T};
+    if (!einc_rt__cuda_gemv_fits(&g)) {
+      printf("FAIL GEMV kernel does not take T=%lld H=%lld D=%lld\n", (long long)T, (long long)H,
+             (long long)D);
+      failures++;
+    }
+  }
   /* The default path through the public entry points; the others through the backend table. */
   void *state = NULL;
   einc_rt_gdn_out_proj *proj = NULL;
@@ -219,7 +235,10 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
   snprintf(what, sizeof what, "proj %s T=%lld H=%lld D=%lld %s%s%s%s%s max_tokens=%lld",
            einc_test_dtype_name(dt), (long long)T, (long long)H, (long long)D,
            c->gate == EINC_RT_GATE_SILU ? "silu" : "sigmoid", c->z_slice ? " z-slice" : "",
-           c->out_slice ? " out-slice" : "", c->path == EINC_RT__CUDA_PATH_FUSED ? " fused" : "",
+           c->out_slice ? " out-slice" : "",
+           c->path == EINC_RT__CUDA_PATH_FUSED  ? " fused"
+           : c->path == EINC_RT__CUDA_PATH_GEMV ? " gemv"
+                                                : "",
            c->graph ? " graph" : "", (long long)c->max_tokens);
   compare(what, &out, out_off, out_ld, ref, T, D);
   if (proj)
@@ -272,6 +291,63 @@ static void run_steps(einc_rt_backend *be, einc_rt_dtype dt, int64_t T, int64_t 
   compare(what, &out, 0, D, ref, T, D);
   free(yr), free(ref);
   buf_free(&o), buf_free(&z), buf_free(&w), buf_free(&y), buf_free(&W), buf_free(&out);
+}
+
+/* A decode loop: `steps` single-token calls of one projection enqueued back to back, each on
+ * its own o, z and output row, eagerly and then captured as one graph. Consecutive calls share
+ * the projection's activation buffer, so this checks the ordering of the norm + GEMV pair (the
+ * GEMV starts while its norm runs) against the calls before and after it. */
+static void run_decode(einc_rt_backend *be, cudaStream_t stream, einc_rt_dtype dt, int64_t steps,
+                       int64_t H, int64_t D) {
+  const int64_t d = 128, K = H * d;
+  buf o = buf_random(dt, steps * K, 2.0), z = buf_random(dt, steps * K, 3.0);
+  buf w = buf_random(dt, d, 1.0), W = buf_random(dt, D * K, 0.05);
+  buf out = buf_random(dt, steps * D, 1.0);
+  const einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
+  const int64_t s3[] = {1, H, d}, st3[] = {K, d, 1}, s1[] = {d}, st1[] = {1};
+  const int64_t sW[] = {D, K}, stW[] = {K, 1}, so[] = {1, D}, sto[] = {D, 1};
+  einc_rt_tensor tw = tensor(&w, 0, 1, s1, st1), tW = tensor(&W, 0, 2, sW, stW);
+  einc_rt_gdn_out_proj *proj;
+  CHECK_RT(einc_rt_gdn_out_proj_new(be, &tw, &tW, &params, 1, &proj));
+  double *y = malloc((size_t)(steps * K) * sizeof *y),
+         *ref = malloc((size_t)(steps * D) * sizeof *ref);
+  reference_y(dt, &o, K, &z, 0, K, &w, steps, H, d, EINC_RT_GATE_SILU, 1e-6, y);
+  for (int64_t t = 0; t < steps; t++)
+    for (int64_t n = 0; n < D; n++) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; k++)
+        acc += y[t * K + k] * einc_test_get(dt, W.host, n * K + k);
+      ref[t * D + n] = acc;
+    }
+  for (int graph = 0; graph < 2; graph++) {
+    cudaGraph_t g = NULL;
+    cudaGraphExec_t ge = NULL;
+    buf_poison(&out);
+    if (graph) CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    for (int64_t i = 0; i < steps; i++) {
+      einc_rt_tensor to = tensor(&o, i * K, 3, s3, st3), tz = tensor(&z, i * K, 3, s3, st3);
+      einc_rt_tensor tout = tensor(&out, i * D, 2, so, sto);
+      CHECK_RT(einc_rt_gdn_out_proj_run(proj, &to, &tz, &tout));
+    }
+    if (graph) {
+      CHECK_CUDA(cudaStreamEndCapture(stream, &g));
+      CHECK_CUDA(cudaGraphInstantiate(&ge, g, 0));
+      CHECK_CUDA(cudaGraphLaunch(ge, stream));
+    }
+    CHECK_RT(einc_rt_backend_synchronize(be));
+    if (graph) {
+      CHECK_CUDA(cudaGraphExecDestroy(ge));
+      CHECK_CUDA(cudaGraphDestroy(g));
+    }
+    buf_download(&out);
+    char what[128];
+    snprintf(what, sizeof what, "decode %s %lld steps H=%lld D=%lld%s", einc_test_dtype_name(dt),
+             (long long)steps, (long long)H, (long long)D, graph ? " graph" : "");
+    compare(what, &out, 0, D, ref, steps, D);
+  }
+  einc_rt_gdn_out_proj_delete(proj);
+  free(y), free(ref);
+  buf_free(&o), buf_free(&z), buf_free(&w), buf_free(&W), buf_free(&out);
 }
 
 int main(int argc, char **argv) {
@@ -337,6 +413,21 @@ int main(int argc, char **argv) {
       run_case(be, stream, &c); /* 768-column slices, a tile count no cluster count divides */
       c.T = 2, c.H = 2, c.D = 16;
       run_case(be, stream, &c); /* one block, one tile */
+      /* The norm + GEMV pair: 1024-column chunks per warp, 1-8 warps a row, 1-4 tokens. */
+      const int64_t gemv_shapes[][3] = {{1, 16, 256},  {2, 32, 2048}, {3, 48, 5120},
+                                        {4, 64, 4096}, {4, 8, 17},    {1, 24, 300}};
+      for (int i = 0; i < 6; i++) {
+        gdn_case gc = {.dt = dts[di],
+                       .T = gemv_shapes[i][0],
+                       .H = gemv_shapes[i][1],
+                       .D = gemv_shapes[i][2],
+                       .gate = i % 2 ? EINC_RT_GATE_SIGMOID : EINC_RT_GATE_SILU,
+                       .max_tokens = 8,
+                       .path = EINC_RT__CUDA_PATH_GEMV,
+                       .z_slice = i % 2 == 0,
+                       .out_slice = i % 3 == 0};
+        run_case(be, stream, &gc);
+      }
       c.T = 40, c.max_tokens = 16, c.path = EINC_RT__CUDA_PATH_AUTO;
       run_case(be, stream, &c);
       c.T = 1100, c.H = 8, c.D = 64, c.max_tokens = 0; /* the default buffer, and chunks */
@@ -351,8 +442,11 @@ int main(int argc, char **argv) {
     run_case(be, stream, &g);
     g.path = EINC_RT__CUDA_PATH_FUSED;
     run_case(be, stream, &g);
+    g.path = EINC_RT__CUDA_PATH_GEMV; /* a programmatic dependent launch inside a graph */
+    run_case(be, stream, &g);
     g.T = 33, g.path = EINC_RT__CUDA_PATH_AUTO;
     run_case(be, stream, &g);
+    run_decode(be, stream, dts[di], quick ? 6 : 48, quick ? 8 : 32, quick ? 256 : 2048);
     run_steps(be, dts[di], quick ? 5 : 37, 4, 96, 128);
     run_steps(be, dts[di], 3, 3, 64, 40); /* a head size off the vector path */
   }

@@ -226,8 +226,8 @@ int main(int argc, char **argv) {
   const int64_t shapes[][2] = {{32, 2048}, {48, 5120}};
   const int64_t Ts[] = {1, 4, 8, 16, 128, 1024, 8192, 32768};
   const int64_t t_max = 32768, d = 128;
-  printf("\n%3s %5s %6s %9s | %-17s %-17s %-17s %-17s %-17s %s\n", "H", "D", "T", "floor us",
-         "einc eager", "einc graph", "fused graph", "split graph", "GEMM alone graph",
+  printf("\n%3s %5s %6s %9s | %-17s %-17s %-17s %-17s %-17s %-17s %s\n", "H", "D", "T", "floor us",
+         "einc eager", "einc graph", "fused graph", "gemv graph", "split graph", "GEMM alone graph",
          "| norm alone (of copy bw) | read W alone");
   for (int si = 0; si < (profile ? 1 : 2); si++) {
     const int64_t H = shapes[si][0], D = shapes[si][1], K = H * d;
@@ -285,6 +285,9 @@ int main(int argc, char **argv) {
         einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_FUSED);
       const double fused = T <= EINC_RT__CUDA_SMALL_MAX_TOKENS ? measure(&c, true, iters) : NAN;
       for (int r = 0; r < n_rot; r++)
+        einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_GEMV);
+      const double gemv = T <= EINC_RT__CUDA_GEMV_MAX_TOKENS ? measure(&c, true, iters) : NAN;
+      for (int r = 0; r < n_rot; r++)
         einc_rt__cuda_proj_set_path(projs[r], EINC_RT__CUDA_PATH_AUTO);
       c.gemm_only = true;
       const double gemm = measure(&c, true, iters);
@@ -296,10 +299,11 @@ int main(int argc, char **argv) {
       const double norm_bytes = 2.0 * 3.0 * T * K; /* o, z read; y written */
       printf(
           "%3lld %5lld %6lld %9.1f | %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) %8.1f (%5.2fx) "
-          "%8.1f (%5.2fx) | %8.1f (%4.0f%%) | %8.1f (%5.2fx)\n",
+          "%8.1f (%5.2fx) %8.1f (%5.2fx) | %8.1f (%4.0f%%) | %8.1f (%5.2fx)\n",
           (long long)H, (long long)D, (long long)T, floor_us, eager, eager / floor_us, graph,
-          graph / floor_us, fused, fused / floor_us, split, split / floor_us, gemm, gemm / floor_us,
-          norm, 100.0 * norm_bytes / (norm * 1e-6) / bw, read, read / floor_us);
+          graph / floor_us, fused, fused / floor_us, gemv, gemv / floor_us, split, split / floor_us,
+          gemm, gemm / floor_us, norm, 100.0 * norm_bytes / (norm * 1e-6) / bw, read,
+          read / floor_us);
       if (csv)
         fprintf(csv, "%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", (long long)H, (long long)D,
                 (long long)T, floor_us, eager, graph, split, gemm, read);
