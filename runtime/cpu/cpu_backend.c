@@ -1,8 +1,8 @@
 /*
- * The CPU backend: the norm on the backend's pthreads with the SIMD kernel picked at creation,
- * the GEMM through oneDNN's matmul (never a hand-written one). For bfloat16 and float16 on CPUs
- * without native 16-bit dot products oneDNN's 16-bit matmul is slower than its float32 one (or,
- * for float16, missing), so a projection widens its weights to float once, the norm writes Y
+ * The CPU backend: the norm on the backend's threads (pool.c) with the SIMD kernel picked at
+ * creation, the GEMM through oneDNN's matmul (never a hand-written one). For bfloat16 and float16
+ * on CPUs without native 16-bit dot products oneDNN's 16-bit matmul is slower than its float32 one
+ * (or, for float16, missing), so a projection widens its weights to float once, the norm writes Y
  * already rounded to the activation dtype but stored as float, and the output is narrowed after
  * the GEMM; a single-token GEMM, bound by reading W, keeps the 16-bit weights.
  */
@@ -50,9 +50,14 @@ static void *einc_rt__aligned_alloc(size_t bytes) {
   return p;
 }
 
-/* Elements a pool thread gets at least: about 100 µs of norm work. Below that, waking a thread
- * (and, on a busy machine, waiting for a core) costs more than it saves. */
+/* Elements a pool thread gets at least. Waking a sleeping pthread (and, on a busy machine,
+ * waiting for a core) costs more than about 100 µs of norm work saves; OpenMP's workers are
+ * still spinning from the GEMM before or after, so about 25 µs is enough there. */
+#ifdef EINC_RT_POOL_OPENMP
+#define EINC_RT__MIN_PART_ELEMS 32768
+#else
 #define EINC_RT__MIN_PART_ELEMS 131072
+#endif
 
 /* ---- conversions run on the pool ---- */
 
