@@ -54,25 +54,26 @@ EINC_RT__AVX512 EINC_RT__INLINE __m512
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-/* float -> bfloat16 bits, nearest even, NaN kept quiet, without AVX-512 BF16. */
-EINC_RT__AVX512 EINC_RT__INLINE __m256i einc_rt__to_bf16_16(__m512 v) {
+/* float rounded to bfloat16, nearest even, NaN kept quiet, without AVX-512 BF16: the bfloat16
+ * bits are the upper half of each lane, the lower half is left over from the rounding. */
+EINC_RT__AVX512 EINC_RT__INLINE __m512i einc_rt__bf16_round16(__m512 v) {
   __m512i u = _mm512_castps_si512(v);
   __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
   __m512i rounded = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
   __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  rounded = _mm512_mask_or_epi32(rounded, nan, u, _mm512_set1_epi32(0x400000));
-  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16));
+  return _mm512_mask_or_epi32(rounded, nan, u, _mm512_set1_epi32(0x400000));
 }
 
-/* float rounded to bfloat16 (as einc_rt__to_bf16_16) and kept as float: the same bits, without
- * narrowing to 16 lanes of 16 bits and widening back (three shuffles on port 5). */
+/* float -> bfloat16 bits. */
+EINC_RT__AVX512 EINC_RT__INLINE __m256i einc_rt__to_bf16_16(__m512 v) {
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(einc_rt__bf16_round16(v), 16));
+}
+
+/* float rounded to bfloat16 and kept as float: the same bits as einc_rt__to_bf16_16 widened
+ * back, without narrowing to 16-bit lanes and widening again (three shuffles on port 5). */
 EINC_RT__AVX512 EINC_RT__INLINE __m512 einc_rt__round_bf16_16(__m512 v) {
-  __m512i u = _mm512_castps_si512(v);
-  __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i rounded = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
-  __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  rounded = _mm512_mask_or_epi32(rounded, nan, u, _mm512_set1_epi32(0x400000));
-  return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32((int)0xffff0000u)));
+  __m512i bits = _mm512_and_si512(einc_rt__bf16_round16(v), _mm512_set1_epi32((int)0xffff0000u));
+  return _mm512_castsi512_ps(bits);
 }
 
 EINC_RT__AVX512 EINC_RT__INLINE void einc_rt__store16(void *p, int64_t i, __mmask16 m, __m512 v,
