@@ -5,8 +5,9 @@ vLLM's native path: RMSNormGated.forward_native with norm_before_gate=True (floa
 result cast back to the activation dtype), the head merge "... h d -> ... (h d)" as a flatten,
 then F.linear without bias. Prints one line per shape and token count:
     torch H D T projection_ms gemm_alone_ms
-(median over repeats after a warm-up call, or with --best the fastest; all cores). Run with
-/usr/bin/python3 (Debian's python3-torch).
+(median over repeats after a warm-up call, or with --best the fastest; all cores; with --cold
+the caches are emptied before each timed call, otherwise each follows a call of its own). Run
+with /usr/bin/python3 (Debian's python3-torch).
 """
 import argparse
 import os
@@ -37,10 +38,23 @@ def projection(o, z, norm_weight, proj_weight, eps=1e-6):
     return F.linear(x, proj_weight)
 
 
-def time_ms(fn, best=False):
+def evictor():
+    """A function that reads a buffer twice the last-level cache (at least 64 MiB), so that no
+    operand stays cached (--cold, as einc's side does: reads, leaving clean lines)."""
+    try:
+        llc = os.sysconf("SC_LEVEL3_CACHE_SIZE")
+    except (ValueError, OSError):
+        llc = 0
+    buf = torch.ones(max(2 * llc, 64 << 20) // 4, dtype=torch.int32)
+    return lambda: buf.sum()
+
+
+def time_ms(fn, best=False, before=None):
     fn()  # warm-up
     samples, start = [], time.perf_counter()
     while len(samples) < 20 and (len(samples) < 3 or time.perf_counter() - start < 1.5):
+        if before:
+            before()
         t0 = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t0)
@@ -55,11 +69,13 @@ def main():
     ap.add_argument("--shapes", default="16/1024,32/4096,48/5120,32/2048,64/3072,64/4096")
     ap.add_argument("--tokens", default="1,16,128,1024,8192")
     ap.add_argument("--best", action="store_true", help="the fastest call, not the median")
+    ap.add_argument("--cold", action="store_true", help="empty the caches before each call")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     dtype, d = DTYPES[args.dtype], 128
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}",
           file=sys.stderr)
+    before = evictor() if args.cold else None
     for shape in args.shapes.split(","):
         h, n = (int(v) for v in shape.split("/"))
         for t in (int(v) for v in args.tokens.split(",")):
@@ -71,8 +87,8 @@ def main():
             x = o.flatten(-2).contiguous()
             try:
                 with torch.inference_mode():
-                    p = time_ms(lambda: projection(o, z, nw, w), args.best)
-                    g = time_ms(lambda: F.linear(x, w), args.best)
+                    p = time_ms(lambda: projection(o, z, nw, w), args.best, before)
+                    g = time_ms(lambda: F.linear(x, w), args.best, before)
             except RuntimeError as e:  # e.g. float16 matmul missing on this CPU build
                 print(f"# {h}/{n} T={t}: {e}", file=sys.stderr)
                 p = g = float("nan")

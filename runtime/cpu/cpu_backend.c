@@ -1,8 +1,8 @@
 /*
- * The CPU backend: the norm on the backend's pthreads with the SIMD kernel picked at creation,
- * the GEMM through oneDNN's matmul (never a hand-written one). For bfloat16 and float16 on CPUs
- * without native 16-bit dot products oneDNN's 16-bit matmul is slower than its float32 one (or,
- * for float16, missing), so a projection widens its weights to float once, the norm writes Y
+ * The CPU backend: the norm on the backend's threads (pool.c) with the SIMD kernel picked at
+ * creation, the GEMM through oneDNN's matmul (never a hand-written one). For bfloat16 and float16
+ * on CPUs without native 16-bit dot products oneDNN's 16-bit matmul is slower than its float32 one
+ * (or, for float16, missing), so a projection widens its weights to float once, the norm writes Y
  * already rounded to the activation dtype but stored as float, and the output is narrowed after
  * the GEMM; a single-token GEMM, bound by reading W, keeps the 16-bit weights.
  */
@@ -50,9 +50,14 @@ static void *einc_rt__aligned_alloc(size_t bytes) {
   return p;
 }
 
-/* Elements a pool thread gets at least: about 100 µs of norm work. Below that, waking a thread
- * (and, on a busy machine, waiting for a core) costs more than it saves. */
+/* Elements a pool thread gets at least. Waking a sleeping pthread (and, on a busy machine,
+ * waiting for a core) costs more than about 100 µs of norm work saves; OpenMP's workers are
+ * still spinning from the GEMM before or after, so about 25 µs is enough there. */
+#ifdef EINC_RT_POOL_OPENMP
+#define EINC_RT__MIN_PART_ELEMS 32768
+#else
 #define EINC_RT__MIN_PART_ELEMS 131072
+#endif
 
 /* ---- conversions run on the pool ---- */
 
@@ -216,6 +221,20 @@ fail_alloc:
 
 /* ---- the bound projection ---- */
 
+/* Tokens per block of a projection: the norm, the GEMM and the narrowing run block by block, so
+ * that Y and the float output of a block (about 8 MiB of Y) are still cached when the next step
+ * reads them, and the workspace stays bounded. Measured on this kind of CPU at T = 8192: a whole
+ * Y of 64 MiB went to memory and back (the norm at 1.5x its cached time, the projection 1.15x its
+ * GEMM; in blocks 1.03-1.08x). oneDNN's GEMM is about as fast per token from 128 rows up; blocks
+ * of at least 512 tokens keep W's reads from memory (128 MiB as float at H·d = 8192) per block
+ * small next to the block's arithmetic. */
+#define EINC_RT__BLOCK_Y_BYTES    (8 << 20)
+#define EINC_RT__BLOCK_MIN_TOKENS 512
+static int64_t einc_rt__block_tokens(int64_t k) {
+  int64_t b = EINC_RT__BLOCK_Y_BYTES / (k * (int64_t)sizeof(float));
+  return b < EINC_RT__BLOCK_MIN_TOKENS ? EINC_RT__BLOCK_MIN_TOKENS : b;
+}
+
 typedef struct einc_rt__cpu_proj {
   einc_rt__proj_info info;
   float *norm_w; /* widened norm weight */
@@ -283,7 +302,11 @@ static int einc_rt__cpu_proj_new(einc_rt_backend *self, const einc_rt_tensor *no
     einc_rt__convert(cpu, p->w, p->info.dt, p->ldw, p->w_f32, EINC_RT_F32, p->info.k, p->info.n,
                      p->info.k);
   }
-  if ((rc = einc_rt__cpu_proj_reserve(p, max_tokens > 0 ? max_tokens : 1))) goto fail;
+  int64_t block = einc_rt__block_tokens(p->info.k);
+  if ((rc = einc_rt__cpu_proj_reserve(p, max_tokens <= 0      ? 1
+                                         : max_tokens < block ? max_tokens
+                                                              : block)))
+    goto fail;
   *state = p;
   return EINC_RT_OK;
 fail:
@@ -291,19 +314,16 @@ fail:
   return rc;
 }
 
-static int einc_rt__cpu_proj_run(einc_rt_backend *self, void *state, const einc_rt_tensor *o,
-                                 const einc_rt_tensor *z, einc_rt_tensor *out) {
-  einc_rt__cpu *cpu = einc_rt__cpu_of(self);
-  einc_rt__cpu_proj *p = state;
-  int64_t t = o->shape[0];
-  int rc = einc_rt__cpu_proj_reserve(p, t);
-  if (rc) return rc;
-  bool widen = einc_rt__gemm_widens(cpu, p->info.dt, t, true);
-
-  /* Y [T, H, d], contiguous in the workspace. */
+/* Tokens [t0, t0 + tb) of a projection; `widen` is decided once per call. */
+static int einc_rt__cpu_proj_block(einc_rt__cpu *cpu, einc_rt__cpu_proj *p, bool widen,
+                                   const einc_rt_tensor *o, const einc_rt_tensor *z,
+                                   einc_rt_tensor *out, int64_t t0, int64_t tb) {
+  int64_t es = (int64_t)einc_rt_dtype_size(p->info.dt);
+  char *out_rows = (char *)einc_rt__host_ptr(out) + t0 * out->strides[0] * es;
+  /* Y [tb, H, d], contiguous in the workspace. */
   einc_rt__norm_job job = {
-      .o = einc_rt__host_ptr(o),
-      .z = einc_rt__host_ptr(z),
+      .o = (const char *)einc_rt__host_ptr(o) + t0 * o->strides[0] * es,
+      .z = (const char *)einc_rt__host_ptr(z) + t0 * z->strides[0] * es,
       .o_stride = o->strides[0],
       .z_stride = z->strides[0],
       .w = p->norm_w,
@@ -316,29 +336,45 @@ static int einc_rt__cpu_proj_run(einc_rt_backend *self, void *state, const einc_
       .y_stride = p->info.k,
       .y_f32 = widen && p->info.dt != EINC_RT_F32,
   };
-  einc_rt__norm_run(cpu, &job, t);
+  einc_rt__norm_run(cpu, &job, tb);
 
   /* X = rearrange(Y, "... h d -> ... (h d)"): a view, from the compiled plan. */
-  int64_t y_shape[3] = {t, p->info.heads, p->info.d};
+  int64_t y_shape[3] = {tb, p->info.heads, p->info.d};
   einc_rt_tensor y = einc_rt_tensor_contiguous(widen ? EINC_RT_F32 : p->info.dt, EINC_RT_DEVICE_CPU,
                                                p->y, 3, y_shape);
   einc_rt_tensor x;
+  int rc;
   if ((rc = einc_rt__head_merge_apply(&p->info.merge, &y, &x))) return rc;
 
   if (!widen) {
     dnnl_data_type_t dt = einc_rt__dnnl_dt(p->info.dt);
     einc_rt__mm_key key =
-        einc_rt__key(dt, dt, dt, t, p->info.k, p->info.n, x.strides[0], p->ldw, out->strides[0]);
-    return einc_rt__mm_run(&p->mm, &key, x.data, (void *)p->w, einc_rt__host_ptr(out), NULL);
+        einc_rt__key(dt, dt, dt, tb, p->info.k, p->info.n, x.strides[0], p->ldw, out->strides[0]);
+    return einc_rt__mm_run(&p->mm, &key, x.data, (void *)p->w, out_rows, NULL);
   }
-  float *dst = p->info.dt == EINC_RT_F32 ? einc_rt__host_ptr(out) : p->out_f32;
+  float *dst = p->info.dt == EINC_RT_F32 ? (float *)out_rows : p->out_f32;
   int64_t ldo = p->info.dt == EINC_RT_F32 ? out->strides[0] : p->info.n;
-  einc_rt__mm_key key = einc_rt__key(dnnl_f32, dnnl_f32, dnnl_f32, t, p->info.k, p->info.n,
+  einc_rt__mm_key key = einc_rt__key(dnnl_f32, dnnl_f32, dnnl_f32, tb, p->info.k, p->info.n,
                                      x.strides[0], p->info.k, ldo);
   if ((rc = einc_rt__mm_run(&p->mm, &key, x.data, p->w_f32, dst, NULL))) return rc;
   if (p->info.dt != EINC_RT_F32)
-    einc_rt__convert(cpu, p->out_f32, EINC_RT_F32, p->info.n, einc_rt__host_ptr(out), p->info.dt,
-                     out->strides[0], t, p->info.n);
+    einc_rt__convert(cpu, p->out_f32, EINC_RT_F32, p->info.n, out_rows, p->info.dt, out->strides[0],
+                     tb, p->info.n);
+  return EINC_RT_OK;
+}
+
+static int einc_rt__cpu_proj_run(einc_rt_backend *self, void *state, const einc_rt_tensor *o,
+                                 const einc_rt_tensor *z, einc_rt_tensor *out) {
+  einc_rt__cpu *cpu = einc_rt__cpu_of(self);
+  einc_rt__cpu_proj *p = state;
+  int64_t t = o->shape[0], block = einc_rt__block_tokens(p->info.k);
+  int rc = einc_rt__cpu_proj_reserve(p, t < block ? t : block);
+  if (rc) return rc;
+  bool widen = einc_rt__gemm_widens(cpu, p->info.dt, t, true);
+  for (int64_t t0 = 0; t0 < t; t0 += block)
+    if ((rc = einc_rt__cpu_proj_block(cpu, p, widen, o, z, out, t0,
+                                      t - t0 < block ? t - t0 : block)))
+      return rc;
   return EINC_RT_OK;
 }
 

@@ -1,11 +1,19 @@
 /*
- * A small fixed pool of pthreads for the CPU backend's own loops (the norm; oneDNN brings its
- * own threads for the GEMM). Work is split into one contiguous range per thread; the caller
- * takes the first range, so a pool of n threads starts n - 1 workers. Workers sleep on a
- * condition variable between jobs rather than spin, so they never compete with oneDNN's threads.
+ * The CPU backend's threads for its own loops (the norm, the conversions). Work is split into
+ * one contiguous range per thread; the caller takes the first range.
+ *
+ * When oneDNN runs its GEMMs on OpenMP (Debian's build does), the loops run on the same OpenMP
+ * team: after a GEMM, libgomp's workers spin for a while before they sleep, and a second set of
+ * threads would have to share the cores with those spinning workers (measured: the norm's second
+ * half ran up to twice as long, and the projection paid it on every call). On the same team the
+ * spinning workers pick the norm up at once. Otherwise (oneDNN on TBB, a threadpool or
+ * sequential) the pool is n - 1 pthreads that sleep on a condition variable between jobs.
  */
 #include <pthread.h>
 #include <stdlib.h>
+#ifdef EINC_RT_POOL_OPENMP
+#include <omp.h>
+#endif
 
 #include "cpu.h"
 
@@ -29,6 +37,7 @@ typedef struct einc_rt__worker_arg {
   int32_t index;
 } einc_rt__worker_arg;
 
+#ifndef EINC_RT_POOL_OPENMP
 static void *einc_rt__pool_main(void *arg_) {
   einc_rt__worker_arg *arg = arg_;
   einc_rt__pool *self = arg->pool;
@@ -53,6 +62,7 @@ static void *einc_rt__pool_main(void *arg_) {
   pthread_mutex_unlock(&self->mu);
   return NULL;
 }
+#endif
 
 int einc_rt__pool_new(int32_t n_threads, einc_rt__pool **out) {
   *out = NULL;
@@ -66,6 +76,9 @@ int einc_rt__pool_new(int32_t n_threads, einc_rt__pool **out) {
   pthread_cond_init(&self->wake, NULL);
   pthread_cond_init(&self->done, NULL);
   self->n_threads = 1;
+#ifdef EINC_RT_POOL_OPENMP
+  self->n_threads = n_threads; /* OpenMP's team, started by the first region */
+#else
   for (int32_t i = 1; i < n_threads; i++) {
     einc_rt__worker_arg *arg = malloc(sizeof *arg);
     if (!arg) break;
@@ -77,6 +90,7 @@ int einc_rt__pool_new(int32_t n_threads, einc_rt__pool **out) {
     }
     self->n_threads++;
   }
+#endif
   *out = self;
   return EINC_RT_OK;
 fail_self:
@@ -90,8 +104,10 @@ void einc_rt__pool_delete(einc_rt__pool *self) {
   self->stop = true;
   pthread_cond_broadcast(&self->wake);
   pthread_mutex_unlock(&self->mu);
+#ifndef EINC_RT_POOL_OPENMP
   for (int32_t i = 1; i < self->n_threads; i++)
     pthread_join(self->workers[i], NULL);
+#endif
   pthread_cond_destroy(&self->done);
   pthread_cond_destroy(&self->wake);
   pthread_mutex_destroy(&self->mu);
@@ -115,6 +131,15 @@ void einc_rt__pool_run(einc_rt__pool *self, int64_t n, int64_t grain, einc_rt__p
     return;
   }
   int64_t chunk = (n + parts - 1) / parts;
+#ifdef EINC_RT_POOL_OPENMP
+  /* The team may be smaller than asked for (nested regions, OMP_DYNAMIC): threads take the
+   * ranges in turn, so all of them run. */
+#pragma omp parallel num_threads((int)parts)
+  for (int64_t i = omp_get_thread_num(); i < parts; i += omp_get_num_threads()) {
+    int64_t begin = i * chunk, end = begin + chunk < n ? begin + chunk : n;
+    if (begin < end) fn(ctx, begin, end);
+  }
+#else
   pthread_mutex_lock(&self->run_mu);
   pthread_mutex_lock(&self->mu);
   self->fn = fn;
@@ -131,4 +156,5 @@ void einc_rt__pool_run(einc_rt__pool *self, int64_t n, int64_t grain, einc_rt__p
     pthread_cond_wait(&self->done, &self->mu);
   pthread_mutex_unlock(&self->mu);
   pthread_mutex_unlock(&self->run_mu);
+#endif
 }

@@ -303,6 +303,29 @@ static void test_proj_many_tokens(void **state) {
   /* Enough elements that the CPU splits the norm and the conversions across threads. */
   run_proj(EINC_RT_BF16, EINC_RT_GATE_SILU, 600, 4, 128, 8);
   run_proj(EINC_RT_F16, EINC_RT_GATE_SIGMOID, 600, 4, 128, 300);
+  /* More tokens than the CPU runs in one block (512 at H·d = 4096): two blocks and a short one,
+   * each written to its own rows of the output. */
+  run_proj(EINC_RT_BF16, EINC_RT_GATE_SILU, 1030, 32, 128, 6);
+  run_proj(EINC_RT_F32, EINC_RT_GATE_SIGMOID, 1030, 32, 128, 5);
+}
+
+/* The CPU backend's loops over its threads: one thread, and more threads than this machine may
+ * have cores, with token and output counts that split unevenly. */
+static void test_proj_thread_counts(void **state) {
+  (void)state;
+  if (g_dev.kind != EINC_RT_BACKEND_CPU) return;
+  einc_rt_backend *shared = g_be;
+  static const int32_t threads[] = {1, 3, 5};
+  for (int i = 0; i < 3; i++) {
+    einc_rt_backend_options opts = {.n_threads = threads[i]};
+    int rc = einc_rt_backend_new(EINC_RT_BACKEND_CPU, &opts, &g_be);
+    if (rc) fail_msg("backend with %d threads: %s", (int)threads[i], einc_rt_last_error());
+    run_proj(EINC_RT_BF16, EINC_RT_GATE_SILU, 601, 4, 128, 130);
+    run_proj(EINC_RT_F16, EINC_RT_GATE_SIGMOID, 257, 4, 128, 16);
+    run_proj(EINC_RT_F32, EINC_RT_GATE_SILU, 129, 2, 128, 40);
+    einc_rt_backend_delete(g_be);
+  }
+  g_be = shared;
 }
 
 /* ---- the norm alone ---- */
@@ -718,6 +741,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_proj_sigmoid),
       cmocka_unit_test(test_proj_zero_tokens),
       cmocka_unit_test(test_proj_many_tokens),
+      cmocka_unit_test(test_proj_thread_counts),
       cmocka_unit_test(test_norm),
       cmocka_unit_test(test_gemm),
       cmocka_unit_test(test_invalid_run),
