@@ -1,7 +1,8 @@
 /*
  * The CUDA backend of libeinc_rt: device selection, the cuBLASLt handle, and the GDN projection
- * as the gated-norm kernel followed by one cuBLASLt GEMM (or, on request, for up to 16 tokens of
- * bf16/f16, the fused small-batch kernel). Everything a projection needs on the device (its
+ * as the gated-norm kernel followed by one cuBLASLt GEMM, or for a single token of bf16/f16 by the
+ * small-batch GEMV launched as the norm's programmatic dependent (the fused norm + product kernel
+ * where the GEMV does not apply, or on request). Everything a projection needs on the device (its
  * activation buffer, the GEMM workspace) is allocated when it is created; running it only enqueues
  * work on the backend's stream, never allocates device memory and never waits for the device, so a
  * run can be captured into a CUDA graph.

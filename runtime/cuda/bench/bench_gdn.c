@@ -320,10 +320,10 @@ int main(int argc, char **argv) {
     }
     cudaFree(ob), cudaFree(zb), cudaFree(outb), cudaFree(ybuf), cudaFree(w.data);
   }
-  printf("\nratios are time / floor; einc = the default path: the fused kernel up to %d tokens, "
-         "else split = gated-norm kernel + cuBLASLt (tuned at T = 32768, the projections' "
+  printf("\nratios are time / floor; einc = the default path: the norm kernel + GEMV up to %d "
+         "tokens, else split = gated-norm kernel + cuBLASLt (tuned at T = 32768, the projections' "
          "capacity)\n",
-         EINC_RT__CUDA_FUSED_AUTO_TOKENS);
+         EINC_RT__CUDA_GEMV_AUTO_TOKENS);
 
   if (csv) fclose(csv);
   cudaFree(sink);
