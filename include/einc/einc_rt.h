@@ -114,8 +114,9 @@ typedef struct einc_rt_backend einc_rt_backend;
 
 /* Backend options; zero-initialise and set what you need. */
 typedef struct einc_rt_backend_options {
-  int32_t n_threads;    /* CPU: threads of the norm, 0 = all cores (oneDNN's GEMM runs on its
-                           own OpenMP threads: OMP_NUM_THREADS) */
+  int32_t n_threads;    /* CPU: threads of the norm, 0 = all cores. The GEMM runs on oneDNN's
+                           threads (Debian's oneDNN: OpenMP, OMP_NUM_THREADS); in GCC builds the
+                           norm runs on that same OpenMP team, with n_threads of its threads */
   int32_t device_index; /* CUDA / OpenCL: which device (0 = first) */
   void *stream;         /* CUDA: a cudaStream_t to run on (NULL = the legacy default stream) */
   void *opencl_queue;   /* OpenCL: a cl_command_queue to use, or NULL to make one */
