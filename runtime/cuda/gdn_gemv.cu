@@ -4,8 +4,10 @@
  * streaming read: every lane holds four 16-byte vectors of W (a warp covers 1024 contiguous
  * columns of one row with 512-byte loads), the whole GPU full of such warps, fp32 dot products
  * on the CUDA cores, a shuffle reduction per warp and a fixed-order sum over the warps of a row
- * (deterministic). (Four rows a warp, reading Y's chunk once for them, measured slower: fewer
- * warps in flight, 9.6 against 9.4 us at T = 1 and 37 against 30 us at T = 4, H=48 D=5120.)
+ * (deterministic). Measured slower and dropped: four rows a warp, reading Y's chunk once for
+ * them (fewer warps in flight: 9.6 against 9.4 us at T = 1, 37 against 30 us at T = 4, H=48
+ * D=5120), and for 2-4 tokens persistent blocks staging Y in shared memory and walking row groups
+ * with the next group's W in flight (14.8 against 12.6 us, 41 against 29 us at T = 4).
  *
  * It is launched as the norm kernel's programmatic dependent: its blocks start while the norm
  * still runs and ask for their W at once; `griddepcontrol.wait` then holds them until the norm

@@ -293,26 +293,25 @@ static void run_steps(einc_rt_backend *be, einc_rt_dtype dt, int64_t T, int64_t 
   buf_free(&o), buf_free(&z), buf_free(&w), buf_free(&y), buf_free(&W), buf_free(&out);
 }
 
-/* A decode loop: `steps` single-token calls of one projection enqueued back to back, each on
- * its own o, z and output row, eagerly and then captured as one graph. Consecutive calls share
+/* A decode loop: `steps` calls of `per` tokens each on one projection enqueued back to back, each
+ * on its own o, z and output rows, eagerly and then captured as one graph. Consecutive calls share
  * the projection's activation buffer, so this checks the ordering of the norm + GEMV pair (the
  * GEMV starts while its norm runs) against the calls before and after it. */
 static void run_decode(einc_rt_backend *be, cudaStream_t stream, einc_rt_dtype dt, int64_t steps,
-                       int64_t H, int64_t D) {
-  const int64_t d = 128, K = H * d;
-  buf o = buf_random(dt, steps * K, 2.0), z = buf_random(dt, steps * K, 3.0);
+                       int64_t per, int64_t H, int64_t D) {
+  const int64_t d = 128, K = H * d, T = steps * per;
+  buf o = buf_random(dt, T * K, 2.0), z = buf_random(dt, T * K, 3.0);
   buf w = buf_random(dt, d, 1.0), W = buf_random(dt, D * K, 0.05);
-  buf out = buf_random(dt, steps * D, 1.0);
+  buf out = buf_random(dt, T * D, 1.0);
   const einc_rt_gdn_params params = {.eps = 1e-6f, .gate = EINC_RT_GATE_SILU};
-  const int64_t s3[] = {1, H, d}, st3[] = {K, d, 1}, s1[] = {d}, st1[] = {1};
-  const int64_t sW[] = {D, K}, stW[] = {K, 1}, so[] = {1, D}, sto[] = {D, 1};
+  const int64_t s3[] = {per, H, d}, st3[] = {K, d, 1}, s1[] = {d}, st1[] = {1};
+  const int64_t sW[] = {D, K}, stW[] = {K, 1}, so[] = {per, D}, sto[] = {D, 1};
   einc_rt_tensor tw = tensor(&w, 0, 1, s1, st1), tW = tensor(&W, 0, 2, sW, stW);
   einc_rt_gdn_out_proj *proj;
-  CHECK_RT(einc_rt_gdn_out_proj_new(be, &tw, &tW, &params, 1, &proj));
-  double *y = malloc((size_t)(steps * K) * sizeof *y),
-         *ref = malloc((size_t)(steps * D) * sizeof *ref);
-  reference_y(dt, &o, K, &z, 0, K, &w, steps, H, d, EINC_RT_GATE_SILU, 1e-6, y);
-  for (int64_t t = 0; t < steps; t++)
+  CHECK_RT(einc_rt_gdn_out_proj_new(be, &tw, &tW, &params, per, &proj));
+  double *y = malloc((size_t)(T * K) * sizeof *y), *ref = malloc((size_t)(T * D) * sizeof *ref);
+  reference_y(dt, &o, K, &z, 0, K, &w, T, H, d, EINC_RT_GATE_SILU, 1e-6, y);
+  for (int64_t t = 0; t < T; t++)
     for (int64_t n = 0; n < D; n++) {
       double acc = 0;
       for (int64_t k = 0; k < K; k++)
@@ -325,8 +324,9 @@ static void run_decode(einc_rt_backend *be, cudaStream_t stream, einc_rt_dtype d
     buf_poison(&out);
     if (graph) CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     for (int64_t i = 0; i < steps; i++) {
-      einc_rt_tensor to = tensor(&o, i * K, 3, s3, st3), tz = tensor(&z, i * K, 3, s3, st3);
-      einc_rt_tensor tout = tensor(&out, i * D, 2, so, sto);
+      einc_rt_tensor to = tensor(&o, i * per * K, 3, s3, st3);
+      einc_rt_tensor tz = tensor(&z, i * per * K, 3, s3, st3);
+      einc_rt_tensor tout = tensor(&out, i * per * D, 2, so, sto);
       CHECK_RT(einc_rt_gdn_out_proj_run(proj, &to, &tz, &tout));
     }
     if (graph) {
@@ -341,9 +341,10 @@ static void run_decode(einc_rt_backend *be, cudaStream_t stream, einc_rt_dtype d
     }
     buf_download(&out);
     char what[128];
-    snprintf(what, sizeof what, "decode %s %lld steps H=%lld D=%lld%s", einc_test_dtype_name(dt),
-             (long long)steps, (long long)H, (long long)D, graph ? " graph" : "");
-    compare(what, &out, 0, D, ref, steps, D);
+    snprintf(what, sizeof what, "decode %s %lld steps of %lld H=%lld D=%lld%s",
+             einc_test_dtype_name(dt), (long long)steps, (long long)per, (long long)H, (long long)D,
+             graph ? " graph" : "");
+    compare(what, &out, 0, D, ref, T, D);
   }
   einc_rt_gdn_out_proj_delete(proj);
   free(y), free(ref);
@@ -446,7 +447,8 @@ int main(int argc, char **argv) {
     run_case(be, stream, &g);
     g.T = 33, g.path = EINC_RT__CUDA_PATH_AUTO;
     run_case(be, stream, &g);
-    run_decode(be, stream, dts[di], quick ? 6 : 48, quick ? 8 : 32, quick ? 256 : 2048);
+    run_decode(be, stream, dts[di], quick ? 6 : 48, 1, quick ? 8 : 32, quick ? 256 : 2048);
+    run_decode(be, stream, dts[di], quick ? 4 : 24, 3, quick ? 8 : 48, quick ? 256 : 1024);
     run_steps(be, dts[di], quick ? 5 : 37, 4, 96, 128);
     run_steps(be, dts[di], 3, 3, 64, 40); /* a head size off the vector path */
   }
