@@ -100,6 +100,18 @@ static void reference_y(einc_rt_dtype dt, const buf *o, int64_t o_ts, const buf 
     }
 }
 
+/* ref[t, n] = Σ_k y[t, k] · W[n, k] in double. */
+static void reference_product(einc_rt_dtype dt, const double *y, const buf *W, int64_t T, int64_t D,
+                              int64_t K, double *ref) {
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t n = 0; n < D; n++) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; k++)
+        acc += y[t * K + k] * einc_test_get(dt, W->host, n * K + k);
+      ref[t * D + n] = acc;
+    }
+}
+
 /* Compare a [T, D] result at `out` (row stride ld, offset off) with ref; the rest of the buffer
  * must still hold the poison. */
 static void compare(const char *what, const buf *out, int64_t off, int64_t ld, const double *ref,
@@ -224,13 +236,7 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
   double *y = malloc((size_t)(T * K + 1) * sizeof *y),
          *ref = malloc((size_t)(T * D + 1) * sizeof *ref);
   reference_y(dt, &o, K, &z, z_off, z_ts, &w, T, H, d, c->gate, 1e-6, y);
-  for (int64_t t = 0; t < T; t++)
-    for (int64_t n = 0; n < D; n++) {
-      double s = 0;
-      for (int64_t k = 0; k < K; k++)
-        s += y[t * K + k] * einc_test_get(dt, W.host, n * K + k);
-      ref[t * D + n] = s;
-    }
+  reference_product(dt, y, &W, T, D, K, ref);
   char what[160];
   snprintf(what, sizeof what, "proj %s T=%lld H=%lld D=%lld %s%s%s%s%s max_tokens=%lld",
            einc_test_dtype_name(dt), (long long)T, (long long)H, (long long)D,
@@ -311,13 +317,7 @@ static void run_decode(einc_rt_backend *be, cudaStream_t stream, einc_rt_dtype d
   CHECK_RT(einc_rt_gdn_out_proj_new(be, &tw, &tW, &params, per, &proj));
   double *y = malloc((size_t)(T * K) * sizeof *y), *ref = malloc((size_t)(T * D) * sizeof *ref);
   reference_y(dt, &o, K, &z, 0, K, &w, T, H, d, EINC_RT_GATE_SILU, 1e-6, y);
-  for (int64_t t = 0; t < T; t++)
-    for (int64_t n = 0; n < D; n++) {
-      double acc = 0;
-      for (int64_t k = 0; k < K; k++)
-        acc += y[t * K + k] * einc_test_get(dt, W.host, n * K + k);
-      ref[t * D + n] = acc;
-    }
+  reference_product(dt, y, &W, T, D, K, ref);
   for (int graph = 0; graph < 2; graph++) {
     cudaGraph_t g = NULL;
     cudaGraphExec_t ge = NULL;
