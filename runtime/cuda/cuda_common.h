@@ -69,9 +69,10 @@ bool einc_rt__cuda_small_fits(const einc_rt__cuda_small_args *args);
 cudaError_t einc_rt__cuda_small_prepare(int32_t sm_count);
 cudaError_t einc_rt__cuda_small_launch(const einc_rt__cuda_small_args *args, cudaStream_t stream);
 
-/* The small-batch product after the norm kernel (gdn_gemv.cu): out = Y · Wᵀ for T <= 4 tokens,
- * bf16 or f16, K a multiple of 1024 up to 8192, launched as the norm kernel's programmatic
- * dependent (launch it right after the norm on the same stream). */
+/* The small-batch product after the norm kernel (gdn_gemv.cu): out = Y · Wᵀ for T <= 16 tokens,
+ * bf16 or f16, K a multiple of 1024 up to 8192 (one token: CUDA cores) or of 128 up to 4096 (2-16
+ * tokens: tensor cores), launched as the norm kernel's programmatic dependent (launch it right
+ * after the norm on the same stream). */
 typedef struct einc_rt__cuda_gemv_args {
   einc_rt_dtype dtype;
   const void *y, *W;
@@ -81,12 +82,11 @@ typedef struct einc_rt__cuda_gemv_args {
   int32_t tokens;
 } einc_rt__cuda_gemv_args;
 
-#define EINC_RT__CUDA_GEMV_MAX_TOKENS 4
-/* The default path takes the norm + GEMV pair up to this many tokens: on the H100 it was the
- * fastest path at T = 1 for both Qwen3.5 shapes (9.4 us against 11.2 fused and 12.7 split for
- * H=32 D=2048) and lost at T = 4 for H=48 D=5120, where Y's chunk is read once per row from
- * L1/L2 (README: CUDA). */
-#define EINC_RT__CUDA_GEMV_AUTO_TOKENS 1
+#define EINC_RT__CUDA_GEMV_MAX_TOKENS 16
+/* The default path takes the norm + GEMV pair wherever it applies up to this many tokens: on
+ * the H100 it was the fastest path at every T <= 16 it takes (H=32 D=2048: 9.5-11.5 us against
+ * 12.6-12.8 for norm + cuBLASLt; H=48 D=5120 at T = 1: 24.1 against 27.2; README: CUDA). */
+#define EINC_RT__CUDA_GEMV_AUTO_TOKENS 16
 bool einc_rt__cuda_gemv_fits(const einc_rt__cuda_gemv_args *args);
 cudaError_t einc_rt__cuda_gemv_launch(const einc_rt__cuda_gemv_args *args, cudaStream_t stream);
 

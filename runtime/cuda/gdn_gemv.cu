@@ -1,5 +1,5 @@
 /*
- * The GDN projection's product for the fewest tokens (T <= 4): out[t, n] = Y[t, :] · W[n, :],
+ * The GDN projection's product for the fewest tokens (T <= 16): out[t, n] = Y[t, :] · W[n, :],
  * after the norm kernel has written Y. Bound by reading W once, so it is written like a plain
  * streaming read: every lane holds four 16-byte vectors of W (a warp covers 1024 contiguous
  * columns of one row with 512-byte loads), the whole GPU full of such warps, fp32 dot products
@@ -122,6 +122,90 @@ __global__ void __launch_bounds__(kGemvMaxWarps * 32)
   }
 }
 
+/* 2-16 tokens: on the tensor cores. A block takes 16 rows of W (one MMA's M); its K / 128 warps
+ * (so K <= 4096: 1024 threads, 64 registers each) take 128 columns each and hold them in
+ * registers (two 16-byte vectors per lane and 32-column step, rows g and g + 8), so W is
+ * still streamed once with every load in flight before the wait. Y's fragments come from L1/L2: T x
+ * 128 columns a warp, at T = 16 as many bytes as its W (against T times W's bytes when every warp
+ * computes on the CUDA cores). K inside a 32-column
+ * step is permuted identically for W and Y, as in the fused kernel, so one 16-byte load per row
+ * feeds two MMAs. Warp sums meet in shared memory in a fixed order. */
+constexpr int kMmaMaxWarps = 32;
+/* (256 columns a warp, 24 warps, for K = 6144 measured slower than norm + cuBLASLt: 28.9 against
+ * 27.2 us at T = 4, 36.2 against 27.8 at T = 16, H=48 D=5120; such shapes take the split path.) */
+
+constexpr int kMmaCols = 128;
+constexpr int kMmaSteps = kMmaCols / 32;
+
+template <typename T, int NT>
+__global__ void __launch_bounds__(kMmaMaxWarps * 32)
+    gdn_gemv_mma_kernel(einc_rt__cuda_gemv_args a) {
+  constexpr int TOK = NT * 8;
+  __shared__ float red[kMmaMaxWarps][16][TOK];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  const int g = lane / 4, tig = lane % 4;
+  const int64_t n0 = (int64_t)blockIdx.x * 16;
+  const int64_t k0 = (int64_t)warp * kMmaCols + tig * 8;
+  const bool ra = n0 + g < a.rows, rb = n0 + g + 8 < a.rows;
+
+  uint4 wa[kMmaSteps], wb[kMmaSteps];
+  {
+    const T *w0 = static_cast<const T *>(a.W) + (n0 + g) * a.W_row_stride + k0;
+    const T *w1 = w0 + 8 * a.W_row_stride;
+#pragma unroll
+    for (int st = 0; st < kMmaSteps; st++) {
+      wa[st] = ra ? load_once(w0 + st * 32) : make_uint4(0, 0, 0, 0);
+      wb[st] = rb ? load_once(w1 + st * 32) : make_uint4(0, 0, 0, 0);
+    }
+  }
+  asm volatile("griddepcontrol.wait;\n" ::: "memory"); /* as in the one-token kernel */
+
+  float acc[NT][4];
+#pragma unroll
+  for (int j = 0; j < NT; j++) {
+    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+    const int t = j * 8 + g; /* this lane's token in the B fragment */
+    const uint4 *yrow = reinterpret_cast<const uint4 *>(static_cast<const T *>(a.y) +
+                                                        (int64_t)t * a.y_token_stride + k0);
+#pragma unroll
+    for (int st = 0; st < kMmaSteps; st++) {
+      const uint4 y = t < a.tokens ? load_y(yrow + st * 4) : make_uint4(0, 0, 0, 0);
+      mma16816<T>::run(acc[j], wa[st].x, wb[st].x, wa[st].y, wb[st].y, y.x, y.y);
+      mma16816<T>::run(acc[j], wa[st].z, wb[st].z, wa[st].w, wb[st].w, y.z, y.w);
+    }
+  }
+  /* Accumulator (row g / g + 8, token 2·tig + {0,1}) -> red[warp][row][token]. */
+#pragma unroll
+  for (int j = 0; j < NT; j++) {
+    const int t = j * 8 + tig * 2;
+    red[warp][g][t] = acc[j][0], red[warp][g][t + 1] = acc[j][1];
+    red[warp][g + 8][t] = acc[j][2], red[warp][g + 8][t + 1] = acc[j][3];
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < 16 * a.tokens; e += blockDim.x) {
+    const int t = e / 16, r = e % 16;
+    if (n0 + r < a.rows) {
+      float sum = 0.f;
+      for (int q = 0; q < warps; q++)
+        sum += red[q][r][t];
+      static_cast<T *>(a.out)[(int64_t)t * a.out_row_stride + n0 + r] = from_f32<T>(sum);
+    }
+  }
+}
+
+template <typename T, int NT>
+static cudaError_t launch_gemv_mma(const einc_rt__cuda_gemv_args *a, cudaStream_t stream) {
+  cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.gridDim = dim3((unsigned)((a->rows + 15) / 16));
+  cfg.blockDim = dim3((unsigned)(32 * (a->cols / kMmaCols)));
+  cfg.stream = stream;
+  cfg.attrs = attr, cfg.numAttrs = 1;
+  return cudaLaunchKernelEx(&cfg, gdn_gemv_mma_kernel<T, NT>, *a);
+}
+
 template <typename T, int NTOK>
 static cudaError_t launch_gemv(const einc_rt__cuda_gemv_args *a, cudaStream_t stream) {
   const int chunks = (int)(a->cols / kGemvCols);
@@ -139,14 +223,8 @@ static cudaError_t launch_gemv(const einc_rt__cuda_gemv_args *a, cudaStream_t st
 
 template <typename T>
 static cudaError_t launch_dtype(const einc_rt__cuda_gemv_args *a, cudaStream_t stream) {
-  switch (a->tokens) {
-  case 1:
-    return launch_gemv<T, 1>(a, stream);
-  case 2:
-    return launch_gemv<T, 2>(a, stream);
-  default:
-    return launch_gemv<T, EINC_RT__CUDA_GEMV_MAX_TOKENS>(a, stream);
-  }
+  if (a->tokens == 1) return launch_gemv<T, 1>(a, stream);
+  return a->tokens <= 8 ? launch_gemv_mma<T, 1>(a, stream) : launch_gemv_mma<T, 2>(a, stream);
 }
 
 static bool aligned16(const void *p) {
@@ -159,7 +237,10 @@ extern "C" bool einc_rt__cuda_gemv_fits(const einc_rt__cuda_gemv_args *a) {
   using namespace einc_rt_cuda;
   if (a->dtype != EINC_RT_BF16 && a->dtype != EINC_RT_F16) return false;
   if (a->tokens < 1 || a->tokens > EINC_RT__CUDA_GEMV_MAX_TOKENS) return false;
-  if (a->cols % kGemvCols != 0 || a->cols / kGemvCols > kGemvMaxWarps || a->rows < 1) return false;
+  if (a->rows < 1) return false;
+  if (a->tokens == 1 ? a->cols % kGemvCols != 0 || a->cols / kGemvCols > kGemvMaxWarps
+                     : a->cols % kMmaCols != 0 || a->cols / kMmaCols > kMmaMaxWarps)
+    return false;
   if (a->W_row_stride % 8 || a->y_token_stride % 8) return false;
   return (!a->W || aligned16(a->W)) && (!a->y || aligned16(a->y));
 }

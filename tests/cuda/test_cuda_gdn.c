@@ -414,16 +414,18 @@ int main(int argc, char **argv) {
       run_case(be, stream, &c); /* 768-column slices, a tile count no cluster count divides */
       c.T = 2, c.H = 2, c.D = 16;
       run_case(be, stream, &c); /* one block, one tile */
-      /* The norm + GEMV pair: 1024-column chunks per warp, 1-8 warps a row, 1-4 tokens. */
-      const int64_t gemv_shapes[][3] = {{1, 16, 256},  {2, 32, 2048}, {3, 48, 5120},
-                                        {4, 64, 4096}, {4, 8, 17},    {1, 24, 300}};
-      for (int i = 0; i < 6; i++) {
+      /* The norm + GEMV pair: one token on the CUDA cores (1-8 warps a row), 2-16 on the tensor
+       * cores (1-32 warps a 16-row tile, partial tiles), the Qwen3.5 shapes. */
+      const int64_t gemv_shapes[][3] = {{1, 16, 256}, {1, 48, 5120}, {1, 64, 4096}, {2, 32, 2048},
+                                        {3, 24, 300}, {4, 8, 17},    {8, 16, 1000}, {9, 32, 2048},
+                                        {16, 1, 40},  {16, 32, 2048}};
+      for (int i = 0; i < 10; i++) {
         gdn_case gc = {.dt = dts[di],
                        .T = gemv_shapes[i][0],
                        .H = gemv_shapes[i][1],
                        .D = gemv_shapes[i][2],
                        .gate = i % 2 ? EINC_RT_GATE_SIGMOID : EINC_RT_GATE_SILU,
-                       .max_tokens = 8,
+                       .max_tokens = 16,
                        .path = EINC_RT__CUDA_PATH_GEMV,
                        .z_slice = i % 2 == 0,
                        .out_slice = i % 3 == 0};
@@ -448,7 +450,7 @@ int main(int argc, char **argv) {
     g.T = 33, g.path = EINC_RT__CUDA_PATH_AUTO;
     run_case(be, stream, &g);
     run_decode(be, stream, dts[di], quick ? 6 : 48, 1, quick ? 8 : 32, quick ? 256 : 2048);
-    run_decode(be, stream, dts[di], quick ? 4 : 24, 3, quick ? 8 : 48, quick ? 256 : 1024);
+    run_decode(be, stream, dts[di], quick ? 4 : 24, 3, quick ? 8 : 32, quick ? 256 : 1024);
     run_steps(be, dts[di], quick ? 5 : 37, 4, 96, 128);
     run_steps(be, dts[di], 3, 3, 64, 40); /* a head size off the vector path */
   }
