@@ -1,13 +1,14 @@
 /*
  * The GDN projection's product for the fewest tokens (T <= 16): out[t, n] = Y[t, :] · W[n, :],
- * after the norm kernel has written Y. Bound by reading W once, so it is written like a plain
- * streaming read: every lane holds four 16-byte vectors of W (a warp covers 1024 contiguous
+ * after the norm kernel has written Y. Bound by reading W once. One token: written like a plain
+ * streaming read, every lane holding four 16-byte vectors of W (a warp covers 1024 contiguous
  * columns of one row with 512-byte loads), the whole GPU full of such warps, fp32 dot products
  * on the CUDA cores, a shuffle reduction per warp and a fixed-order sum over the warps of a row
- * (deterministic). Measured slower and dropped: four rows a warp, reading Y's chunk once for
- * them (fewer warps in flight: 9.6 against 9.4 us at T = 1, 37 against 30 us at T = 4, H=48
- * D=5120), and for 2-4 tokens persistent blocks staging Y in shared memory and walking row groups
- * with the next group's W in flight (14.8 against 12.6 us, 41 against 29 us at T = 4).
+ * (deterministic). 2-16 tokens: the tensor-core kernel below. Measured slower and dropped: the
+ * CUDA-core kernel for 2-4 tokens (every warp reads Y's chunk per token: 12.6 us at T = 4, H=32
+ * D=2048, against 9.7 on the tensor cores), with four rows a warp (fewer warps in flight: 37
+ * against 30 us at T = 4, H=48 D=5120) or with persistent blocks staging Y in shared memory
+ * (14.8 and 41 us).
  *
  * It is launched as the norm kernel's programmatic dependent: its blocks start while the norm
  * still runs and ask for their W at once; `griddepcontrol.wait` then holds them until the norm
