@@ -121,24 +121,20 @@ __device__ __forceinline__ void gated_row(const float (&o)[N], const float (&z)[
 
 /* One m16n8k16 tensor-core MMA with fp32 accumulation: c += A(16x16, row) · B(16x8, col). */
 template <typename T> struct mma16816;
-template <> struct mma16816<__nv_bfloat16> {
-  static __device__ __forceinline__ void run(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
-                                             uint32_t a3, uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-  }
-};
-template <> struct mma16816<__half> {
-  static __device__ __forceinline__ void run(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
-                                             uint32_t a3, uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-  }
-};
+#define EINC_RT__MMA16816(TYPE, PTX)                                                               \
+  template <> struct mma16816<TYPE> {                                                              \
+    static __device__ __forceinline__ void run(float (&c)[4], uint32_t a0, uint32_t a1,            \
+                                               uint32_t a2, uint32_t a3, uint32_t b0,              \
+                                               uint32_t b1) {                                      \
+      asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." PTX "." PTX ".f32 "                    \
+                   "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                       \
+                   : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                                \
+                   : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));                        \
+    }                                                                                              \
+  };
+EINC_RT__MMA16816(__nv_bfloat16, "bf16")
+EINC_RT__MMA16816(__half, "f16")
+#undef EINC_RT__MMA16816
 
 } // namespace einc_rt_cuda
 
