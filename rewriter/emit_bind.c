@@ -412,3 +412,27 @@ void einc__emit_half_conversions(einc_sbuf *out, const char *qual, const char *t
       "}\n\n",
       qual, qual, qual, qual);
 }
+
+bool einc__emit_typed_as_reduce(einc__emit *e, einc_plan *scratch) {
+  const einc_plan *plan = e->p;
+  bool reduce = plan->klass == EINC_PLAN_REDUCE || plan->in_dtype != plan->out_dtype;
+  if (reduce && plan->klass != EINC_PLAN_REDUCE) {
+    *scratch = *plan;
+    scratch->klass = EINC_PLAN_REDUCE;
+    e->p = scratch;
+  }
+  return reduce;
+}
+
+void einc__emit_kernel_head(einc__emit *e, const einc_plan *plan, bool reduce) {
+  einc__emit_plan_comment(e);
+  einc__sbuf_printf(e->c, "/* ---- %s (%s) ---- */\n", e->name, einc_plan_class_name(plan->klass));
+  if (reduce)
+    einc__sbuf_printf(e->c, "#define T_IN %s\n#define T_OUT %s\n",
+                      einc__emit_value_type(plan->in_dtype),
+                      einc__emit_value_type(plan->out_dtype));
+  else
+    einc__sbuf_printf(e->c, "#define T %s\n", einc__emit_raw_type(plan->in_dtype));
+  einc__emit_bind(e);
+  einc__emit_ctx_struct(e, e->p->n_loops, e->p->n_red_loops);
+}

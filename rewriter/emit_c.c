@@ -734,28 +734,10 @@ int einc__emit_c_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const einc_p
   int status = einc__emit_setup(&e, h, c, name, plan, kwargs, n_kwargs);
   if (status != EINC_OK) return status;
 
-  bool reduce = plan->klass == EINC_PLAN_REDUCE || plan->in_dtype != plan->out_dtype;
-  /* A REDUCE-typed kernel is used for any dtype change, so the context uses T_IN / T_OUT then. */
   einc_plan tmp;
-  const einc_plan *p = plan;
-  if (reduce && plan->klass != EINC_PLAN_REDUCE) {
-    tmp = *plan;
-    tmp.klass = EINC_PLAN_REDUCE;
-    p = &tmp;
-    e.p = p;
-  }
-
-  einc__emit_plan_comment(&e);
-
-  einc__sbuf_printf(c, "/* ---- %s (%s) ---- */\n", name, einc_plan_class_name(plan->klass));
-  if (reduce)
-    einc__sbuf_printf(c, "#define T_IN %s\n#define T_OUT %s\n",
-                      einc__emit_value_type(plan->in_dtype),
-                      einc__emit_value_type(plan->out_dtype));
-  else
-    einc__sbuf_printf(c, "#define T %s\n", einc__emit_raw_type(plan->in_dtype));
-  einc__emit_bind(&e);
-  einc__emit_ctx_struct(&e, p->n_loops, p->n_red_loops);
+  const bool reduce = einc__emit_typed_as_reduce(&e, &tmp);
+  const einc_plan *p = e.p;
+  einc__emit_kernel_head(&e, plan, reduce);
 
   char items[1024];
   if (reduce)

@@ -239,15 +239,9 @@ int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const ein
   int status = einc__emit_setup(&e, h, c, name, plan, kwargs, n_kwargs);
   if (status != EINC_OK) return status;
 
-  bool reduce = plan->klass == EINC_PLAN_REDUCE || plan->in_dtype != plan->out_dtype;
   einc_plan tmp;
-  const einc_plan *p = plan;
-  if (reduce && plan->klass != EINC_PLAN_REDUCE) { /* the context then uses T_IN / T_OUT */
-    tmp = *plan;
-    tmp.klass = EINC_PLAN_REDUCE;
-    p = &tmp;
-    e.p = p;
-  }
+  const bool reduce = einc__emit_typed_as_reduce(&e, &tmp);
+  const einc_plan *p = e.p;
   int32_t n = p->n_loops;
   size_t esz = einc_dtype_size(plan->in_dtype);
   /* Loops as kernels read them (from the by-value context `cx`) and as the launcher does. */
@@ -273,16 +267,7 @@ int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const ein
   int32_t vw = (int32_t)(16 / esz);
   int32_t tt = esz <= 2 ? 64 : 32, pad = esz >= 4 ? 1 : (int32_t)(4 / esz);
 
-  einc__emit_plan_comment(&e);
-  einc__sbuf_printf(c, "/* ---- %s (%s) ---- */\n", name, einc_plan_class_name(plan->klass));
-  if (reduce)
-    einc__sbuf_printf(c, "#define T_IN %s\n#define T_OUT %s\n",
-                      einc__emit_value_type(plan->in_dtype),
-                      einc__emit_value_type(plan->out_dtype));
-  else
-    einc__sbuf_printf(c, "#define T %s\n", einc__emit_raw_type(plan->in_dtype));
-  einc__emit_bind(&e);
-  einc__emit_ctx_struct(&e, p->n_loops, p->n_red_loops);
+  einc__emit_kernel_head(&e, plan, reduce);
   if (reduce) {
     cuda__reduce_kernel(&e, v);
   } else {

@@ -116,6 +116,13 @@ void einc__emit_loopv(const einc__emit *e, const einc_loop *l, const char *kind,
 void einc__emit_fill_loops(einc__emit *e, const einc_loop *loops, int32_t n, const char *kind);
 /* typedef struct NAME__ctx { in, out, L/IS/OS[n], RL/RIS/ROS[nr] for reductions }. */
 void einc__emit_ctx_struct(einc__emit *e, int32_t n, int32_t nr);
+/* Whether the plan's kernels are typed as reductions (T_IN / T_OUT): reductions, and any plan that
+ * changes the dtype. For the latter e->p then points at `scratch`, a copy classed REDUCE, so that
+ * the context carries T_IN / T_OUT. */
+bool einc__emit_typed_as_reduce(einc__emit *e, einc_plan *scratch);
+/* What every kernel section of the C and CUDA emitters starts with: the plan comment, the banner
+ * naming `plan`'s class, the T (or T_IN / T_OUT) macros, the binder and the context struct. */
+void einc__emit_kernel_head(einc__emit *e, const einc_plan *plan, bool reduce);
 
 /* ---------------------------------------------------------------------------------------------
  * The C emitter (emit_c.c)

@@ -1,11 +1,11 @@
 /*
  * The CUDA backend of libeinc_rt: device selection, the cuBLASLt handle, and the GDN projection
- * as the gated-norm kernel followed by one cuBLASLt GEMM, or for a single token of bf16/f16 by the
- * small-batch GEMV launched as the norm's programmatic dependent (the fused norm + product kernel
- * where the GEMV does not apply, or on request). Everything a projection needs on the device (its
- * activation buffer, the GEMM workspace) is allocated when it is created; running it only enqueues
- * work on the backend's stream, never allocates device memory and never waits for the device, so a
- * run can be captured into a CUDA graph.
+ * as the gated-norm kernel followed by one cuBLASLt GEMM, or for up to 16 tokens of bf16/f16 by
+ * the small-batch GEMV launched as the norm's programmatic dependent (the fused norm + product
+ * kernel for one token where the GEMV does not apply, or on request). Everything a projection needs
+ * on the device (its activation buffer, the GEMM workspace) is allocated when it is created;
+ * running it only enqueues work on the backend's stream, never allocates device memory and never
+ * waits for the device, so a run can be captured into a CUDA graph.
  */
 #include <cublasLt.h>
 #include <math.h>
@@ -485,8 +485,8 @@ static int einc_rt__cuda_proj_run(einc_rt_backend *self, void *state, const einc
     }
   }
 
-  /* Small batches: norm and product in one kernel that streams W at memory speed (against
-   * the norm kernel followed by cuBLASLt's GEMV: README, CUDA). */
+  /* Shapes the GEMV does not take: norm and product in one kernel, for one token by default
+   * (faster there than the norm kernel followed by cuBLASLt's GEMV: README, CUDA). */
   const int64_t fused_max = p->path == EINC_RT__CUDA_PATH_FUSED  ? EINC_RT__CUDA_SMALL_MAX_TOKENS
                             : p->path == EINC_RT__CUDA_PATH_AUTO ? EINC_RT__CUDA_FUSED_AUTO_TOKENS
                                                                  : 0;

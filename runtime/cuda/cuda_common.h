@@ -92,7 +92,7 @@ cudaError_t einc_rt__cuda_gemv_launch(const einc_rt__cuda_gemv_args *args, cudaS
 
 /* Which kernels a bound projection may use; benchmarks compare the two. */
 enum einc_rt__cuda_proj_path {
-  EINC_RT__CUDA_PATH_AUTO,  /* norm + GEMV or the fused kernel for one token, else norm + GEMM */
+  EINC_RT__CUDA_PATH_AUTO,  /* norm + GEMV for few tokens (fused as fallback), else norm + GEMM */
   EINC_RT__CUDA_PATH_FUSED, /* the fused kernel wherever it applies (T <= 16) */
   EINC_RT__CUDA_PATH_SPLIT, /* always the norm kernel, then cuBLASLt */
   EINC_RT__CUDA_PATH_GEMV,  /* the norm kernel, then the small-batch GEMV where it applies */
