@@ -1,7 +1,7 @@
 /*
  * Host helpers shared by the CUDA tests and benchmarks: a seeded random generator, bf16 / f16
- * conversions with round-to-nearest-even (the device's rounding), and the skip rule for machines
- * without a CUDA device (exit code 77, ctest's SKIP_RETURN_CODE).
+ * conversions with round-to-nearest-even (the device's rounding), the checked CUDA call, and the
+ * skip rule for machines without a CUDA device (exit code 77, ctest's SKIP_RETURN_CODE).
  */
 #ifndef EINC_CUDA_TEST_UTIL_H
 #define EINC_CUDA_TEST_UTIL_H
@@ -13,9 +13,21 @@
 #include <string.h>
 #include <time.h>
 
+#include <cuda_runtime_api.h>
+
 #include "einc/einc_rt.h"
 
 #define EINC_TEST_SKIP 77
+
+/* A CUDA call that must succeed: the expression, where, and the driver's message, then exit. */
+#define CHECK_CUDA(expr)                                                                           \
+  do {                                                                                             \
+    cudaError_t e_ = (expr);                                                                       \
+    if (e_ != cudaSuccess) {                                                                       \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));       \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
 
 /* splitmix64: small, seedable, good enough for test data. */
 static uint64_t einc_test_rng;

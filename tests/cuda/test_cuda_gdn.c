@@ -15,14 +15,6 @@
 
 static int failures;
 
-#define CHECK_CUDA(expr)                                                                           \
-  do {                                                                                             \
-    cudaError_t e_ = (expr);                                                                       \
-    if (e_ != cudaSuccess) {                                                                       \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));       \
-      exit(1);                                                                                     \
-    }                                                                                              \
-  } while (0)
 #define CHECK_RT(expr)                                                                             \
   do {                                                                                             \
     int s_ = (expr);                                                                               \

@@ -12,15 +12,6 @@
 
 static int failures;
 
-#define CHECK_CUDA(expr)                                                                           \
-  do {                                                                                             \
-    cudaError_t e_ = (expr);                                                                       \
-    if (e_ != cudaSuccess) {                                                                       \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));       \
-      exit(1);                                                                                     \
-    }                                                                                              \
-  } while (0)
-
 /* Loops for out = in.permute(perm) of a contiguous input of `shape`, output contiguous. */
 static int make_loops(int rank, const int64_t *shape, const int *perm,
                       einc_rt_cuda_permute_loop *loops) {

@@ -15,15 +15,6 @@
 
 static int failures, checks;
 
-#define CHECK_CUDA(expr)                                                                           \
-  do {                                                                                             \
-    cudaError_t e_ = (expr);                                                                       \
-    if (e_ != cudaSuccess) {                                                                       \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));       \
-      exit(1);                                                                                     \
-    }                                                                                              \
-  } while (0)
-
 typedef int (*fn0_t)(const void *, const int64_t *, void *, cudaStream_t);
 typedef int (*fn1_t)(const void *, const int64_t *, void *, int64_t, cudaStream_t);
 
