@@ -223,7 +223,7 @@ static void einc_rt__gemm_key_set(einc_rt__gemm_key *key, einc_rt_dtype dt, cons
 }
 
 /* Time cuBLASLt's first candidates for one GEMM on real buffers and keep the fastest in the
- * plan cache. For large batches the heuristic's first choice measured up to 1.14x slower than
+ * plan cache. For large batches the heuristic's first choice measured up to 1.15x slower than
  * the best of its first eight (H100, T = 32768, README: CUDA). It synchronises, so it runs when
  * a projection is created, never inside a call, and not at all while the stream is captured. */
 static int einc_rt__gemm_tune(einc_rt__cuda *cu, einc_rt_dtype dt, const void *x, int64_t ldx,

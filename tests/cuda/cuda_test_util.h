@@ -15,19 +15,13 @@
 
 #include <cuda_runtime_api.h>
 
+#include "bench/bench_common.h"
 #include "einc/einc_rt.h"
 
 #define EINC_TEST_SKIP 77
 
-/* A CUDA call that must succeed: the expression, where, and the driver's message, then exit. */
-#define CHECK_CUDA(expr)                                                                           \
-  do {                                                                                             \
-    cudaError_t e_ = (expr);                                                                       \
-    if (e_ != cudaSuccess) {                                                                       \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(e_));       \
-      exit(1);                                                                                     \
-    }                                                                                              \
-  } while (0)
+/* A CUDA call that must succeed (exits with the expression, where, and the driver's message). */
+#define CHECK_CUDA(expr) BENCH_CUDA(expr)
 
 /* splitmix64: small, seedable, good enough for test data. */
 static uint64_t einc_test_rng;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A CUDA call that must succeed: the expression, where, and the driver's message, then exit.
+ * (The CUDA tests use it too, as CHECK_CUDA.) */
 #define BENCH_CUDA(expr)                                                                           \
   do {                                                                                             \
     cudaError_t e_ = (expr);                                                                       \
@@ -21,15 +23,15 @@
     }                                                                                              \
   } while (0)
 
-static int bench_cmp_double(const void *a, const void *b) {
+static inline int bench_cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
 
 /* Time `fn(ctx, i)` for i = 0..iters-1 between two events, `reps` times; the median in
  * microseconds per call. One warm-up pass first. */
-static double bench_time_us(cudaStream_t s, int iters, int reps, void (*fn)(void *, int),
-                            void *ctx) {
+static inline double bench_time_us(cudaStream_t s, int iters, int reps, void (*fn)(void *, int),
+                                   void *ctx) {
   cudaEvent_t a, b;
   double t[64];
   if (reps > 64) reps = 64;
@@ -61,14 +63,14 @@ typedef struct bench_copy_ctx {
   size_t bytes;
 } bench_copy_ctx;
 
-static void bench_copy_fn(void *p, int i) {
+static inline void bench_copy_fn(void *p, int i) {
   bench_copy_ctx *c = p;
   (void)i;
   BENCH_CUDA(cudaMemcpyAsync(c->dst, c->src, c->bytes, cudaMemcpyDeviceToDevice, c->s));
 }
 
 /* Device copy bandwidth in bytes/s, counting bytes read plus bytes written. */
-static double bench_copy_bandwidth(cudaStream_t s) {
+static inline double bench_copy_bandwidth(cudaStream_t s) {
   bench_copy_ctx c = {s, NULL, NULL, (size_t)1 << 30};
   BENCH_CUDA(cudaMalloc(&c.src, c.bytes));
   BENCH_CUDA(cudaMalloc(&c.dst, c.bytes));
