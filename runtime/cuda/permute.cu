@@ -138,84 +138,136 @@ static cudaError_t launch_copy(const loops &s, size_t es, const void *in, void *
   return cudaErrorInvalidValue;
 }
 
-/* The loop to fuse with a short output-contiguous loop `ib`, or -1: one that continues it in the
- * output (out_stride == len), is not the input-contiguous loop, and keeps rows in 32 bits. */
-static int widen_b(const loops &s, int ia, int ib) {
-  if (s.l[ib].length >= 64) return -1;
-  for (int k = 0; k < s.n; k++)
-    if (k != ia && k != ib && s.l[k].out_stride == s.l[ib].length &&
-        s.l[k].length * s.l[ib].length < ((int64_t)1 << 31))
-      return k;
+/* The loop that continues loop `k` on one side (its stride there equals k's length), to chain
+ * with a short `k` into one tile axis, or -1: not `k` or `other`, not a broadcast (stride 0
+ * marks an unchained axis), and the chain's indices stay in 31 bits. */
+static int continuation(const loops &s, int k, int other, int other2, bool in_side) {
+  if (s.l[k].length >= 128) return -1;
+  for (int j = 0; j < s.n; j++) {
+    const int64_t in = s.l[j].in_stride, out = s.l[j].out_stride;
+    if (j == k || j == other || j == other2 || in == 0 || out == 0) continue;
+    if ((in_side ? in : out) == s.l[k].length && s.l[j].length * s.l[k].length < ((int64_t)1 << 31))
+      return j;
+  }
   return -1;
 }
 
-template <int NB>
-static cudaError_t launch_transpose_nb(const loops &s, int ia, int ib, size_t es, const void *in,
-                                       void *out, cudaStream_t stream) {
-  transpose_desc<NB> d;
+template <typename W, typename Index, int NB>
+static void launch_transpose_w(const transpose_desc<Index, NB> &d, unsigned grid, const void *in,
+                               void *out, cudaStream_t stream) {
+  transpose_kernel<W, Index, NB>
+      <<<grid, 256, 0, stream>>>(d, static_cast<const W *>(in), static_cast<W *>(out));
+}
+
+template <typename Index, int NB, int MA, int MB>
+static void launch_transpose_b16(const transpose_desc<Index, NB> &d, const void *in, void *out,
+                                 cudaStream_t stream) {
+  const int64_t tiles_a = (int64_t)d.len_a / (64 * MA) + (d.len_a % (64 * MA) != 0);
+  const int64_t tiles_b = (int64_t)d.len_b / (64 * MB) + (d.len_b % (64 * MB) != 0);
+  transpose_desc<Index, NB> e = d;
+  e.tiles_a = fastdiv32((uint32_t)tiles_a), e.tiles_b = fastdiv32((uint32_t)tiles_b);
+  int64_t grid = tiles_a * tiles_b;
+  for (int k = 0; k < NB; k++)
+    grid *= d.batch_len[k].d;
+  transpose_b16_kernel<Index, NB, MA, MB><<<(unsigned)grid, 256, 0, stream>>>(
+      e, static_cast<const uint16_t *>(in), static_cast<uint16_t *>(out));
+}
+
+/* Tiles along `ia` (unit input stride) and `ib` (unit output stride), each chained with its
+ * continuation (`ia2`, `ib2`, -1 for none); the other loops are batch loops. */
+template <typename Index, int NB>
+static cudaError_t launch_transpose_nb(const loops &s, int ia, int ia2, int ib, int ib2, size_t es,
+                                       const void *in, void *out, cudaStream_t stream) {
+  transpose_desc<Index, NB> d;
   memset(&d, 0, sizeof d);
-  d.len_a = s.l[ia].length, d.len_b = s.l[ib].length;
-  d.out_stride_a = s.l[ia].out_stride, d.in_stride_b = s.l[ib].in_stride;
-  d.len_b1 = (uint32_t)d.len_b;
-  /* Widen a short output-contiguous loop with the loop that continues it in the output. */
-  const int ib2 = widen_b(s, ia, ib);
-  if (ib2 >= 0 && s.l[ib2].in_stride != 0) {
-    d.len_b *= s.l[ib2].length;
-    d.in_stride_b2 = s.l[ib2].in_stride;
-  }
+  int64_t len_a = s.l[ia].length, len_b = s.l[ib].length;
+  d.out_stride_a = (Index)s.l[ia].out_stride, d.in_stride_b = (Index)s.l[ib].in_stride;
+  d.len_a1 = fastdiv32((uint32_t)(ia2 >= 0 ? len_a : 1));
+  d.len_b1 = fastdiv32((uint32_t)(ib2 >= 0 ? len_b : 1));
+  if (ia2 >= 0) len_a *= s.l[ia2].length, d.out_stride_a2 = (Index)s.l[ia2].out_stride;
+  if (ib2 >= 0) len_b *= s.l[ib2].length, d.in_stride_b2 = (Index)s.l[ib2].in_stride;
+  d.len_a = (Index)len_a, d.len_b = (Index)len_b;
   int64_t batch = 1;
-  bool even = d.len_a % 2 == 0 && d.len_b % 2 == 0 && d.out_stride_a % 2 == 0 &&
-              d.in_stride_b % 2 == 0 && d.in_stride_b2 % 2 == 0 && aligned(in, 4) &&
-              aligned(out, 4);
+  bool even = len_a % 2 == 0 && len_b % 2 == 0 && d.out_stride_a % 2 == 0 &&
+              d.in_stride_b % 2 == 0 && d.out_stride_a2 % 2 == 0 && d.in_stride_b2 % 2 == 0 &&
+              aligned(in, 4) && aligned(out, 4);
   for (int k = 0, j = 0; k < s.n; k++) {
-    if (k == ia || k == ib || k == ib2) continue;
-    d.batch_len[j] = s.l[k].length, d.batch_in[j] = s.l[k].in_stride;
-    d.batch_out[j] = s.l[k].out_stride;
-    even = even && d.batch_in[j] % 2 == 0 && d.batch_out[j] % 2 == 0;
+    if (k == ia || k == ib || k == ia2 || k == ib2) continue;
+    d.batch_len[j] = fastdiv32((uint32_t)s.l[k].length);
+    d.batch_in[j] = (Index)s.l[k].in_stride, d.batch_out[j] = (Index)s.l[k].out_stride;
+    even = even && s.l[k].in_stride % 2 == 0 && s.l[k].out_stride % 2 == 0;
     batch *= s.l[k].length;
     j++;
   }
-  const int tile = es == 2 && even ? 64 : 32;
-  d.tiles_a = (d.len_a + tile - 1) / tile, d.tiles_b = (d.len_b + tile - 1) / tile;
-  const int64_t grid = d.tiles_a * d.tiles_b * batch;
+  /* 128-element tile sides where the axis is that long (b16 only), 64 otherwise; 32 x 32 for
+   * other element sizes and odd lengths. */
+  const int side_a = es == 2 && even ? (len_a >= 128 ? 128 : 64) : 32;
+  const int side_b = es == 2 && even ? (len_b >= 128 ? 128 : 64) : 32;
+  const int64_t grid = ((len_a + side_a - 1) / side_a) * ((len_b + side_b - 1) / side_b) * batch;
   if (grid > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  if (tile == 64) {
-    transpose_b16_kernel<NB><<<(unsigned)grid, 256, 0, stream>>>(
-        d, static_cast<const uint16_t *>(in), static_cast<uint16_t *>(out));
-  } else if (es == 1) {
-    transpose_kernel<uint8_t, NB><<<(unsigned)grid, 256, 0, stream>>>(
-        d, static_cast<const uint8_t *>(in), static_cast<uint8_t *>(out));
-  } else if (es == 2) {
-    transpose_kernel<uint16_t, NB><<<(unsigned)grid, 256, 0, stream>>>(
-        d, static_cast<const uint16_t *>(in), static_cast<uint16_t *>(out));
-  } else if (es == 4) {
-    transpose_kernel<uint32_t, NB><<<(unsigned)grid, 256, 0, stream>>>(
-        d, static_cast<const uint32_t *>(in), static_cast<uint32_t *>(out));
-  } else if (es == 8) {
-    transpose_kernel<uint2, NB><<<(unsigned)grid, 256, 0, stream>>>(
-        d, static_cast<const uint2 *>(in), static_cast<uint2 *>(out));
-  } else {
-    transpose_kernel<uint4, NB><<<(unsigned)grid, 256, 0, stream>>>(
-        d, static_cast<const uint4 *>(in), static_cast<uint4 *>(out));
+  if (es == 2 && even) {
+    if (side_a == 128 && side_b == 128)
+      launch_transpose_b16<Index, NB, 2, 2>(d, in, out, stream);
+    else if (side_a == 128)
+      launch_transpose_b16<Index, NB, 2, 1>(d, in, out, stream);
+    else if (side_b == 128)
+      launch_transpose_b16<Index, NB, 1, 2>(d, in, out, stream);
+    else
+      launch_transpose_b16<Index, NB, 1, 1>(d, in, out, stream);
+    return cudaGetLastError();
   }
+  d.tiles_a = fastdiv32((uint32_t)((len_a + 31) / 32));
+  d.tiles_b = fastdiv32((uint32_t)((len_b + 31) / 32));
+  if (es == 1)
+    launch_transpose_w<uint8_t>(d, (unsigned)grid, in, out, stream);
+  else if (es == 2)
+    launch_transpose_w<uint16_t>(d, (unsigned)grid, in, out, stream);
+  else if (es == 4)
+    launch_transpose_w<uint32_t>(d, (unsigned)grid, in, out, stream);
+  else if (es == 8)
+    launch_transpose_w<uint2>(d, (unsigned)grid, in, out, stream);
+  else
+    launch_transpose_w<uint4>(d, (unsigned)grid, in, out, stream);
   return cudaGetLastError();
+}
+
+template <typename Index>
+static cudaError_t launch_transpose_index(const loops &s, int ia, int ia2, int ib, int ib2,
+                                          size_t es, const void *in, void *out,
+                                          cudaStream_t stream) {
+  switch (s.n - 2 - (ia2 >= 0) - (ib2 >= 0)) {
+  case 0:
+    return launch_transpose_nb<Index, 0>(s, ia, ia2, ib, ib2, es, in, out, stream);
+  case 1:
+    return launch_transpose_nb<Index, 1>(s, ia, ia2, ib, ib2, es, in, out, stream);
+  case 2:
+    return launch_transpose_nb<Index, 2>(s, ia, ia2, ib, ib2, es, in, out, stream);
+  case 3:
+    return launch_transpose_nb<Index, 3>(s, ia, ia2, ib, ib2, es, in, out, stream);
+  case 4:
+    return launch_transpose_nb<Index, 4>(s, ia, ia2, ib, ib2, es, in, out, stream);
+  }
+  return cudaErrorInvalidValue;
 }
 
 static cudaError_t launch_transpose(const loops &s, int ia, int ib, size_t es, const void *in,
                                     void *out, cudaStream_t stream) {
-  switch (s.n - 2 - (widen_b(s, ia, ib) >= 0)) {
-  case 0:
-    return launch_transpose_nb<0>(s, ia, ib, es, in, out, stream);
-  case 1:
-    return launch_transpose_nb<1>(s, ia, ib, es, in, out, stream);
-  case 2:
-    return launch_transpose_nb<2>(s, ia, ib, es, in, out, stream);
-  case 3:
-    return launch_transpose_nb<3>(s, ia, ib, es, in, out, stream);
-  case 4:
-    return launch_transpose_nb<4>(s, ia, ib, es, in, out, stream);
+  /* Chain a short output-contiguous loop with its continuation in the output, then a short
+   * input-contiguous one with its continuation in the input: a tile row of 8 reversed 8-element
+   * loops is otherwise 16 bytes. */
+  const int ib2 = continuation(s, ib, ia, -1, false);
+  const int ia2 = continuation(s, ia, ib, ib2, true);
+  /* 32-bit offsets while every offset, and every tile index, fits in 31 bits. */
+  int64_t max_in = 0, max_out = 0, total = 1;
+  for (int k = 0; k < s.n; k++) {
+    max_in += (s.l[k].length - 1) * s.l[k].in_stride;
+    max_out += (s.l[k].length - 1) * s.l[k].out_stride;
+    total *= s.l[k].length;
   }
-  return cudaErrorInvalidValue;
+  const int64_t lim = ((int64_t)1 << 31) - 256;
+  if (max_in < lim && max_out < lim && total < lim)
+    return launch_transpose_index<uint32_t>(s, ia, ia2, ib, ib2, es, in, out, stream);
+  return launch_transpose_index<int64_t>(s, ia, ia2, ib, ib2, es, in, out, stream);
 }
 
 } // namespace einc_rt_cuda

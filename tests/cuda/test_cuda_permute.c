@@ -1,7 +1,8 @@
 /*
  * The CUDA permute kernels against a host reference: random permutations of ranks 2 to 6 with
  * random sizes (edges that do not fill a tile), every element size, unaligned pointers (the
- * narrow paths), the benchmark patterns at small sizes, and (full run only) a copy past 2^31
+ * narrow paths), the benchmark patterns at small sizes, transposes whose tile axes chain two
+ * loops or take 128-wide tiles, and (full run only) a copy and two bf16 transposes past 2^31
  * elements for the 64-bit indexing. Outputs are poisoned first. Exits 77 without a CUDA device.
  * Usage: test_cuda_permute [--quick]
  */
@@ -120,6 +121,53 @@ static void check_large(void) {
   free(hin), free(hout);
 }
 
+/* bf16 transposes past 2^31 elements (64-bit offsets, one with chained tile axes), checked at
+ * 2^22 random output elements plus the first and last 4096. */
+static void check_large_transpose(const char *what, int rank, const int64_t *shape,
+                                  const int *perm) {
+  einc_rt_cuda_permute_loop loops[8];
+  int64_t n = 1;
+  for (int k = 0; k < rank; k++)
+    n *= shape[k];
+  make_loops(rank, shape, perm, loops);
+  size_t free_b = 0, total_b = 0;
+  CHECK_CUDA(cudaMemGetInfo(&free_b, &total_b));
+  if (free_b < (size_t)(4 * n + (1 << 28))) {
+    printf("skip %s: %zu bytes free on the device\n", what, free_b);
+    return;
+  }
+  uint16_t *din, *dout, *hin = malloc((size_t)n * 2), *hout = malloc((size_t)n * 2);
+  CHECK_CUDA(cudaMalloc((void **)&din, (size_t)n * 2));
+  CHECK_CUDA(cudaMalloc((void **)&dout, (size_t)n * 2));
+  for (int64_t i = 0; i < n; i += 4) {
+    uint64_t r = einc_test_next();
+    memcpy(hin + i, &r, (size_t)(n - i < 4 ? n - i : 4) * 2);
+  }
+  CHECK_CUDA(cudaMemcpy(din, hin, (size_t)n * 2, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemset(dout, 0xff, (size_t)n * 2));
+  const int st = einc_rt__cuda_permute(loops, rank, 2, din, dout, 0);
+  CHECK_CUDA(cudaDeviceSynchronize());
+  CHECK_CUDA(cudaMemcpy(hout, dout, (size_t)n * 2, cudaMemcpyDeviceToHost));
+  int64_t bad = 0, checked = 0;
+  for (int64_t t = 0; t < (1 << 22) + 8192 && st == EINC_RT_OK; t++, checked++) {
+    const int64_t o = t < 4096   ? t
+                      : t < 8192 ? n - 8192 + t
+                                 : (int64_t)(einc_test_next() % (uint64_t)n);
+    int64_t rest = o, src = 0;
+    for (int k = rank - 1; k >= 0; k--) {
+      src += (rest % loops[k].length) * loops[k].in_stride;
+      rest /= loops[k].length;
+    }
+    bad += hout[o] != hin[src];
+  }
+  const bool ok = st == EINC_RT_OK && bad == 0;
+  printf("%-4s %s: %lld elements, %lld checked, %lld wrong\n", ok ? "ok" : "FAIL", what,
+         (long long)n, (long long)checked, (long long)bad);
+  if (!ok) failures++;
+  cudaFree(din), cudaFree(dout);
+  free(hin), free(hout);
+}
+
 int main(int argc, char **argv) {
   const bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
   int count = 0;
@@ -147,6 +195,22 @@ int main(int argc, char **argv) {
     check("a b -> b a, unaligned", 2, s3, p3, 2, 1, 3);
     check("b h n d -> b n (h d), unal.", 4, s1, p1, 2, 1, 0);
   }
+  /* Transposes that chain short loops into tile axes and take 128-wide tiles, with edges. */
+  {
+    const int r5[] = {4, 3, 2, 1, 0}, r6[] = {5, 4, 3, 2, 1, 0}, r4[] = {3, 2, 1, 0};
+    /* b: 16 x 16 = 256 (128-wide), a: 128 (128-wide) */
+    check("rank 5 reversed", 5, (const int64_t[]){16, 16, 3, 24, 128}, r5, 2, 0, 0);
+    /* a: 66 chained with 130, b: 2 chained with 6, pair rows share their division */
+    check("rank 5 reversed, chains", 5, (const int64_t[]){2, 6, 4, 130, 66}, r5, 2, 0, 0);
+    /* b: 3 (odd) chained with 4: pair rows divide separately */
+    check("rank 5 reversed, odd chain", 5, (const int64_t[]){3, 4, 2, 6, 66}, r5, 2, 0, 0);
+    check("rank 6 reversed", 6, (const int64_t[]){4, 4, 2, 3, 8, 64}, r6, 2, 0, 0);
+    check("rank 6 reversed, f32", 6, (const int64_t[]){4, 4, 2, 3, 8, 64}, r6, 4, 0, 0);
+    check("rank 5 reversed, f32 chains", 5, (const int64_t[]){5, 7, 3, 130, 66}, r5, 4, 0, 0);
+    check("rank 4 reversed, u8", 4, (const int64_t[]){9, 33, 5, 70}, r4, 1, 0, 0);
+    check("a b -> b a, 128 edges", 2, (const int64_t[]){390, 258}, (const int[]){1, 0}, 2, 0, 0);
+    check("rank 5 reversed, unaligned", 5, (const int64_t[]){2, 6, 4, 130, 66}, r5, 2, 1, 0);
+  }
   /* Random permutations of ranks 2..6, every element size, sometimes unaligned. */
   const int rounds = quick ? 12 : 120;
   const size_t sizes[] = {1, 2, 4, 8, 16};
@@ -170,7 +234,13 @@ int main(int argc, char **argv) {
     snprintf(what, sizeof what, "random rank %d", rank);
     check(what, rank, shape, perm, es, shift, einc_test_next() % 4 == 0 ? 1 : 0);
   }
-  if (!quick) check_large();
+  if (!quick) {
+    check_large();
+    check_large_transpose("bf16 batched transpose past 2^31", 3, (const int64_t[]){5, 20000, 22000},
+                          (const int[]){0, 2, 1});
+    check_large_transpose("bf16 reversed rank 4 past 2^31, chained", 4,
+                          (const int64_t[]){8600, 7000, 9, 4}, (const int[]){3, 2, 1, 0});
+  }
   /* Bad descriptions come back as statuses. */
   {
     einc_rt_cuda_permute_loop l[7];
