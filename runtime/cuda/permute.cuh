@@ -176,6 +176,12 @@ __global__ void __launch_bounds__(256)
         }
     }
   }
+  /* A chained `a` axis: each tile column's output offset once, while the loads are in flight,
+   * instead of a division per written row in every thread. */
+  __shared__ Index out_rows[64 * MA];
+  const bool chained_a = d.out_stride_a2 != 0;
+  if (chained_a && threadIdx.x < 64 * MA && a0 + threadIdx.x < d.len_a)
+    out_rows[threadIdx.x] = transpose_out_row(d, a0 + threadIdx.x);
 #pragma unroll
   for (int k = 0; k < 4 * MB; k++) {
     const int bw = warp + 8 * k;
@@ -193,7 +199,7 @@ __global__ void __launch_bounds__(256)
   for (int k = 0; k < 8 * MA; k++) {
     const int ar = warp + 8 * k;
     if (a0 + ar < d.len_a) {
-      uint16_t *row = dst + transpose_out_row(d, a0 + ar);
+      uint16_t *row = dst + (chained_a ? out_rows[ar] : (a0 + ar) * d.out_stride_a);
 #pragma unroll
       for (int cb = 0; cb < MB; cb++)
         if (b0 + 64 * cb + 2 * lane < d.len_b)
