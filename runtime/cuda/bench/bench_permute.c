@@ -51,6 +51,16 @@ static const pcase cases[] = {
      {8, 8, 8, 16, 32, 64},
      {5, 4, 3, 2, 1, 0},
      "8,8,8,16,32,64"},
+    /* The same reversal over 4x the data, and a plain transpose of rank 6's 34 MB: what a
+     * transpose of that size reaches at all (launch, ramp-up and the last wave weigh more). */
+    {"rank 6 large",
+     "a b c d e f -> f e d c b a",
+     "",
+     6,
+     {8, 8, 32, 16, 32, 64},
+     {5, 4, 3, 2, 1, 0},
+     "8,8,32,16,32,64"},
+    {"rank 2 small", "a b -> b a", "", 2, {4096, 4096}, {1, 0}, "4096,4096"},
     {"rank 6 inner",
      "a b c d e f -> a c e b d f",
      "",
