@@ -138,18 +138,48 @@ static cudaError_t launch_copy(const loops &s, size_t es, const void *in, void *
   return cudaErrorInvalidValue;
 }
 
-/* The loop that continues loop `k` on one side (its stride there equals k's length), to chain
- * with a short `k` into one tile axis, or -1: not `k` or `other`, not a broadcast (stride 0
- * marks an unchained axis), and the chain's indices stay in 31 bits. */
-static int continuation(const loops &s, int k, int other, int other2, bool in_side) {
-  if (s.l[k].length >= 128) return -1;
-  for (int j = 0; j < s.n; j++) {
-    const int64_t in = s.l[j].in_stride, out = s.l[j].out_stride;
-    if (j == k || j == other || j == other2 || in == 0 || out == 0) continue;
-    if ((in_side ? in : out) == s.l[k].length && s.l[j].length * s.l[k].length < ((int64_t)1 << 31))
-      return j;
+/* The loops of one tile axis, first the one with unit stride on its side. */
+struct chain {
+  int n;
+  int loop[kTransposeChainMax];
+  int64_t length;
+  bool has(int k) const {
+    for (int i = 0; i < n; i++)
+      if (loop[i] == k) return true;
+    return false;
   }
-  return -1;
+};
+
+/* Starts a chain at loop `k` and, while it is shorter than a 128-element tile side, appends the
+ * loop that continues it on its side (stride there == the chain's length so far). Skips loops in
+ * `other` and broadcasts (a zero stride marks a chain's end), and keeps indices in 31 bits. */
+static chain make_chain(const loops &s, int k, const chain *other, bool in_side) {
+  chain c = {1, {k, -1, -1}, s.l[k].length};
+  while (c.n < kTransposeChainMax && c.length < 128) {
+    int next = -1;
+    for (int j = 0; j < s.n && next < 0; j++) {
+      const int64_t in = s.l[j].in_stride, out = s.l[j].out_stride;
+      if (c.has(j) || (other && other->has(j)) || in == 0 || out == 0) continue;
+      if ((in_side ? in : out) == c.length && s.l[j].length * c.length < ((int64_t)1 << 31))
+        next = j;
+    }
+    if (next < 0) break;
+    c.loop[c.n++] = next;
+    c.length *= s.l[next].length;
+  }
+  return c;
+}
+
+/* The device form of a chain: the other side's strides and the divisors. */
+template <typename Index>
+static transpose_chain<Index> device_chain(const loops &s, const chain &c, bool in_side) {
+  transpose_chain<Index> d;
+  memset(&d, 0, sizeof d);
+  for (int i = 0; i < kTransposeChainMax - 1; i++)
+    d.len[i] = fastdiv32(i < c.n ? (uint32_t)s.l[c.loop[i]].length : 1u);
+  for (int i = 0; i < c.n; i++)
+    d.stride[i] = (Index)(in_side ? s.l[c.loop[i]].out_stride : s.l[c.loop[i]].in_stride);
+  return d;
 }
 
 template <typename W, typename Index, int NB>
@@ -173,26 +203,23 @@ static void launch_transpose_b16(const transpose_desc<Index, NB> &d, const void 
       e, static_cast<const uint16_t *>(in), static_cast<uint16_t *>(out));
 }
 
-/* Tiles along `ia` (unit input stride) and `ib` (unit output stride), each chained with its
- * continuation (`ia2`, `ib2`, -1 for none); the other loops are batch loops. */
+/* Tiles along chain `ca` (contiguous in the input) and `cb` (contiguous in the output); the
+ * other loops are batch loops. */
 template <typename Index, int NB>
-static cudaError_t launch_transpose_nb(const loops &s, int ia, int ia2, int ib, int ib2, size_t es,
+static cudaError_t launch_transpose_nb(const loops &s, const chain &ca, const chain &cb, size_t es,
                                        const void *in, void *out, cudaStream_t stream) {
   transpose_desc<Index, NB> d;
   memset(&d, 0, sizeof d);
-  int64_t len_a = s.l[ia].length, len_b = s.l[ib].length;
-  d.out_stride_a = (Index)s.l[ia].out_stride, d.in_stride_b = (Index)s.l[ib].in_stride;
-  d.len_a1 = fastdiv32((uint32_t)(ia2 >= 0 ? len_a : 1));
-  d.len_b1 = fastdiv32((uint32_t)(ib2 >= 0 ? len_b : 1));
-  if (ia2 >= 0) len_a *= s.l[ia2].length, d.out_stride_a2 = (Index)s.l[ia2].out_stride;
-  if (ib2 >= 0) len_b *= s.l[ib2].length, d.in_stride_b2 = (Index)s.l[ib2].in_stride;
+  const int64_t len_a = ca.length, len_b = cb.length;
   d.len_a = (Index)len_a, d.len_b = (Index)len_b;
+  d.a = device_chain<Index>(s, ca, true);
+  d.b = device_chain<Index>(s, cb, false);
   int64_t batch = 1;
-  bool even = len_a % 2 == 0 && len_b % 2 == 0 && d.out_stride_a % 2 == 0 &&
-              d.in_stride_b % 2 == 0 && d.out_stride_a2 % 2 == 0 && d.in_stride_b2 % 2 == 0 &&
-              aligned(in, 4) && aligned(out, 4);
+  bool even = len_a % 2 == 0 && len_b % 2 == 0 && aligned(in, 4) && aligned(out, 4);
+  for (int i = 0; i < kTransposeChainMax; i++)
+    even = even && d.a.stride[i] % 2 == 0 && d.b.stride[i] % 2 == 0;
   for (int k = 0, j = 0; k < s.n; k++) {
-    if (k == ia || k == ib || k == ia2 || k == ib2) continue;
+    if (ca.has(k) || cb.has(k)) continue;
     d.batch_len[j] = fastdiv32((uint32_t)s.l[k].length);
     d.batch_in[j] = (Index)s.l[k].in_stride, d.batch_out[j] = (Index)s.l[k].out_stride;
     even = even && s.l[k].in_stride % 2 == 0 && s.l[k].out_stride % 2 == 0;
@@ -232,31 +259,30 @@ static cudaError_t launch_transpose_nb(const loops &s, int ia, int ia2, int ib, 
 }
 
 template <typename Index>
-static cudaError_t launch_transpose_index(const loops &s, int ia, int ia2, int ib, int ib2,
+static cudaError_t launch_transpose_index(const loops &s, const chain &ca, const chain &cb,
                                           size_t es, const void *in, void *out,
                                           cudaStream_t stream) {
-  switch (s.n - 2 - (ia2 >= 0) - (ib2 >= 0)) {
+  switch (s.n - ca.n - cb.n) {
   case 0:
-    return launch_transpose_nb<Index, 0>(s, ia, ia2, ib, ib2, es, in, out, stream);
+    return launch_transpose_nb<Index, 0>(s, ca, cb, es, in, out, stream);
   case 1:
-    return launch_transpose_nb<Index, 1>(s, ia, ia2, ib, ib2, es, in, out, stream);
+    return launch_transpose_nb<Index, 1>(s, ca, cb, es, in, out, stream);
   case 2:
-    return launch_transpose_nb<Index, 2>(s, ia, ia2, ib, ib2, es, in, out, stream);
+    return launch_transpose_nb<Index, 2>(s, ca, cb, es, in, out, stream);
   case 3:
-    return launch_transpose_nb<Index, 3>(s, ia, ia2, ib, ib2, es, in, out, stream);
+    return launch_transpose_nb<Index, 3>(s, ca, cb, es, in, out, stream);
   case 4:
-    return launch_transpose_nb<Index, 4>(s, ia, ia2, ib, ib2, es, in, out, stream);
+    return launch_transpose_nb<Index, 4>(s, ca, cb, es, in, out, stream);
   }
   return cudaErrorInvalidValue;
 }
 
 static cudaError_t launch_transpose(const loops &s, int ia, int ib, size_t es, const void *in,
                                     void *out, cudaStream_t stream) {
-  /* Chain a short output-contiguous loop with its continuation in the output, then a short
-   * input-contiguous one with its continuation in the input: a tile row of 8 reversed 8-element
-   * loops is otherwise 16 bytes. */
-  const int ib2 = continuation(s, ib, ia, -1, false);
-  const int ia2 = continuation(s, ia, ib, ib2, true);
+  /* The output-contiguous axis first, then the input-contiguous one from the loops left. */
+  const chain only_a = {1, {ia, -1, -1}, s.l[ia].length};
+  const chain cb = make_chain(s, ib, &only_a, false);
+  const chain ca = make_chain(s, ia, &cb, true);
   /* 32-bit offsets while every offset, and every tile index, fits in 31 bits. */
   int64_t max_in = 0, max_out = 0, total = 1;
   for (int k = 0; k < s.n; k++) {
@@ -266,8 +292,8 @@ static cudaError_t launch_transpose(const loops &s, int ia, int ib, size_t es, c
   }
   const int64_t lim = ((int64_t)1 << 31) - 256;
   if (max_in < lim && max_out < lim && total < lim)
-    return launch_transpose_index<uint32_t>(s, ia, ia2, ib, ib2, es, in, out, stream);
-  return launch_transpose_index<int64_t>(s, ia, ia2, ib, ib2, es, in, out, stream);
+    return launch_transpose_index<uint32_t>(s, ca, cb, es, in, out, stream);
+  return launch_transpose_index<int64_t>(s, ca, cb, es, in, out, stream);
 }
 
 } // namespace einc_rt_cuda

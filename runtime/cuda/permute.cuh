@@ -94,19 +94,35 @@ __global__ void __launch_bounds__(kPermuteThreads)
     if (dst[j] != ~Index(0)) out[dst[j]] = v[j];
 }
 
-/* A transpose: the tile's `a` axis is contiguous in the input, its `b` axis in the output; NB
- * batch loops. Either axis may be a chain of two loops when the first is short: `a` = a1 then
- * the loop that continues it in the input (in_stride == len_a1), so column i of a tile sits at
- * input offset i and output offset (i % len_a1) * out_stride_a + (i / len_a1) * out_stride_a2;
- * `b` likewise in the output, row j at input offset (j % len_b1) * in_stride_b + (j / len_b1) *
- * in_stride_b2. The block index splits into tiles of a (fastest), tiles of b, then the batch
- * loops, last listed fastest, each by a multiply-shift division (grids stay below 2^31 blocks).
- * Index is uint32_t while every offset fits in 31 bits, int64_t beyond. */
+/* A tile axis: up to three loops that continue each other on one side (the input for `a`, the
+ * output for `b`), so index i along it sits at offset i on that side and at the sum of
+ * (i's digits in the loops' mixed radix) x (their strides) on the other side. A short loop is
+ * chained so that tile rows stay long: the reversed 8x8x8x... permutes would otherwise move
+ * 16-byte rows. */
+constexpr int kTransposeChainMax = 3;
+template <typename Index> struct transpose_chain {
+  Index stride[kTransposeChainMax];      /* other-side strides; 0 past the chain's last loop */
+  fastdiv32 len[kTransposeChainMax - 1]; /* lengths of the loops but the last */
+};
+
+/* Other-side offset of index i along a chain (i < 2^31 when the chain has several loops). */
+template <typename Index>
+__device__ __forceinline__ Index chain_offset(const transpose_chain<Index> &c, Index i) {
+  if (c.stride[1] == 0) return i * c.stride[0]; /* a single loop: no division */
+  const uint32_t q = c.len[0].div((uint32_t)i);
+  const Index off = (Index)((uint32_t)i - q * c.len[0].d) * c.stride[0];
+  if (c.stride[2] == 0) return off + (Index)q * c.stride[1];
+  const uint32_t q2 = c.len[1].div(q);
+  return off + (Index)(q - q2 * c.len[1].d) * c.stride[1] + (Index)q2 * c.stride[2];
+}
+
+/* A transpose: the tile's `a` axis is contiguous in the input, its `b` axis in the output (each a
+ * chain), NB batch loops. The block index splits into tiles of a (fastest), tiles of b, then the
+ * batch loops, last listed fastest, each by a multiply-shift division (grids stay below 2^31
+ * blocks). Index is uint32_t while every offset fits in 31 bits, int64_t beyond. */
 template <typename Index, int NB> struct transpose_desc {
   Index len_a, len_b;
-  Index out_stride_a, in_stride_b;
-  Index out_stride_a2, in_stride_b2; /* 0 when that axis is a single loop */
-  fastdiv32 len_a1, len_b1;          /* the chains' first loops */
+  transpose_chain<Index> a, b; /* a: output strides, b: input strides */
   fastdiv32 tiles_a, tiles_b;
   fastdiv32 batch_len[NB > 0 ? NB : 1];
   Index batch_in[NB > 0 ? NB : 1], batch_out[NB > 0 ? NB : 1];
@@ -129,20 +145,6 @@ __device__ __forceinline__ void transpose_tile(const transpose_desc<Index, NB> &
   }
 }
 
-/* Input offset of tile row j (b index) and output offset of tile column i (a index). */
-template <typename Index, int NB>
-__device__ __forceinline__ Index transpose_in_row(const transpose_desc<Index, NB> &d, Index j) {
-  if (d.in_stride_b2 == 0) return j * d.in_stride_b; /* a single loop: no division */
-  const uint32_t j2 = d.len_b1.div((uint32_t)j), j1 = (uint32_t)j - j2 * d.len_b1.d;
-  return (Index)j1 * d.in_stride_b + (Index)j2 * d.in_stride_b2;
-}
-template <typename Index, int NB>
-__device__ __forceinline__ Index transpose_out_row(const transpose_desc<Index, NB> &d, Index i) {
-  if (d.out_stride_a2 == 0) return i * d.out_stride_a;
-  const uint32_t i2 = d.len_a1.div((uint32_t)i), i1 = (uint32_t)i - i2 * d.len_a1.d;
-  return (Index)i1 * d.out_stride_a + (Index)i2 * d.out_stride_a2;
-}
-
 /* 2-byte elements, tiles of (64 MA) x (64 MB), 256 threads. Needs even lengths, strides and
  * 4-byte aligned pointers: every global access is an aligned pair of elements, so 32 lanes cover
  * 128 bytes of a row. 128-element sides (MA, MB = 2) where the axis is that long: each input and
@@ -159,15 +161,15 @@ __global__ void __launch_bounds__(256)
   transpose_tile<Index, NB, 64 * MA, 64 * MB>(d, in_off, out_off, a0, b0);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const uint16_t *src = in + in_off + a0 + 2 * lane;
-  /* A pair of rows j, j + 1 (j even) shares its division when len_b1 is even. */
-  const bool pair_rows = d.in_stride_b2 == 0 || d.len_b1.d % 2 == 0;
+  /* A pair of rows j, j + 1 (j even) shares its divisions when the chain's first loop is even. */
+  const bool pair_rows = d.b.stride[1] == 0 || d.b.len[0].d % 2 == 0;
   uint32_t r0[MA][4 * MB], r1[MA][4 * MB];
 #pragma unroll
   for (int k = 0; k < 4 * MB; k++) {
     const Index j = b0 + 2 * (warp + 8 * k);
     if (j < d.len_b) {
-      const Index o0 = transpose_in_row(d, j);
-      const Index o1 = pair_rows ? o0 + d.in_stride_b : transpose_in_row(d, j + 1);
+      const Index o0 = chain_offset(d.b, j);
+      const Index o1 = pair_rows ? o0 + d.b.stride[0] : chain_offset(d.b, j + 1);
 #pragma unroll
       for (int ca = 0; ca < MA; ca++)
         if (a0 + 64 * ca + 2 * lane < d.len_a) {
@@ -179,9 +181,9 @@ __global__ void __launch_bounds__(256)
   /* A chained `a` axis: each tile column's output offset once, while the loads are in flight,
    * instead of a division per written row in every thread. */
   __shared__ Index out_rows[64 * MA];
-  const bool chained_a = d.out_stride_a2 != 0;
+  const bool chained_a = d.a.stride[1] != 0;
   if (chained_a && threadIdx.x < 64 * MA && a0 + threadIdx.x < d.len_a)
-    out_rows[threadIdx.x] = transpose_out_row(d, a0 + threadIdx.x);
+    out_rows[threadIdx.x] = chain_offset(d.a, a0 + threadIdx.x);
 #pragma unroll
   for (int k = 0; k < 4 * MB; k++) {
     const int bw = warp + 8 * k;
@@ -199,7 +201,7 @@ __global__ void __launch_bounds__(256)
   for (int k = 0; k < 8 * MA; k++) {
     const int ar = warp + 8 * k;
     if (a0 + ar < d.len_a) {
-      uint16_t *row = dst + (chained_a ? out_rows[ar] : (a0 + ar) * d.out_stride_a);
+      uint16_t *row = dst + (chained_a ? out_rows[ar] : (a0 + ar) * d.a.stride[0]);
 #pragma unroll
       for (int cb = 0; cb < MB; cb++)
         if (b0 + 64 * cb + 2 * lane < d.len_b)
@@ -222,7 +224,7 @@ __global__ void __launch_bounds__(256)
 #pragma unroll
     for (int k = 0; k < 4; k++) {
       const int b = warp + 8 * k;
-      if (b0 + b < d.len_b) tile[b][lane] = in[in_off + a0 + lane + transpose_in_row(d, b0 + b)];
+      if (b0 + b < d.len_b) tile[b][lane] = in[in_off + a0 + lane + chain_offset(d.b, b0 + b)];
     }
   }
   __syncthreads();
@@ -230,7 +232,7 @@ __global__ void __launch_bounds__(256)
 #pragma unroll
     for (int k = 0; k < 4; k++) {
       const int a = warp + 8 * k;
-      if (a0 + a < d.len_a) out[out_off + b0 + lane + transpose_out_row(d, a0 + a)] = tile[lane][a];
+      if (a0 + a < d.len_a) out[out_off + b0 + lane + chain_offset(d.a, a0 + a)] = tile[lane][a];
     }
   }
 }

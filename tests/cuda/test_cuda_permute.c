@@ -205,6 +205,12 @@ int main(int argc, char **argv) {
     /* b: 3 (odd) chained with 4: pair rows divide separately */
     check("rank 5 reversed, odd chain", 5, (const int64_t[]){3, 4, 2, 6, 66}, r5, 2, 0, 0);
     check("rank 6 reversed", 6, (const int64_t[]){4, 4, 2, 3, 8, 64}, r6, 2, 0, 0);
+    /* three-loop chains: b = 64 x 3, a = 4 x 5 x 2; then odd ones on both sides */
+    check("rank 6 reversed, 3-loop chains", 6, (const int64_t[]){64, 3, 2, 2, 5, 4}, r6, 2, 0, 0);
+    check("rank 6 reversed, 3-loop chains, f32", 6, (const int64_t[]){64, 3, 2, 2, 5, 4}, r6, 4, 0,
+          0);
+    check("rank 6 reversed, odd 3-loop chains", 6, (const int64_t[]){3, 5, 3, 2, 3, 5}, r6, 2, 0,
+          0);
     check("rank 6 reversed, f32", 6, (const int64_t[]){4, 4, 2, 3, 8, 64}, r6, 4, 0, 0);
     check("rank 5 reversed, f32 chains", 5, (const int64_t[]){5, 7, 3, 130, 66}, r5, 4, 0, 0);
     check("rank 4 reversed, u8", 4, (const int64_t[]){9, 33, 5, 70}, r4, 1, 0, 0);
