@@ -10,8 +10,8 @@
  *   - rows stay contiguous on both sides: 16-byte vector copies, with an element kernel as the
  *     fallback when the row length, strides or pointers are not 16-byte multiples;
  *   - the innermost output axis moves: a shared-memory tiled transpose over the loop with unit
- *     input stride and the loop with unit output stride: 2-byte elements as aligned pairs
- *     through an XOR-swizzled tile with 128-element sides (cuda__tile2_kernel), other sizes
+ *     input stride and the loop with unit output stride: 2- and 4-byte elements as aligned
+ *     pairs through an XOR-swizzled tile with 256-byte rows (cuda__tile2_kernel), other sizes
  *     through tiles whose rows are padded so the column reads hit distinct banks;
  *   - reductions (and dtype changes): one thread per output element, accumulating over the
  *     reduced loops in left order exactly as the interpreter does (einc__emit_reduce_body);
@@ -181,35 +181,45 @@ static void cuda__tile_kernel(einc__emit *e, const einc__loopv *v, int32_t p, in
       tt, tt, per, CUDA__THREADS, tt, tt, v[q].eis, per, CUDA__THREADS, tt, tt, v[p].eos);
 }
 
-/* The side of a 2-byte tile along loop `v`: 128 elements, so that every row a block reads or
- * writes is 256 contiguous bytes, unless the loop is known to be shorter (then 64). Measured on
- * an H100: 128 x 128 tiles move `a b -> b a` at 96% of copy bandwidth, 64 x 64 ones at 92%. */
-static int32_t cuda__tile2_side(const einc__loopv *v) {
+/* The side of a pair tile along loop `v`, for elements of `esz` bytes: 256 bytes of elements
+ * (128 of 2 bytes, 64 of 4), so that every row a block reads or writes is 256 contiguous bytes;
+ * 2-byte tiles shrink to 64 where the loop is known to be shorter. Measured on an H100: `a b ->
+ * b a` at 96% of copy bandwidth in bf16 with 128 x 128 tiles (92% with 64 x 64). */
+static int32_t cuda__tile2_side(const einc__loopv *v, size_t esz) {
+  if (esz == 4) return 64;
   return v->len != EINC_UNKNOWN && v->len < 128 ? 64 : 128;
 }
 
-/* 2-byte elements in pairs: every global access is an aligned 4-byte word (the launcher checks
- * that lengths, strides and pointers are even), halving the memory instructions. A warp reads
- * two rows (q, q + 1) of 64 elements as words and transposes each 2 x 2 block in registers
- * (byte permutes) into words of the output's rows; the tile holds those words, the low 5 bits of
- * the column XOR-swizzled by (p / 2) % 32 so that both phases are free of bank conflicts. */
-static void cuda__tile2_kernel(einc__emit *e, const einc__loopv *v, int32_t p, int32_t q) {
-  const int32_t tp = cuda__tile2_side(&v[p]), tq = cuda__tile2_side(&v[q]);
+/* 2- and 4-byte elements in pairs: every global access is an aligned word of two elements (the
+ * launcher checks that lengths, strides and pointers are even), halving the memory
+ * instructions. A warp reads two rows (q, q + 1) of 64 elements as words and transposes each
+ * 2 x 2 block in registers into words of the output's rows; the tile holds those words, the low
+ * 5 bits of the column XOR-swizzled by (p / 2) % 32 so that both phases are free of bank
+ * conflicts. */
+static void cuda__tile2_kernel(einc__emit *e, const einc__loopv *v, int32_t p, int32_t q,
+                               size_t esz) {
+  const int32_t tp = cuda__tile2_side(&v[p], esz), tq = cuda__tile2_side(&v[q], esz);
+  /* The word of a pair, and the two words of a transposed 2 x 2 block {r0, r1}. */
+  const char *word = esz == 4 ? "uint2" : "uint32_t";
+  const char *lo =
+      esz == 4 ? "make_uint2(r0[c][k].x, r1[c][k].x)" : "__byte_perm(r0[c][k], r1[c][k], 0x5410)";
+  const char *hi =
+      esz == 4 ? "make_uint2(r0[c][k].y, r1[c][k].y)" : "__byte_perm(r0[c][k], r1[c][k], 0x7632)";
   char decl[64];
-  snprintf(decl, sizeof decl, "__shared__ uint32_t tile[%d][%d]", tp, tq / 2);
+  snprintf(decl, sizeof decl, "__shared__ %s tile[%d][%d]", word, tp, tq / 2);
   cuda__tile_head(e, "tile2", v, p, q, tp, tq, decl);
   einc__sbuf_printf(
       e->c,
       "    const int lane = (int)threadIdx.x %% 32, warp = (int)threadIdx.x / 32;\n"
-      "    uint32_t r0[%d][%d], r1[%d][%d];\n"
+      "    %s r0[%d][%d], r1[%d][%d];\n"
       "#pragma unroll\n"
       "    for (int k = 0; k < %d; k++)\n"
       "#pragma unroll\n"
       "      for (int c = 0; c < %d; c++)\n"
       "        if (2 * (warp + 8 * k) < qn && 64 * c + 2 * lane < pn) {\n"
       "          const T *s = src + 64 * c + 2 * lane + (int64_t)(2 * (warp + 8 * k)) * %s;\n"
-      "          r0[c][k] = *(const uint32_t *)s;\n"
-      "          r1[c][k] = *(const uint32_t *)(s + %s);\n"
+      "          r0[c][k] = *(const %s *)s;\n"
+      "          r1[c][k] = *(const %s *)(s + %s);\n"
       "        }\n"
       "#pragma unroll\n"
       "    for (int k = 0; k < %d; k++)\n"
@@ -217,8 +227,8 @@ static void cuda__tile2_kernel(einc__emit *e, const einc__loopv *v, int32_t p, i
       "      for (int c = 0; c < %d; c++)\n"
       "        if (2 * (warp + 8 * k) < qn && 64 * c + 2 * lane < pn) {\n"
       "          const int col = (warp + 8 * k) ^ lane;\n"
-      "          tile[64 * c + 2 * lane][col] = __byte_perm(r0[c][k], r1[c][k], 0x5410);\n"
-      "          tile[64 * c + 2 * lane + 1][col] = __byte_perm(r0[c][k], r1[c][k], 0x7632);\n"
+      "          tile[64 * c + 2 * lane][col] = %s;\n"
+      "          tile[64 * c + 2 * lane + 1][col] = %s;\n"
       "        }\n"
       "    __syncthreads();\n"
       "#pragma unroll\n"
@@ -227,13 +237,13 @@ static void cuda__tile2_kernel(einc__emit *e, const einc__loopv *v, int32_t p, i
       "#pragma unroll\n"
       "      for (int c = 0; c < %d; c++)\n"
       "        if (row < pn && 64 * c + 2 * lane < qn)\n"
-      "          *(uint32_t *)(dst + 64 * c + 2 * lane + (int64_t)row * %s) =\n"
+      "          *(%s *)(dst + 64 * c + 2 * lane + (int64_t)row * %s) =\n"
       "              tile[row][32 * c + (lane ^ ((row >> 1) %% 32))];\n"
       "    }\n"
       "    __syncthreads();\n"
       "  }\n}\n\n",
-      tp / 64, tq / 16, tp / 64, tq / 16, tq / 16, tp / 64, v[q].eis, v[q].eis, tq / 16, tp / 64,
-      tp / 8, tq / 64, v[p].eos);
+      word, tp / 64, tq / 16, tp / 64, tq / 16, tq / 16, tp / 64, v[q].eis, word, word, v[q].eis,
+      tq / 16, tp / 64, lo, hi, tp / 8, tq / 64, word, v[p].eos);
 }
 
 /* One thread per output element, reducing in left order (also dtype-changing copies). */
@@ -298,7 +308,7 @@ int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const ein
     cuda__elem_kernel(&e, v);
     if (kind == ROWS) cuda__vec_kernel(&e, v, vw);
     if (kind == TILES) cuda__tile_kernel(&e, v, blk, last, tt, pad);
-    if (kind == TILES && esz == 2) cuda__tile2_kernel(&e, v, blk, last);
+    if (kind == TILES && (esz == 2 || esz == 4)) cuda__tile2_kernel(&e, v, blk, last, esz);
   }
 
   /* The launcher. */
@@ -343,15 +353,15 @@ int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const ein
     for (int32_t j = 0; j < last; j++)
       if (j != blk) einc__sbuf_printf(c, " * %s", vh[j].elen);
     einc__sbuf_printf(c, ";\n");
-    if (esz == 2) { /* pairs when every pair of the tile is an aligned word on both sides */
+    if (esz == 2 || esz == 4) { /* pairs when every pair of the tile is an aligned word */
       einc__sbuf_printf(c,
-                        "  if ((((uintptr_t)in | (uintptr_t)out) & 3) == 0 && %s %% 2 == 0 && "
+                        "  if ((((uintptr_t)in | (uintptr_t)out) & %d) == 0 && %s %% 2 == 0 && "
                         "%s %% 2 == 0 && %s %% 2 == 0 && %s %% 2 == 0",
-                        vh[blk].elen, vh[last].elen, vh[last].eis, vh[blk].eos);
+                        (int)(2 * esz - 1), vh[blk].elen, vh[last].elen, vh[last].eis, vh[blk].eos);
       for (int32_t j = 0; j < last; j++)
         if (j != blk && vh[j].len != 1)
           einc__sbuf_printf(c, " && %s %% 2 == 0 && %s %% 2 == 0", vh[j].eis, vh[j].eos);
-      const int32_t tp = cuda__tile2_side(&v[blk]), tq = cuda__tile2_side(&v[last]);
+      const int32_t tp = cuda__tile2_side(&v[blk], esz), tq = cuda__tile2_side(&v[last], esz);
       einc__sbuf_printf(c, ") {\n    const int64_t ntiles2 = ((%s + %d) / %d) * ((%s + %d) / %d)",
                         vh[blk].elen, tp - 1, tp, vh[last].elen, tq - 1, tq);
       for (int32_t j = 0; j < last; j++)

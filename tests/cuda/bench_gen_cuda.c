@@ -1,6 +1,7 @@
 /*
  * einc_bench_gen_cuda: the generated CUDA kernels of the four benchmark patterns (bf16, every
- * length a constant: gen_cuda.einc's b_* entries) against device copy bandwidth (cudaMemcpy
+ * length a constant: gen_cuda.einc's b_* entries; the two transposes also in float32) against
+ * device copy bandwidth (cudaMemcpy
  * device to device, bytes read plus written) measured in the same run. Each output is then
  * checked against the interpreter, so the figures are of kernels that compute the right thing.
  * Prints one line per pattern: time, GB/s and the fraction of copy bandwidth.
@@ -21,13 +22,37 @@ typedef struct bcase {
   int64_t shape[4];
   const char *kw;
   int64_t kwv;
+  einc_dtype dtype;
 } bcase;
 
 static const bcase cases[] = {
-    {"b h n d -> b n (h d)", b_bhnd, "b h n d -> b n (h d)", 4, {8, 32, 4096, 128}, NULL, 0},
-    {"b n (h d) -> b h n d", b_split, "b n (h d) -> b h n d", 3, {8, 4096, 4096}, "h", 32},
-    {"a b -> b a", b_t, "a b -> b a", 2, {16384, 16384}, NULL, 0},
-    {"b c h w -> b h w c", b_nhwc, "b c h w -> b h w c", 4, {32, 64, 224, 224}, NULL, 0},
+    {"b h n d -> b n (h d)",
+     b_bhnd,
+     "b h n d -> b n (h d)",
+     4,
+     {8, 32, 4096, 128},
+     NULL,
+     0,
+     EINC_BF16},
+    {"b n (h d) -> b h n d",
+     b_split,
+     "b n (h d) -> b h n d",
+     3,
+     {8, 4096, 4096},
+     "h",
+     32,
+     EINC_BF16},
+    {"a b -> b a", b_t, "a b -> b a", 2, {16384, 16384}, NULL, 0, EINC_BF16},
+    {"b c h w -> b h w c", b_nhwc, "b c h w -> b h w c", 4, {32, 64, 224, 224}, NULL, 0, EINC_BF16},
+    {"a b -> b a, f32", b_t32, "a b -> b a", 2, {8192, 8192}, NULL, 0, EINC_F32},
+    {"b c h w -> b h w c, f32",
+     b_nhwc32,
+     "b c h w -> b h w c",
+     4,
+     {16, 64, 224, 224},
+     NULL,
+     0,
+     EINC_F32},
 };
 
 typedef struct run_ctx {
@@ -60,17 +85,21 @@ int main(void) {
   const double copy_bw = bench_copy_bandwidth(s);
   printf("device: %s\ncopy bandwidth (cudaMemcpy D2D, read + write): %.1f GB/s\n", prop.name,
          copy_bw / 1e9);
-  printf("%-24s %10s %10s %8s %s\n", "pattern (bf16)", "us", "GB/s", "of copy", "check");
+  printf("%-24s %10s %10s %8s %s\n", "pattern (bf16 unless noted)", "us", "GB/s", "of copy",
+         "check");
   int failed = 0;
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     const bcase *c = &cases[k];
     int64_t n = 1;
     for (int32_t d = 0; d < c->rank; d++)
       n *= c->shape[d];
-    const size_t bytes = (size_t)n * 2;
-    uint16_t *hin = malloc(bytes), *want = malloc(bytes), *got = malloc(bytes);
-    for (int64_t i = 0; i < n; i++)
-      hin[i] = (uint16_t)einc_test_next();
+    const einc_dtype dt = c->dtype;
+    const size_t es = dt == EINC_F32 ? 4 : 2, bytes = (size_t)n * es;
+    unsigned char *hin = malloc(bytes), *want = malloc(bytes), *got = malloc(bytes);
+    for (size_t i = 0; i < bytes; i += 2) { /* any bits: a copy moves them unchanged */
+      const uint16_t r = (uint16_t)einc_test_next();
+      memcpy(hin + i, &r, 2);
+    }
     void *din, *dout;
     BENCH_CUDA(cudaMalloc(&din, bytes));
     BENCH_CUDA(cudaMalloc(&dout, bytes));
@@ -86,7 +115,7 @@ int main(void) {
     einc_spec spec = {.op = EINC_OP_REARRANGE,
                       .pattern = c->pattern,
                       .pattern_len = strlen(c->pattern),
-                      .dtype = EINC_BF16,
+                      .dtype = dt,
                       .n_inputs = 1,
                       .inputs = &shape,
                       .n_kwargs = c->kw ? 1 : 0,
