@@ -226,7 +226,11 @@ int main(int argc, char **argv) {
     int perm[6];
     int64_t n = 1;
     for (int k = 0; k < rank; k++) {
-      shape[k] = 1 + (int64_t)(einc_test_next() % (rank <= 3 ? 70 : rank == 4 ? 17 : 9));
+      /* rank 2 and 3 long enough for 128-wide tiles and their partial edges */
+      shape[k] = 1 + (int64_t)(einc_test_next() % (rank == 2   ? 300
+                                                   : rank == 3 ? 140
+                                                   : rank == 4 ? 17
+                                                               : 9));
       n *= shape[k];
       perm[k] = k;
     }
