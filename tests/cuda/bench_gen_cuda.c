@@ -1,6 +1,7 @@
 /*
  * einc_bench_gen_cuda: the generated CUDA kernels of the four benchmark patterns (bf16, every
- * length a constant: gen_cuda.einc's b_* entries; the two transposes also in float32) against
+ * length a constant: gen_cuda.einc's b_* entries; the two transposes also in float32, the
+ * matrix transpose in float64) against
  * device copy bandwidth (cudaMemcpy
  * device to device, bytes read plus written) measured in the same run. Each output is then
  * checked against the interpreter, so the figures are of kernels that compute the right thing.
@@ -45,6 +46,7 @@ static const bcase cases[] = {
     {"a b -> b a", b_t, "a b -> b a", 2, {16384, 16384}, NULL, 0, EINC_BF16},
     {"b c h w -> b h w c", b_nhwc, "b c h w -> b h w c", 4, {32, 64, 224, 224}, NULL, 0, EINC_BF16},
     {"a b -> b a, f32", b_t32, "a b -> b a", 2, {8192, 8192}, NULL, 0, EINC_F32},
+    {"a b -> b a, f64", b_t64, "a b -> b a", 2, {8192, 4096}, NULL, 0, EINC_F64},
     {"b c h w -> b h w c, f32",
      b_nhwc32,
      "b c h w -> b h w c",
@@ -94,7 +96,7 @@ int main(void) {
     for (int32_t d = 0; d < c->rank; d++)
       n *= c->shape[d];
     const einc_dtype dt = c->dtype;
-    const size_t es = dt == EINC_F32 ? 4 : 2, bytes = (size_t)n * es;
+    const size_t es = einc_dtype_size(dt), bytes = (size_t)n * es;
     unsigned char *hin = malloc(bytes), *want = malloc(bytes), *got = malloc(bytes);
     for (size_t i = 0; i < bytes; i += 2) { /* any bits: a copy moves them unchanged */
       const uint16_t r = (uint16_t)einc_test_next();
