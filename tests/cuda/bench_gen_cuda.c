@@ -1,9 +1,8 @@
 /*
  * einc_bench_gen_cuda: the generated CUDA kernels of the four benchmark patterns (bf16, every
  * length a constant: gen_cuda.einc's b_* entries; the two transposes also in float32, the
- * matrix transpose in float64) against
- * device copy bandwidth (cudaMemcpy
- * device to device, bytes read plus written) measured in the same run. Each output is then
+ * matrix transpose in float64) against device copy bandwidth (cudaMemcpy device to device,
+ * bytes read plus written) measured in the same run. Each output is then
  * checked against the interpreter, so the figures are of kernels that compute the right thing.
  * Prints one line per pattern: time, GB/s and the fraction of copy bandwidth.
  * Usage: einc_bench_gen_cuda   (exits 77 without a CUDA device)
