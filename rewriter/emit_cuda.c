@@ -246,6 +246,16 @@ static void cuda__tile2_kernel(einc__emit *e, const einc__loopv *v, int32_t p, i
       tq / 16, tp / 64, lo, hi, tp / 8, tq / 64, word, v[p].eos);
 }
 
+/* The launcher's count of tp x tq tiles over loops p and q times the other loops' lengths. */
+static void cuda__tile_count(einc_sbuf *c, const einc__loopv *vh, int32_t p, int32_t q, int32_t tp,
+                             int32_t tq) {
+  einc__sbuf_printf(c, "((%s + %d) / %d) * ((%s + %d) / %d)", vh[p].elen, tp - 1, tp, vh[q].elen,
+                    tq - 1, tq);
+  for (int32_t j = 0; j < q; j++)
+    if (j != p) einc__sbuf_printf(c, " * %s", vh[j].elen);
+  einc__sbuf_printf(c, ";\n");
+}
+
 /* One thread per output element, reducing in left order (also dtype-changing copies). */
 static void cuda__reduce_kernel(einc__emit *e, const einc__loopv *v) {
   const einc_plan *p = e->p;
@@ -348,11 +358,8 @@ int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const ein
                       "    return EINC_GEN_LAUNCHED();\n  }\n",
                       name, vw, CUDA__THREADS, CUDA__THREADS, vw);
   } else if (kind == TILES) {
-    einc__sbuf_printf(c, "  int64_t ntiles = ((%s + %d) / %d) * ((%s + %d) / %d)", vh[blk].elen,
-                      tt - 1, tt, vh[last].elen, tt - 1, tt);
-    for (int32_t j = 0; j < last; j++)
-      if (j != blk) einc__sbuf_printf(c, " * %s", vh[j].elen);
-    einc__sbuf_printf(c, ";\n");
+    einc__sbuf_printf(c, "  int64_t ntiles = ");
+    cuda__tile_count(c, vh, blk, last, tt, tt);
     if (esz == 2 || esz == 4) { /* pairs when every pair of the tile is an aligned word */
       einc__sbuf_printf(c,
                         "  if ((((uintptr_t)in | (uintptr_t)out) & %d) == 0 && %s %% 2 == 0 && "
@@ -361,14 +368,11 @@ int einc__emit_cuda_plan(einc_sbuf *h, einc_sbuf *c, const char *name, const ein
       for (int32_t j = 0; j < last; j++)
         if (j != blk && vh[j].len != 1)
           einc__sbuf_printf(c, " && %s %% 2 == 0 && %s %% 2 == 0", vh[j].eis, vh[j].eos);
-      const int32_t tp = cuda__tile2_side(&v[blk], esz), tq = cuda__tile2_side(&v[last], esz);
-      einc__sbuf_printf(c, ") {\n    const int64_t ntiles2 = ((%s + %d) / %d) * ((%s + %d) / %d)",
-                        vh[blk].elen, tp - 1, tp, vh[last].elen, tq - 1, tq);
-      for (int32_t j = 0; j < last; j++)
-        if (j != blk) einc__sbuf_printf(c, " * %s", vh[j].elen);
+      einc__sbuf_printf(c, ") {\n    const int64_t ntiles2 = ");
+      cuda__tile_count(c, vh, blk, last, cuda__tile2_side(&v[blk], esz),
+                       cuda__tile2_side(&v[last], esz));
       einc__sbuf_printf(
           c,
-          ";\n"
           "    %s__tile2<<<einc_gen__blocks(ntiles2, 1), %d, 0, stream>>>(cx, ntiles2);\n"
           "    return EINC_GEN_LAUNCHED();\n  }\n",
           name, CUDA__THREADS);

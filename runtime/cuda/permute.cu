@@ -190,17 +190,10 @@ static void launch_transpose_w(const transpose_desc<Index, NB> &d, unsigned grid
 }
 
 template <typename Index, int NB, int MA, int MB>
-static void launch_transpose_b16(const transpose_desc<Index, NB> &d, const void *in, void *out,
-                                 cudaStream_t stream) {
-  const int64_t tiles_a = (int64_t)d.len_a / (64 * MA) + (d.len_a % (64 * MA) != 0);
-  const int64_t tiles_b = (int64_t)d.len_b / (64 * MB) + (d.len_b % (64 * MB) != 0);
-  transpose_desc<Index, NB> e = d;
-  e.tiles_a = fastdiv32((uint32_t)tiles_a), e.tiles_b = fastdiv32((uint32_t)tiles_b);
-  int64_t grid = tiles_a * tiles_b;
-  for (int k = 0; k < NB; k++)
-    grid *= d.batch_len[k].d;
-  transpose_b16_kernel<Index, NB, MA, MB><<<(unsigned)grid, 256, 0, stream>>>(
-      e, static_cast<const uint16_t *>(in), static_cast<uint16_t *>(out));
+static void launch_transpose_b16(const transpose_desc<Index, NB> &d, unsigned grid, const void *in,
+                                 void *out, cudaStream_t stream) {
+  transpose_b16_kernel<Index, NB, MA, MB><<<grid, 256, 0, stream>>>(
+      d, static_cast<const uint16_t *>(in), static_cast<uint16_t *>(out));
 }
 
 /* Tiles along chain `ca` (contiguous in the input) and `cb` (contiguous in the output); the
@@ -230,21 +223,21 @@ static cudaError_t launch_transpose_nb(const loops &s, const chain &ca, const ch
    * other element sizes and odd lengths. */
   const int side_a = es == 2 && even ? (len_a >= 128 ? 128 : 64) : 32;
   const int side_b = es == 2 && even ? (len_b >= 128 ? 128 : 64) : 32;
-  const int64_t grid = ((len_a + side_a - 1) / side_a) * ((len_b + side_b - 1) / side_b) * batch;
+  const int64_t tiles_a = (len_a + side_a - 1) / side_a, tiles_b = (len_b + side_b - 1) / side_b;
+  const int64_t grid = tiles_a * tiles_b * batch;
   if (grid > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  d.tiles_a = fastdiv32((uint32_t)tiles_a), d.tiles_b = fastdiv32((uint32_t)tiles_b);
   if (es == 2 && even) {
     if (side_a == 128 && side_b == 128)
-      launch_transpose_b16<Index, NB, 2, 2>(d, in, out, stream);
+      launch_transpose_b16<Index, NB, 2, 2>(d, (unsigned)grid, in, out, stream);
     else if (side_a == 128)
-      launch_transpose_b16<Index, NB, 2, 1>(d, in, out, stream);
+      launch_transpose_b16<Index, NB, 2, 1>(d, (unsigned)grid, in, out, stream);
     else if (side_b == 128)
-      launch_transpose_b16<Index, NB, 1, 2>(d, in, out, stream);
+      launch_transpose_b16<Index, NB, 1, 2>(d, (unsigned)grid, in, out, stream);
     else
-      launch_transpose_b16<Index, NB, 1, 1>(d, in, out, stream);
+      launch_transpose_b16<Index, NB, 1, 1>(d, (unsigned)grid, in, out, stream);
     return cudaGetLastError();
   }
-  d.tiles_a = fastdiv32((uint32_t)((len_a + 31) / 32));
-  d.tiles_b = fastdiv32((uint32_t)((len_b + 31) / 32));
   if (es == 1)
     launch_transpose_w<uint8_t>(d, (unsigned)grid, in, out, stream);
   else if (es == 2)
