@@ -63,7 +63,10 @@ def check(case, expr, target):
     if str(out.dtype) != want["dtype"]:
         return "dtype %s, einops %s" % (out.dtype, want["dtype"])
     if digest(out) != want["sha256_f64le"]:
-        # The digest sees the sign of zero; a product may give -0.0 where numpy gave 0.0.
+        # The digest sees the sign of zero; a product may give -0.0 where numpy gave 0.0 (torch's
+        # einsum does, in a different summation order), so compare with zeros made positive too.
+        if digest(np.asarray(out, dtype=np.float64) + 0.0) == want["sha256_f64le"]:
+            return None
         flat = want.get("flat")
         if flat is not None and np.array_equal(
                 np.asarray(out, dtype=np.float64).ravel(), np.asarray(flat, dtype=np.float64)):
