@@ -206,7 +206,12 @@ void einc__emit_bind(einc__emit *e) {
         (ax->role == EINC_AXIS_NEW || ax->in_dim < 0 || ax->in_dim >= e->rank))
       einc__sbuf_printf(c, "  return EINC_GEN_EINVAL; /* axis %s has no size */\n", ax->name);
   }
-  /* Strides of a contiguous input and output, and the output's size must fit in int64. */
+  /* Strides of a contiguous input and output, and the output's size must fit in int64. (No
+   * axes: nothing to stride, and a `st` only set would draw nvcc's "set but never used".) */
+  if (p->n_axes == 0) {
+    einc__sbuf_printf(c, "  return EINC_GEN_OK;\n}\n\n");
+    return;
+  }
   einc__sbuf_printf(c, "  int64_t st = 1;\n");
   for (int32_t i = p->n_axes - 1; i >= 0; i--) {
     if (p->axes[i].role == EINC_AXIS_NEW) {

@@ -290,7 +290,7 @@ def mutate(case):
     elif m == 10:
         c["pattern"] = "(" + p.split("->")[0].strip() + ")" + " ->" + p.split("->", 1)[1] if "->" in p else p
     elif m == 11:
-        c["pattern"] = p.replace("->", "-> (" , 1) 
+        c["pattern"] = p.replace("->", "-> (", 1)
     elif m == 12:
         c["pattern"] = p.replace("(", "((", 1) if "(" in p else "((a)) -> a"
     elif m == 13 and c["inputs"][0]["shape"]:

@@ -44,7 +44,7 @@ run() { # run NAME LOGFILE CMD...
   shift 2
   echo "== $name"
   if "$@" >>"$log" 2>&1; then
-    grep -E "^(PASSED|FAILED)|ERROR SUMMARY" "$log" | tail -2
+    grep -E "^(PASSED|FAILED)|ERROR SUMMARY|^[0-9]+ passed, [0-9]+ failed" "$log" | tail -2
   else
     echo "gpu.sh: $name failed (exit $?); last lines of $log:"
     tail -25 "$log"
@@ -59,6 +59,20 @@ for stage in "${stages[@]}"; do
     run "test_cuda_gdn" "$LOG/test.log" "$gdn_test"
     run "test_cuda_permute" "$LOG/test.log" "$permute_test"
     run "test_gen_cuda" "$LOG/test.log" "$gen_test"
+    # every valid rearrange / reduce / repeat case through generated CUDA: the random cases, and
+    # the public corpus where it is beside the repository (or named by EINC_GPU_CORPUS)
+    corpora=("$ROOT/tests/core/random_cases.jsonl")
+    for c in "${EINC_GPU_CORPUS:-}" "$ROOT/../shared/conformance/cases.jsonl"; do
+      if [[ -n $c && -f $c ]]; then
+        corpora=("$c" "${corpora[@]}")
+        break
+      fi
+    done
+    python3 "$ROOT/tests/cuda/corpus_lines.py" "$BUILD/gen_cuda_corpus.lines" "${corpora[@]}" \
+      >>"$LOG/test.log"
+    mkdir -p "$BUILD/gen_cuda_corpus"
+    run "test_gen_cuda_corpus" "$LOG/test.log" "$(find_bin test_gen_cuda_corpus)" \
+      "$(command -v nvcc)" "$BUILD/gen_cuda_corpus" "$BUILD/gen_cuda_corpus.lines"
     grep -c "^ok" "$LOG/test.log" | sed 's/^/checks passed: /'
     grep "^FAIL" "$LOG/test.log" | head -20
     ;;

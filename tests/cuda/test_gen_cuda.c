@@ -9,9 +9,8 @@
  */
 #include <cuda_runtime_api.h>
 
-#include "cuda_test_util.h"
-#include "einc/einc.h"
 #include "gen_cuda.cuh"
+#include "gen_test_util.h"
 
 static int failures, checks;
 
@@ -94,52 +93,6 @@ static const gcase cases[] = {
     {"g_bcast", g_bcast, NULL, P, "h w -> h r w", NULL, EINC_I64, 2, {-1, -1}, "r", 2},
 };
 
-static double as_double(einc_dtype dt, const void *p, int64_t i) {
-  switch (dt) {
-  case EINC_F64:
-    return ((const double *)p)[i];
-  case EINC_F32:
-    return ((const float *)p)[i];
-  case EINC_BF16:
-    return einc_test_bf16_to_f32(((const uint16_t *)p)[i]);
-  case EINC_F16:
-    return einc_test_f16_to_f32(((const uint16_t *)p)[i]);
-  case EINC_I64:
-    return (double)((const int64_t *)p)[i];
-  default:
-    return ((const uint8_t *)p)[i];
-  }
-}
-
-static void fill(einc_dtype dt, void *p, int64_t n, const char *red) {
-  bool nans = red && (!strcmp(red, "max") || !strcmp(red, "min"));
-  bool near_one = red && !strcmp(red, "prod");
-  for (int64_t i = 0; i < n; i++) {
-    double v = near_one ? 1.0 + 0.25 * einc_test_uniform() : 4.0 * einc_test_uniform();
-    if (nans && einc_test_next() % 97 == 0) v = NAN;
-    switch (dt) {
-    case EINC_F64:
-      ((double *)p)[i] = v;
-      break;
-    case EINC_F32:
-      ((float *)p)[i] = (float)v;
-      break;
-    case EINC_BF16:
-      ((uint16_t *)p)[i] = einc_test_f32_to_bf16((float)v);
-      break;
-    case EINC_F16:
-      ((uint16_t *)p)[i] = einc_test_f32_to_f16((float)v);
-      break;
-    case EINC_I64:
-      ((int64_t *)p)[i] = (int64_t)(einc_test_next() % 2001) - 1000;
-      break;
-    default: /* mostly true, so `all` is not always false */
-      ((uint8_t *)p)[i] = einc_test_next() % 16 != 0;
-      break;
-    }
-  }
-}
-
 static int call(const gcase *g, const void *in, const int64_t *shape, void *out) {
   return g->f1 ? g->f1(in, shape, out, g->kwv, 0) : g->f0(in, shape, out, 0);
 }
@@ -208,18 +161,10 @@ static void check(const gcase *g, const int64_t *shape, int shift) {
     failures++;
     goto done;
   }
-  bool reduce = plan->klass == EINC_PLAN_REDUCE;
   for (int64_t i = 0; i < n_out; i++) {
-    bool same;
-    double w = as_double(plan->out_dtype, want, i), v = as_double(plan->out_dtype, got, i);
-    if (!reduce || plan->out_dtype == EINC_I64 || plan->out_dtype == EINC_BOOL) {
-      same = !memcmp(want + i * osz, got + i * osz, osz);
-    } else {
-      double tol = plan->out_dtype == EINC_F64 ? 1e-12 : plan->out_dtype == EINC_F32 ? 1e-6 : 8e-3;
-      same = (w != w && v != v) || fabs(w - v) <= tol * (1.0 + fabs(w));
-    }
-    if (!same) {
-      printf("FAIL %s: element %lld: got %g, want %g\n", what, (long long)i, v, w);
+    if (!same_element(plan, want, got, i)) {
+      printf("FAIL %s: element %lld: got %g, want %g\n", what, (long long)i,
+             as_double(plan->out_dtype, got, i), as_double(plan->out_dtype, want, i));
       failures++;
       goto done;
     }

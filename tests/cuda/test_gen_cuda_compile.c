@@ -3,7 +3,7 @@
  * corpus, emitted with every length known and again with only the rank known, plus random
  * patterns over random shapes and dtypes, are emitted into a few .cu files that nvcc compiles
  * to sm_90a PTX in parallel (compile only: no device is needed). Fails when an emitter call fails
- * or nvcc reports an error.
+ * or nvcc reports an error or a warning.
  *
  * usage: test_gen_cuda_compile CASES.jsonl NVCC WORK_DIR
  */
@@ -225,7 +225,8 @@ int main(int argc, char **argv) {
     einc_free(ct);
     /* to PTX: the front end and NVVM check every kernel; ptxas runs on the manifest's kernels
      * wherever einc_generate builds them (over a minute more here for this many kernels) */
-    char *args[] = {argv[2], "-arch=sm_90a", "-ptx", path, "-o", obj, NULL};
+    char *args[] = {argv[2], "-arch=sm_90a", "-Werror", "all-warnings", "-ptx", path, "-o", obj,
+                    NULL};
     if (posix_spawn(&pids[f], argv[2], NULL, NULL, args, environ) != 0) {
       fprintf(stderr, "cannot run %s\n", argv[2]);
       return 2;
