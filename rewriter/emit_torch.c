@@ -533,6 +533,11 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
       snprintf(e->info->unsafe_why, sizeof e->info->unsafe_why,
                "when the ellipsis is empty einops returns the input unreduced, so its dtype "
                "(bool for any/all) differs");
+    } else if (!named && may_be_empty && r == EINC_RED_MEAN) {
+      e->info->safety = EINC_FIX_UNSAFE;
+      snprintf(e->info->unsafe_why, sizeof e->info->unsafe_why,
+               "when the ellipsis is empty einops returns the input unreduced, where the "
+               "fix's mean rejects an integer input");
     }
   }
   if (any) {

@@ -83,6 +83,9 @@ typedef struct einc__py_alias {
   TSNode stmt;     /* the import statement */
   TSNode item;     /* the dotted_name / aliased_import naming it (null for `*`) */
   int32_t uses_fixed, uses_left;
+  bool module_checked, module_rebinds; /* module level binds the name to something else */
+  bool scope_cached, cached_shadowed;  /* the last call's innermost scope, and the answer */
+  TSNode cached_scope;
 } einc__py_alias;
 
 typedef struct einc__py_scan {
@@ -94,7 +97,10 @@ typedef struct einc__py_scan {
   int32_t n_aliases;
   einc__py_alias aliases[EINC__PY_MAX_ALIASES];
   bool has_torch, has_np; /* `import torch`, `import numpy as np` somewhere in the file */
-  TSNode first_import;    /* the first top-level import after `from __future__` ones */
+  /* imports of torch (any of its modules) and of another array library (numpy, jax, ...):
+   * torch fixes in a file that only imports the others are likely on other arrays */
+  bool imports_torch, imports_other;
+  TSNode first_import; /* the first top-level import after `from __future__` ones */
   /* comments by line, for suppressions and to know where a trailing comment can go */
   int32_t n_comments, cap_comments;
   TSNode *comments;
@@ -126,6 +132,24 @@ static bool einc__node_text(const einc__py_scan *s, TSNode n, char *out, size_t 
   memcpy(out, s->src + ts_node_start_byte(n), len);
   out[len] = '\0';
   return true;
+}
+
+/* The quote character of the f-string whose replacement field holds `n` (0 when there is none):
+ * before Python 3.12 a fix inside it must not use that character. */
+static char einc__py_fstring_quote(const einc__py_scan *s, TSNode n) {
+  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p)) {
+    /* an f-string holds expressions only: stop at the statement (tree-sitter finds a parent
+     * from the root down, so climbing to the module costs as much as the file is long) */
+    if (strstr(ts_node_type(p), "statement") || einc__node_is(p, "block")) return 0;
+    if (!einc__node_is(p, "interpolation")) continue;
+    TSNode str = ts_node_parent(p);
+    if (ts_node_is_null(str)) return 0;
+    uint32_t b = ts_node_start_byte(str), e = ts_node_end_byte(str);
+    for (uint32_t i = b; i < e; i++) /* past the prefix letters */
+      if (s->src[i] == '"' || s->src[i] == '\'') return s->src[i];
+    return 0;
+  }
+  return 0;
 }
 
 static bool einc__py_in_error(const einc__py_scan *s, TSNode n) {
@@ -161,6 +185,17 @@ static bool einc__py_is_einops_module(const char *dotted) {
 
 // import_statement = "import" (dotted_name | aliased_import) ("," ...)*
 // import_from_statement = "from" module "import" (names | "*")
+/* Notes which array library the module `name` (dotted, `len` bytes) belongs to. */
+static void einc__py_note_module(bool *torch, bool *other, const char *name, size_t len) {
+  static const char *const others[] = {"numpy", "jax", "tensorflow", "mlx", "cupy", "paddle"};
+  size_t head = 0;
+  while (head < len && name[head] != '.' && name[head] != ' ')
+    head++;
+  if (head == 5 && !memcmp(name, "torch", 5)) *torch = true;
+  for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+    if (strlen(others[i]) == head && !memcmp(name, others[i], head)) *other = true;
+}
+
 static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
   char module[96], name[96], alias[64], target[200];
   if (ts_node_is_null(s->first_import) && einc__node_is(ts_node_parent(stmt), "module") &&
@@ -172,6 +207,8 @@ static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
       TSNode item = ts_node_named_child(stmt, i);
       s->has_torch |= einc__node_text_eq(s, item, "torch");
       s->has_np |= einc__node_text_eq(s, item, "numpy as np");
+      einc__py_note_module(&s->imports_torch, &s->imports_other, s->src + ts_node_start_byte(item),
+                           einc__node_len(item));
       if (einc__node_is(item, "dotted_name")) {
         if (!einc__node_text(s, item, name, sizeof name) || !einc__py_is_einops_module(name))
           continue;
@@ -190,6 +227,9 @@ static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
     return;
   }
   TSNode mod = ts_node_child_by_field_name(stmt, "module_name", 11);
+  if (!ts_node_is_null(mod))
+    einc__py_note_module(&s->imports_torch, &s->imports_other, s->src + ts_node_start_byte(mod),
+                         einc__node_len(mod));
   if (ts_node_is_null(mod) || !einc__node_is(mod, "dotted_name") ||
       !einc__node_text(s, mod, module, sizeof module) || !einc__py_is_einops_module(module))
     return;
@@ -255,17 +295,156 @@ static int32_t einc__py_resolve(const einc__py_scan *s, TSNode callee, char *out
 
 static bool einc__py_has_word(const char *s, size_t n, const char *word);
 
-/* Whether a function or lambda around `n` takes a parameter called `name`, which hides the
- * import of the same name inside it. */
-static bool einc__py_shadowed(const einc__py_scan *s, TSNode n, const char *name) {
-  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p)) {
-    if (!einc__node_is(p, "function_definition") && !einc__node_is(p, "lambda")) continue;
-    TSNode params = ts_node_child_by_field_name(p, "parameters", 10);
-    if (ts_node_is_null(params)) continue;
-    uint32_t b = ts_node_start_byte(params);
-    if (einc__py_has_word(s->src + b, ts_node_end_byte(params) - b, name)) return true;
+/* ---- scopes: does a name at a call still mean the einops import? ------------------------- */
+
+static bool einc__py_is_scope(TSNode n) {
+  static const char *const scopes[] = {"function_definition", "lambda",
+                                       "class_definition",    "list_comprehension",
+                                       "set_comprehension",   "dictionary_comprehension",
+                                       "generator_expression"};
+  for (size_t i = 0; i < sizeof scopes / sizeof *scopes; i++)
+    if (einc__node_is(n, scopes[i])) return true;
+  return false;
+}
+
+static bool einc__py_is_field(TSNode parent, const char *field, TSNode child) {
+  TSNode f = ts_node_child_by_field_name(parent, field, (uint32_t)strlen(field));
+  return !ts_node_is_null(f) && ts_node_eq(f, child);
+}
+
+/* Whether identifier `id` is bound where it stands: an assignment, loop or `with`/`except`
+ * target, a walrus, a parameter, a def or class name, or a name an import binds. */
+static bool einc__py_is_binding(TSNode id) {
+  TSNode child = id, p = ts_node_parent(id);
+  /* targets nest: a, (b, *c) = ... */
+  while (!ts_node_is_null(p) &&
+         (einc__node_is(p, "pattern_list") || einc__node_is(p, "tuple_pattern") ||
+          einc__node_is(p, "list_pattern") || einc__node_is(p, "list_splat_pattern") ||
+          einc__node_is(p, "dictionary_splat_pattern"))) {
+    child = p;
+    p = ts_node_parent(p);
+  }
+  if (ts_node_is_null(p)) return false;
+  if (einc__node_is(p, "assignment") || einc__node_is(p, "augmented_assignment") ||
+      einc__node_is(p, "for_statement") || einc__node_is(p, "for_in_clause"))
+    return einc__py_is_field(p, "left", child);
+  if (einc__node_is(p, "named_expression") || einc__node_is(p, "function_definition") ||
+      einc__node_is(p, "class_definition") || einc__node_is(p, "default_parameter") ||
+      einc__node_is(p, "typed_default_parameter"))
+    return einc__py_is_field(p, "name", child);
+  if (einc__node_is(p, "aliased_import") || einc__node_is(p, "except_clause"))
+    return einc__py_is_field(p, "alias", child);
+  if (einc__node_is(p, "as_pattern_target") || einc__node_is(p, "parameters") ||
+      einc__node_is(p, "lambda_parameters") || einc__node_is(p, "typed_parameter"))
+    return true;
+  if (einc__node_is(p, "dotted_name")) { /* `import a.b` binds a; `from m import a` binds a */
+    TSNode g = ts_node_parent(p);
+    if (ts_node_is_null(g) || !ts_node_eq(ts_node_named_child(p, 0), id)) return false;
+    if (einc__node_is(g, "import_statement")) return true;
+    return einc__node_is(g, "import_from_statement") && !einc__py_is_field(g, "module_name", p);
   }
   return false;
+}
+
+/* Bindings that leave the einops import meaning what it did: the import itself, and the
+ * fallbacks of `try: from einops import rearrange / except ImportError: rearrange = None`. */
+static bool einc__py_harmless_binding(const einc__py_scan *s, TSNode id, const char *name) {
+  for (TSNode p = ts_node_parent(id); !ts_node_is_null(p); p = ts_node_parent(p)) {
+    if (einc__node_is(p, "import_statement") || einc__node_is(p, "import_from_statement")) {
+      for (int32_t a = 0; a < s->n_aliases; a++)
+        if (ts_node_eq(s->aliases[a].stmt, p) && !strcmp(s->aliases[a].local, name)) return true;
+      return false;
+    }
+    if (einc__node_is(p, "except_clause")) return true;
+    if (einc__node_is(p, "assignment")) {
+      TSNode right = ts_node_child_by_field_name(p, "right", 5);
+      return !ts_node_is_null(right) && einc__node_is(right, "none");
+    }
+    if (einc__py_is_scope(p) || einc__node_is(p, "module")) return false;
+  }
+  return false;
+}
+
+/* Whether `scope` binds `name` to something else than the einops import: in its parameters
+ * or body, not in the scopes nested in it (whose def / class names do count), and not when a
+ * `global` / `nonlocal` statement sends the name to an outer scope. */
+static bool einc__py_scope_binds(const einc__py_scan *s, TSNode scope, const char *name) {
+  bool bound = false, declared_outer = false;
+  TSTreeCursor cur = ts_tree_cursor_new(scope);
+  for (bool down = true;;) {
+    TSNode n = ts_tree_cursor_current_node(&cur);
+    bool nested = !ts_node_eq(n, scope) && einc__py_is_scope(n);
+    /* (a callee, an attribute's object or a value is never a target: skip the parent lookups,
+     * which tree-sitter makes from the root down) */
+    const char *field = down ? ts_tree_cursor_current_field_name(&cur) : NULL;
+    bool plain_use =
+        field && (!strcmp(field, "function") || !strcmp(field, "object") ||
+                  !strcmp(field, "value") || !strcmp(field, "right") || !strcmp(field, "argument"));
+    if (down && !plain_use && einc__node_is(n, "identifier") && einc__node_text_eq(s, n, name)) {
+      TSNode p = ts_node_parent(n);
+      if (einc__node_is(p, "global_statement") || einc__node_is(p, "nonlocal_statement"))
+        declared_outer = true;
+      else if (einc__py_is_binding(n) && !einc__py_harmless_binding(s, n, name))
+        bound = true;
+    }
+    if (nested && down) { /* only its name binds here */
+      TSNode nm = ts_node_child_by_field_name(n, "name", 4);
+      if (!ts_node_is_null(nm) && einc__node_text_eq(s, nm, name)) bound = true;
+    }
+    if (down && !nested && ts_tree_cursor_goto_first_child(&cur)) continue;
+    if (ts_tree_cursor_goto_next_sibling(&cur)) {
+      down = true;
+      continue;
+    }
+    if (!ts_tree_cursor_goto_parent(&cur)) break;
+    down = false;
+    if (ts_node_eq(ts_tree_cursor_current_node(&cur), scope)) break;
+  }
+  ts_tree_cursor_delete(&cur);
+  return bound && !declared_outer;
+}
+
+/* Whether `name` at `n` means something else than the einops import: bound in an enclosing
+ * function, lambda or comprehension (Python makes a name local to the whole function), in the
+ * class body the call sits in directly, or anywhere at module level besides the import. */
+static bool einc__py_shadowed_from(einc__py_scan *s, TSNode scope, int32_t alias) {
+  const char *name = s->aliases[alias].local;
+  bool in_function = false;
+  for (TSNode p = scope; !ts_node_is_null(p);) {
+    if (einc__node_is(p, "module")) { /* the same for every call: walked once per name */
+      if (!s->aliases[alias].module_checked) {
+        s->aliases[alias].module_checked = true;
+        s->aliases[alias].module_rebinds = einc__py_scope_binds(s, p, name);
+      }
+      return s->aliases[alias].module_rebinds;
+    }
+    if (einc__py_is_scope(p)) {
+      bool method_class = einc__node_is(p, "class_definition") && in_function;
+      if (!method_class && einc__py_scope_binds(s, p, name)) return true;
+      in_function |= !einc__node_is(p, "class_definition");
+    }
+    /* A definition starting a line at column 0 is top-level: go straight to the module rather
+     * than through tree-sitter's parent search, which is linear in the module's length. */
+    bool top = (einc__node_is(p, "function_definition") || einc__node_is(p, "class_definition")) &&
+               ts_node_start_point(p).column == 0;
+    p = top ? s->root : ts_node_parent(p);
+  }
+  return false;
+}
+
+/* The answer depends only on the innermost scope around the call, so consecutive calls in one
+ * function share it. */
+static bool einc__py_shadowed(einc__py_scan *s, TSNode call, int32_t alias) {
+  TSNode scope = ts_node_parent(call);
+  while (!ts_node_is_null(scope) && !einc__py_is_scope(scope) && !einc__node_is(scope, "module"))
+    scope = ts_node_parent(scope);
+  einc__py_alias *a = &s->aliases[alias];
+  if (!a->scope_cached || !ts_node_eq(a->cached_scope, scope)) {
+    a->cached_scope = scope;
+    a->cached_shadowed = einc__py_shadowed_from(s, scope, alias);
+    a->scope_cached = true;
+  }
+  return a->cached_shadowed;
 }
 
 /* ---- string literals --------------------------------------------------------------------- */
@@ -499,7 +678,7 @@ static bool einc__py_suppressed(const einc__py_scan *s, uint32_t row, einc_lint_
     size_t len = einc__node_len(c);
     const char *t = s->src + ts_node_start_byte(c);
     const char *hit = NULL;
-    for (size_t k = 0; k + 13 <= len; k++)
+    for (size_t k = 0; k + 12 <= len; k++)
       if (!memcmp(t + k, "einc: ignore", 12)) {
         hit = t + k + 12;
         break;
@@ -679,7 +858,21 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   }
   uint32_t row = ts_node_start_point(c->call).row;
   einc_lint_code code = einc__py_op_code(c->op);
-  if (ts_node_is_null(pat)) return; /* not a complete call; Python would raise */
+  if (ts_node_is_null(pat)) {
+    /* rearrange(*args): the pattern arrives at run time; otherwise not a complete call (Python
+     * would raise). */
+    if (!(c->has_splat || c->has_dict_splat) || einc__py_suppressed(s, row, EINC_LINT_EIN201) ||
+        !einc__lint_code_enabled(s->opts, EINC_LINT_EIN201))
+      return;
+    einc__finding *f = einc__lint_file_add(s->file, EINC_LINT_EIN201, ts_node_start_byte(c->args),
+                                           ts_node_end_byte(c->args));
+    if (!f) return;
+    const char *none[1] = {NULL};
+    einc__py_describe(s, f, c->op, NULL, NULL, 0, none, none);
+    f->message = einc__lint_printf(
+        A, "%s at run time: the pattern is passed through *args or **kwargs; not fixed", c->op);
+    return;
+  }
 
   /* Keyword axis sizes, as source text. */
   const char *size_names[EINC__PY_MAX_ARGS], *size_src[EINC__PY_MAX_ARGS];
@@ -832,6 +1025,15 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     }
   }
   einc_plan_delete(plan);
+  char quote = expr ? einc__py_fstring_quote(s, c->call) : 0;
+  if (quote == '"') /* the fix's own strings (einsum's spec) can take the other quotes */
+    for (char *p = expr; *p; p++)
+      if (*p == '"') *p = '\'';
+  if (quote && strchr(expr, quote)) {
+    einc__free(expr);
+    expr = NULL;
+    no_fix = "the call is inside an f-string that uses the fix's quotes";
+  }
   if (expr) {
     f->has_fix = true;
     f->safety = info.safety;
@@ -844,6 +1046,12 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       snprintf(info.unsafe_why, sizeof info.unsafe_why, "the file needs `%s`", need);
     } else {
       f->needs_import = need;
+    }
+    if (s->opts->target == EINC_EMIT_TORCH && s->imports_other && !s->imports_torch) {
+      f->safety = EINC_FIX_UNSAFE;
+      snprintf(info.unsafe_why, sizeof info.unsafe_why,
+               "the file imports another array library and not torch, so the tensors may not be "
+               "torch tensors (`--target numpy` writes numpy)");
     }
     f->replacement = einc__lint_strdup(A, expr);
     f->has_fix = f->replacement != NULL; /* out of memory: no fix rather than half of one */
@@ -1225,12 +1433,43 @@ static uint32_t einc__py_ranges(const char *src, size_t len, const einc__py_chun
 /* Parses the file, or only the top-level statements that mention einops or a name bound by
  * an einops import: a module is mostly other code, and the parse is most of a scan's time.
  * Statements are independent, so parsing a subset gives the same trees for that subset. */
-static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bool full) {
+/* `import torch` / `import numpy as np` among the top-level statements, read from the text:
+ * a partial parse leaves them out, and a fix must not add them a second time. The items are
+ * matched exactly, as einc__py_read_import does. */
+static void einc__py_scan_imports(const char *src, const einc__py_chunk *ch, int32_t n,
+                                  einc__py_scan *s) {
+  bool *has_torch = &s->has_torch, *has_np = &s->has_np;
+  for (int32_t i = 0; i < n; i++) {
+    const char *p = src + ch[i].start, *end = src + ch[i].end;
+    if (end - p > 5 && !memcmp(p, "from ", 5))
+      einc__py_note_module(&s->imports_torch, &s->imports_other, p + 5, strcspn(p + 5, " \t\n"));
+    if (end - p < 7 || memcmp(p, "import ", 7) != 0) continue;
+    p += 7;
+    while (p < end && *p != '\n' && *p != '#' && *p != ';') {
+      while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+      const char *q = p;
+      while (q < end && *q != ',' && *q != '\n' && *q != '#' && *q != ';')
+        q++;
+      const char *e = q;
+      while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        e--;
+      einc__py_note_module(&s->imports_torch, &s->imports_other, p, (size_t)(e - p));
+      if (e - p == 5 && !memcmp(p, "torch", 5)) *has_torch = true;
+      if (e - p == 11 && !memcmp(p, "numpy as np", 11)) *has_np = true;
+      p = q < end && *q == ',' ? q + 1 : q;
+    }
+  }
+}
+
+static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bool full,
+                              einc__py_scan *imports) {
   enum { SMALL = 2048 };
   einc__py_chunk *ch = NULL;
   int32_t n = full || file->len < SMALL ? -1 : einc__py_chunks(file->src, file->len, &ch);
   TSRange *ranges = n > 1 ? einc__malloc(sizeof *ranges * (size_t)n) : NULL;
   TSTree *tree = NULL;
+  if (n > 1) einc__py_scan_imports(file->src, ch, n, imports);
   if (ranges) {
     /* First the statements naming einops: its imports say which other names to look for. */
     const char *needles[EINC__PY_MAX_ALIASES + 1] = {"einops"};
@@ -1276,7 +1515,8 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     file->error = "cannot set up the Python parser (grammar ABI not supported?)";
     return EINC_ENOMEM;
   }
-  TSTree *tree = einc__py_parse(ctx, file, opts->full_parse);
+  einc__py_scan imports = {0}; /* what the text of a partly parsed file imports */
+  TSTree *tree = einc__py_parse(ctx, file, opts->full_parse, &imports);
   if (!tree) {
     file->error = "the Python parser gave up on this file";
     return EINC_ENOMEM;
@@ -1291,12 +1531,14 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
   s->src = file->src;
   s->root = ts_tree_root_node(tree);
   s->has_error = ts_node_has_error(s->root);
+  s->has_torch = imports.has_torch;
+  s->has_np = imports.has_np;
+  s->imports_torch = imports.imports_torch;
+  s->imports_other = imports.imports_other;
 
   /* One pass of the query: imports and comments first (calls need both), calls after. */
-  enum { MAX_CALLS = 4096 };
-  TSNode *calls = einc__malloc(sizeof(TSNode) * 3 * MAX_CALLS);
-  int32_t n_calls = 0;
-  if (!calls) goto done;
+  TSNode *calls = NULL; /* call, callee, arguments */
+  int32_t n_calls = 0, cap_calls = 0;
   ts_query_cursor_exec(ctx->cursor, ctx->query, s->root);
   TSQueryMatch m;
   while (ts_query_cursor_next_match(ctx->cursor, &m)) {
@@ -1323,7 +1565,17 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
         args = n;
       }
     }
-    if (!ts_node_is_null(call) && n_calls < MAX_CALLS) {
+    if (!ts_node_is_null(call)) {
+      if (n_calls == cap_calls) {
+        int32_t cap = cap_calls ? 2 * cap_calls : 256;
+        TSNode *grown = einc__realloc(calls, sizeof *calls * 3 * (size_t)cap);
+        if (!grown) {
+          file->oom = true; /* reported as out of memory, never as a clean file */
+          goto done;
+        }
+        calls = grown;
+        cap_calls = cap;
+      }
       calls[3 * n_calls] = call;
       calls[3 * n_calls + 1] = callee;
       calls[3 * n_calls + 2] = args;
@@ -1336,7 +1588,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     einc__py_call c = {.call = calls[3 * i], .callee = calls[3 * i + 1], .args = calls[3 * i + 2]};
     char target[256];
     c.alias = einc__py_resolve(s, c.callee, target, sizeof target, &c.root_id);
-    if (c.alias < 0 || einc__py_shadowed(s, c.call, s->aliases[c.alias].local)) continue;
+    if (c.alias < 0 || einc__py_shadowed(s, c.call, c.alias)) continue;
     c.op = einc__py_einops_op(target);
     if (!c.op || !einc__py_read_args(&c)) continue;
     c.target = target;
