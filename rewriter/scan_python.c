@@ -1594,8 +1594,9 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     c.target = target;
     einc__py_call_site(s, &c);
   }
-  if (s->has_error && einc__lint_code_enabled(opts, EINC_LINT_EIN900) && file->n_findings) {
-    /* Say where the parser stopped understanding the file, once. */
+  if (s->has_error && einc__lint_code_enabled(opts, EINC_LINT_EIN900)) {
+    /* Say where the parser stopped understanding the file, once, also when no call was found:
+     * the broken region may hide some. */
     TSNode e = s->root;
     for (;;) {
       bool found = false;
@@ -1612,8 +1613,8 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     einc__finding *f =
         einc__lint_file_add(file, EINC_LINT_EIN900, ts_node_start_byte(e), ts_node_end_byte(e));
     if (f)
-      f->message = "syntax error: einops calls in this region are reported but never fixed, and "
-                   "imports are kept";
+      f->message = "syntax error: einops calls in this region may be missed and are never "
+                   "fixed, and imports are kept";
   }
   einc__py_make_edits(s);
   /* Report in source order (invalid patterns and the syntax error were found out of order). */

@@ -27,7 +27,7 @@ int einc_cli_lint(int argc, char **argv);
 
 enum {
   EINC__LINT_MAX_FILE = 32 << 20, /* bigger sources are reported, not parsed */
-  EINC__LINT_MAX_ROUNDS = 8,      /* fix rounds per file (nested calls need one each) */
+  EINC__LINT_MAX_ROUNDS = 64,     /* fix rounds per file (nested calls need one each) */
   EINC__LINT_MAX_DEPTH = 256,
 };
 
