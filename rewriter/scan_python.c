@@ -346,30 +346,37 @@ static bool einc__py_is_binding(TSNode id) {
   return false;
 }
 
-/* Bindings that leave the einops import meaning what it did: the import itself, and the
- * fallbacks of `try: from einops import rearrange / except ImportError: rearrange = None`. */
-static bool einc__py_harmless_binding(const einc__py_scan *s, TSNode id, const char *name) {
+/* What a binding of an einops name does to it: EINC__PY_BIND_EINOPS for the einops import
+ * itself, EINC__PY_BIND_NONE for the fallbacks of `try: from einops import rearrange / except
+ * ImportError: rearrange = None` (an assignment of None, or anything in an `except` clause),
+ * EINC__PY_BIND_OTHER for the rest. */
+typedef enum { EINC__PY_BIND_NONE, EINC__PY_BIND_EINOPS, EINC__PY_BIND_OTHER } einc__py_bind;
+
+static einc__py_bind einc__py_binding_kind(const einc__py_scan *s, TSNode id, const char *name) {
   for (TSNode p = ts_node_parent(id); !ts_node_is_null(p); p = ts_node_parent(p)) {
     if (einc__node_is(p, "import_statement") || einc__node_is(p, "import_from_statement")) {
       for (int32_t a = 0; a < s->n_aliases; a++)
-        if (ts_node_eq(s->aliases[a].stmt, p) && !strcmp(s->aliases[a].local, name)) return true;
-      return false;
+        if (ts_node_eq(s->aliases[a].stmt, p) && !strcmp(s->aliases[a].local, name))
+          return EINC__PY_BIND_EINOPS;
+      return EINC__PY_BIND_OTHER;
     }
-    if (einc__node_is(p, "except_clause")) return true;
+    if (einc__node_is(p, "except_clause")) return EINC__PY_BIND_NONE;
     if (einc__node_is(p, "assignment")) {
       TSNode right = ts_node_child_by_field_name(p, "right", 5);
-      return !ts_node_is_null(right) && einc__node_is(right, "none");
+      return !ts_node_is_null(right) && einc__node_is(right, "none") ? EINC__PY_BIND_NONE
+                                                                     : EINC__PY_BIND_OTHER;
     }
-    if (einc__py_is_scope(p) || einc__node_is(p, "module")) return false;
+    if (einc__py_is_scope(p) || einc__node_is(p, "module")) return EINC__PY_BIND_OTHER;
   }
-  return false;
+  return EINC__PY_BIND_OTHER;
 }
 
-/* Whether `scope` binds `name` to something else than the einops import: in its parameters
- * or body, not in the scopes nested in it (whose def / class names do count), and not when a
- * `global` / `nonlocal` statement sends the name to an outer scope. */
-static bool einc__py_scope_binds(const einc__py_scan *s, TSNode scope, const char *name) {
-  bool bound = false, declared_outer = false;
+/* What `scope` binds `name` to: in its parameters or body, not in the scopes nested in it
+ * (whose def / class names do count). Another binding wins over the einops import (a local
+ * `rearrange = ...` hides it in the whole function); a `global` / `nonlocal` statement sends
+ * the name to an outer scope (EINC__PY_BIND_NONE). */
+static einc__py_bind einc__py_scope_binds(const einc__py_scan *s, TSNode scope, const char *name) {
+  bool einops = false, other = false, declared_outer = false;
   TSTreeCursor cur = ts_tree_cursor_new(scope);
   for (bool down = true;;) {
     TSNode n = ts_tree_cursor_current_node(&cur);
@@ -382,14 +389,17 @@ static bool einc__py_scope_binds(const einc__py_scan *s, TSNode scope, const cha
                   !strcmp(field, "value") || !strcmp(field, "right") || !strcmp(field, "argument"));
     if (down && !plain_use && einc__node_is(n, "identifier") && einc__node_text_eq(s, n, name)) {
       TSNode p = ts_node_parent(n);
-      if (einc__node_is(p, "global_statement") || einc__node_is(p, "nonlocal_statement"))
+      if (einc__node_is(p, "global_statement") || einc__node_is(p, "nonlocal_statement")) {
         declared_outer = true;
-      else if (einc__py_is_binding(n) && !einc__py_harmless_binding(s, n, name))
-        bound = true;
+      } else if (einc__py_is_binding(n)) {
+        einc__py_bind k = einc__py_binding_kind(s, n, name);
+        einops |= k == EINC__PY_BIND_EINOPS;
+        other |= k == EINC__PY_BIND_OTHER;
+      }
     }
     if (nested && down) { /* only its name binds here */
       TSNode nm = ts_node_child_by_field_name(n, "name", 4);
-      if (!ts_node_is_null(nm) && einc__node_text_eq(s, nm, name)) bound = true;
+      if (!ts_node_is_null(nm) && einc__node_text_eq(s, nm, name)) other = true;
     }
     if (down && !nested && ts_tree_cursor_goto_first_child(&cur)) continue;
     if (ts_tree_cursor_goto_next_sibling(&cur)) {
@@ -401,12 +411,14 @@ static bool einc__py_scope_binds(const einc__py_scan *s, TSNode scope, const cha
     if (ts_node_eq(ts_tree_cursor_current_node(&cur), scope)) break;
   }
   ts_tree_cursor_delete(&cur);
-  return bound && !declared_outer;
+  if (declared_outer) return EINC__PY_BIND_NONE;
+  return other ? EINC__PY_BIND_OTHER : einops ? EINC__PY_BIND_EINOPS : EINC__PY_BIND_NONE;
 }
 
-/* Whether `name` at `n` means something else than the einops import: bound in an enclosing
- * function, lambda or comprehension (Python makes a name local to the whole function), in the
- * class body the call sits in directly, or anywhere at module level besides the import. */
+/* Whether `name` at `n` means something else than the einops import: bound otherwise in the
+ * nearest enclosing function, lambda or comprehension that binds it at all (Python makes a name
+ * local to the whole function), in the class body the call sits in directly, or anywhere at
+ * module level besides the import. */
 static bool einc__py_shadowed_from(einc__py_scan *s, TSNode scope, int32_t alias) {
   const char *name = s->aliases[alias].local;
   bool in_function = false;
@@ -414,13 +426,13 @@ static bool einc__py_shadowed_from(einc__py_scan *s, TSNode scope, int32_t alias
     if (einc__node_is(p, "module")) { /* the same for every call: walked once per name */
       if (!s->aliases[alias].module_checked) {
         s->aliases[alias].module_checked = true;
-        s->aliases[alias].module_rebinds = einc__py_scope_binds(s, p, name);
+        s->aliases[alias].module_rebinds = einc__py_scope_binds(s, p, name) == EINC__PY_BIND_OTHER;
       }
       return s->aliases[alias].module_rebinds;
     }
-    if (einc__py_is_scope(p)) {
-      bool method_class = einc__node_is(p, "class_definition") && in_function;
-      if (!method_class && einc__py_scope_binds(s, p, name)) return true;
+    if (einc__py_is_scope(p) && !(einc__node_is(p, "class_definition") && in_function)) {
+      einc__py_bind k = einc__py_scope_binds(s, p, name);
+      if (k != EINC__PY_BIND_NONE) return k == EINC__PY_BIND_OTHER; /* the name is local here */
       in_function |= !einc__node_is(p, "class_definition");
     }
     /* A definition starting a line at column 0 is top-level: go straight to the module rather
