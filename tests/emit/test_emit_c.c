@@ -484,9 +484,11 @@ static void test_shape_mismatch_writes_nothing(void **state) {
   einc_plan_delete(bp);
 }
 
+/* usage: test_emit_c CASES.jsonl [--cases-only]   (--cases-only: the cases' C and OpenCL,
+ * without the random patterns and the shape checks, which do not depend on the file) */
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s CASES.jsonl\n", argv[0]);
+    fprintf(stderr, "usage: %s CASES.jsonl [--cases-only]\n", argv[0]);
     return 2;
   }
   cases_path = argv[1];
@@ -498,5 +500,14 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_opencl_cases),
 #endif
   };
+  if (argc > 2 && !strcmp(argv[2], "--cases-only")) {
+    const struct CMUnitTest cases_only[] = {
+        cmocka_unit_test(test_conformance_cases),
+#ifdef EINC_TEST_OPENCL
+        cmocka_unit_test(test_opencl_cases),
+#endif
+    };
+    return cmocka_run_group_tests(cases_only, NULL, NULL);
+  }
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
