@@ -140,6 +140,13 @@ static void einc__np_dim_shape(const einc__emitter *e, const einc__edim *d, bool
 static void einc__np_flush(einc__emitter *e) {
   if (e->target != EINC_EMIT_NUMPY || !e->numpy_dirty) return;
   e->numpy_dirty = false;
+  if (e->cur.n == 1 && e->cur.d[0].kind == EINC__D_ELLIPSIS) {
+    /* the slice itself, not `*slice`: an empty one would be reshape(), a TypeError */
+    char sl[EINC__EXPR];
+    einc__np_ell_slice(e, sl, sizeof sl);
+    einc__sbuf_printf(&e->expr, ".reshape(%s)", sl);
+    return;
+  }
   einc__sbuf_puts(&e->expr, ".reshape(");
   for (int32_t i = 0; i < e->cur.n; i++) {
     char s[EINC__EXPR];

@@ -152,6 +152,22 @@ static char einc__py_fstring_quote(const einc__py_scan *s, TSNode n) {
   return 0;
 }
 
+/* Whether `n` sits in an f-string replacement field with `=` (f"{expr=}"), which prints the
+ * expression's source text: rewriting it changes the output. */
+static bool einc__py_fstring_debug(const einc__py_scan *s, TSNode n) {
+  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p)) {
+    if (strstr(ts_node_type(p), "statement") || einc__node_is(p, "block")) return false;
+    if (!einc__node_is(p, "interpolation")) continue;
+    TSNode ex = ts_node_child_by_field_name(p, "expression", 10);
+    if (ts_node_is_null(ex)) return false;
+    uint32_t i = ts_node_end_byte(ex), end = ts_node_end_byte(p);
+    while (i < end && (s->src[i] == ' ' || s->src[i] == '\t' || s->src[i] == '\n'))
+      i++;
+    return i < end && s->src[i] == '=';
+  }
+  return false;
+}
+
 static bool einc__py_in_error(const einc__py_scan *s, TSNode n) {
   if (ts_node_has_error(n)) return true;
   if (!s->has_error) return false;
@@ -185,6 +201,8 @@ static bool einc__py_is_einops_module(const char *dotted) {
 
 // import_statement = "import" (dotted_name | aliased_import) ("," ...)*
 // import_from_statement = "from" module "import" (names | "*")
+static bool einc__py_is_scope(TSNode n);
+
 /* Notes which array library the module `name` (dotted, `len` bytes) belongs to. */
 static void einc__py_note_module(bool *torch, bool *other, const char *name, size_t len) {
   static const char *const others[] = {"numpy", "jax", "tensorflow", "mlx", "cupy", "paddle"};
@@ -198,6 +216,10 @@ static void einc__py_note_module(bool *torch, bool *other, const char *name, siz
 
 static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
   char module[96], name[96], alias[64], target[200];
+  /* torch and numpy count only when imported for the whole module, not inside a function */
+  bool top = true;
+  for (TSNode p = ts_node_parent(stmt); top && !ts_node_is_null(p); p = ts_node_parent(p))
+    top = !einc__py_is_scope(p);
   if (ts_node_is_null(s->first_import) && einc__node_is(ts_node_parent(stmt), "module") &&
       ts_node_start_point(stmt).column == 0 && !einc__node_is(stmt, "future_import_statement"))
     s->first_import = stmt;
@@ -205,6 +227,7 @@ static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
     uint32_t n = ts_node_named_child_count(stmt);
     for (uint32_t i = 0; i < n; i++) {
       TSNode item = ts_node_named_child(stmt, i);
+      if (!top) continue;
       s->has_torch |= einc__node_text_eq(s, item, "torch");
       s->has_np |= einc__node_text_eq(s, item, "numpy as np");
       einc__py_note_module(&s->imports_torch, &s->imports_other, s->src + ts_node_start_byte(item),
@@ -227,7 +250,7 @@ static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
     return;
   }
   TSNode mod = ts_node_child_by_field_name(stmt, "module_name", 11);
-  if (!ts_node_is_null(mod))
+  if (!ts_node_is_null(mod) && top)
     einc__py_note_module(&s->imports_torch, &s->imports_other, s->src + ts_node_start_byte(mod),
                          einc__node_len(mod));
   if (ts_node_is_null(mod) || !einc__node_is(mod, "dotted_name") ||
@@ -353,14 +376,18 @@ static bool einc__py_is_binding(TSNode id) {
 typedef enum { EINC__PY_BIND_NONE, EINC__PY_BIND_EINOPS, EINC__PY_BIND_OTHER } einc__py_bind;
 
 static einc__py_bind einc__py_binding_kind(const einc__py_scan *s, TSNode id, const char *name) {
-  for (TSNode p = ts_node_parent(id); !ts_node_is_null(p); p = ts_node_parent(p)) {
+  for (TSNode child = id, p = ts_node_parent(id); !ts_node_is_null(p);
+       child = p, p = ts_node_parent(p)) {
     if (einc__node_is(p, "import_statement") || einc__node_is(p, "import_from_statement")) {
       for (int32_t a = 0; a < s->n_aliases; a++)
         if (ts_node_eq(s->aliases[a].stmt, p) && !strcmp(s->aliases[a].local, name))
           return EINC__PY_BIND_EINOPS;
       return EINC__PY_BIND_OTHER;
     }
-    if (einc__node_is(p, "except_clause")) return EINC__PY_BIND_NONE;
+    if (einc__node_is(p, "except_clause")) /* its body is a fallback; `as NAME` is not */
+      return einc__py_is_field(p, "alias", child) || einc__node_is(child, "as_pattern")
+                 ? EINC__PY_BIND_OTHER
+                 : EINC__PY_BIND_NONE;
     if (einc__node_is(p, "assignment")) {
       TSNode right = ts_node_child_by_field_name(p, "right", 5);
       return !ts_node_is_null(right) && einc__node_is(right, "none") ? EINC__PY_BIND_NONE
@@ -672,11 +699,15 @@ static bool einc__py_eol(einc__py_scan *s, uint32_t off, uint32_t *eol) {
       return false;
   /* The smallest node around the line's end: a string's part when the line ends inside one. */
   TSNode at = ts_node_descendant_for_byte_range(s->root, t, t);
-  const char *type = ts_node_type(at);
-  if ((!strcmp(type, "string_content") || !strcmp(type, "string") ||
-       !strcmp(type, "interpolation") || !strcmp(type, "escape_sequence")) &&
-      ts_node_start_byte(at) < t && ts_node_end_byte(at) > t)
-    return false;
+  for (int up = 0; up < 8 && !ts_node_is_null(at); up++, at = ts_node_parent(at)) {
+    /* (a part of an f-string can start right at the line's end: look at its string too) */
+    const char *type = ts_node_type(at);
+    if ((!strcmp(type, "string_content") || !strcmp(type, "string") ||
+         !strcmp(type, "interpolation") || !strcmp(type, "escape_sequence")) &&
+        ts_node_start_byte(at) < t && ts_node_end_byte(at) > t)
+      return false;
+    if (strstr(type, "statement") || !strcmp(type, "block") || !strcmp(type, "module")) break;
+  }
   *eol = t;
   return true;
 }
@@ -689,14 +720,18 @@ static bool einc__py_suppressed(const einc__py_scan *s, uint32_t row, einc_lint_
     if (ts_node_start_point(c).row != row) continue;
     size_t len = einc__node_len(c);
     const char *t = s->src + ts_node_start_byte(c);
-    const char *hit = NULL;
-    for (size_t k = 0; k + 12 <= len; k++)
-      if (!memcmp(t + k, "einc: ignore", 12)) {
-        hit = t + k + 12;
-        break;
-      }
+    /* `einc:`, any spaces, `ignore`, then the end, a space or `[` (not `ignored`) */
+    const char *hit = NULL, *end = t + len;
+    for (const char *k = t; !hit && k + 5 <= end; k++) {
+      if (memcmp(k, "einc:", 5) != 0) continue;
+      const char *w = k + 5;
+      while (w < end && (*w == ' ' || *w == '\t'))
+        w++;
+      if (end - w >= 6 && !memcmp(w, "ignore", 6) &&
+          (w + 6 == end || w[6] == ' ' || w[6] == '\t' || w[6] == '[' || w[6] == '\r'))
+        hit = w + 6;
+    }
     if (!hit) continue;
-    const char *end = t + len;
     if (hit >= end || *hit != '[') return true;
     for (const char *p = hit + 1; p < end && *p != ']';) {
       while (p < end && (*p == ' ' || *p == ','))
@@ -1037,6 +1072,11 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     }
   }
   einc_plan_delete(plan);
+  if (expr && einc__py_fstring_debug(s, c->call)) {
+    einc__free(expr);
+    expr = NULL;
+    no_fix = "the f-string's `=` prints the call's source text";
+  }
   char quote = expr ? einc__py_fstring_quote(s, c->call) : 0;
   if (quote == '"') /* the fix's own strings (einsum's spec) can take the other quotes */
     for (char *p = expr; *p; p++)
@@ -1515,6 +1555,30 @@ static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bo
   return tree;
 }
 
+/* Says where the parser stopped understanding the file, once, also when no call was found: the
+ * broken region may hide some, or the einops import itself. */
+static void einc__py_report_syntax_error(einc__py_scan *s) {
+  if (!s->has_error || !einc__lint_code_enabled(s->opts, EINC_LINT_EIN900)) return;
+  TSNode e = s->root; /* down to the first error */
+  for (;;) {
+    bool found = false;
+    for (uint32_t i = 0; i < ts_node_child_count(e); i++) {
+      TSNode k = ts_node_child(e, i);
+      if (ts_node_has_error(k) || ts_node_is_missing(k)) {
+        e = k;
+        found = true;
+        break;
+      }
+    }
+    if (!found || einc__node_is(e, "ERROR") || ts_node_is_missing(e)) break;
+  }
+  einc__finding *f =
+      einc__lint_file_add(s->file, EINC_LINT_EIN900, ts_node_start_byte(e), ts_node_end_byte(e));
+  if (f)
+    f->message = "syntax error: einops calls in this region may be missed and are never fixed, "
+                 "and imports are kept";
+}
+
 static int einc__py_finding_cmp(const void *a, const void *b) {
   const einc__finding *x = a, *y = b;
   if (x->start != y->start) return x->start < y->start ? -1 : 1;
@@ -1594,7 +1658,10 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
       n_calls++;
     }
   }
-  if (s->n_aliases == 0) goto done;
+  if (s->n_aliases == 0) { /* (the file mentions einops: maybe in a broken import) */
+    einc__py_report_syntax_error(s);
+    goto done;
+  }
 
   for (int32_t i = 0; i < n_calls; i++) {
     einc__py_call c = {.call = calls[3 * i], .callee = calls[3 * i + 1], .args = calls[3 * i + 2]};
@@ -1606,28 +1673,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     c.target = target;
     einc__py_call_site(s, &c);
   }
-  if (s->has_error && einc__lint_code_enabled(opts, EINC_LINT_EIN900)) {
-    /* Say where the parser stopped understanding the file, once, also when no call was found:
-     * the broken region may hide some. */
-    TSNode e = s->root;
-    for (;;) {
-      bool found = false;
-      for (uint32_t i = 0; i < ts_node_child_count(e); i++) {
-        TSNode k = ts_node_child(e, i);
-        if (ts_node_has_error(k) || ts_node_is_missing(k)) {
-          e = k;
-          found = true;
-          break;
-        }
-      }
-      if (!found || einc__node_is(e, "ERROR") || ts_node_is_missing(e)) break;
-    }
-    einc__finding *f =
-        einc__lint_file_add(file, EINC_LINT_EIN900, ts_node_start_byte(e), ts_node_end_byte(e));
-    if (f)
-      f->message = "syntax error: einops calls in this region may be missed and are never "
-                   "fixed, and imports are kept";
-  }
+  einc__py_report_syntax_error(s);
   einc__py_make_edits(s);
   /* Report in source order (invalid patterns and the syntax error were found out of order). */
   if (file->n_findings > 1)
