@@ -100,6 +100,7 @@ typedef struct einc__py_scan {
   /* imports of torch (any of its modules) and of another array library (numpy, jax, ...):
    * torch fixes in a file that only imports the others are likely on other arrays */
   bool imports_torch, imports_other;
+  uint32_t last_star;  /* where the last `from M import *` of another module than einops starts */
   TSNode first_import; /* the first top-level import after `from __future__` ones */
   /* comments by line, for suppressions and to know where a trailing comment can go */
   int32_t n_comments, cap_comments;
@@ -250,6 +251,12 @@ static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
     return;
   }
   TSNode mod = ts_node_child_by_field_name(stmt, "module_name", 11);
+  for (uint32_t i = 0; top && i < ts_node_named_child_count(stmt); i++)
+    if (einc__node_is(ts_node_named_child(stmt, i), "wildcard_import") &&
+        (ts_node_is_null(mod) || !einc__node_text(s, mod, module, sizeof module) ||
+         !einc__py_is_einops_module(module)) &&
+        ts_node_start_byte(stmt) + 1 > s->last_star)
+      s->last_star = ts_node_start_byte(stmt) + 1;
   if (!ts_node_is_null(mod) && top)
     einc__py_note_module(&s->imports_torch, &s->imports_other, s->src + ts_node_start_byte(mod),
                          einc__node_len(mod));
@@ -343,7 +350,8 @@ static bool einc__py_is_binding(TSNode id) {
   while (!ts_node_is_null(p) &&
          (einc__node_is(p, "pattern_list") || einc__node_is(p, "tuple_pattern") ||
           einc__node_is(p, "list_pattern") || einc__node_is(p, "list_splat_pattern") ||
-          einc__node_is(p, "dictionary_splat_pattern"))) {
+          einc__node_is(p, "dictionary_splat_pattern") || einc__node_is(p, "tuple") ||
+          einc__node_is(p, "list") || einc__node_is(p, "parenthesized_expression"))) {
     child = p;
     p = ts_node_parent(p);
   }
@@ -376,22 +384,31 @@ static bool einc__py_is_binding(TSNode id) {
 typedef enum { EINC__PY_BIND_NONE, EINC__PY_BIND_EINOPS, EINC__PY_BIND_OTHER } einc__py_bind;
 
 static einc__py_bind einc__py_binding_kind(const einc__py_scan *s, TSNode id, const char *name) {
+  /* (the fallbacks are an einops import's; for `torch` / `np` every binding counts) */
+  const bool module_name = !strcmp(name, "torch") || !strcmp(name, "np");
   for (TSNode child = id, p = ts_node_parent(id); !ts_node_is_null(p);
        child = p, p = ts_node_parent(p)) {
     if (einc__node_is(p, "import_statement") || einc__node_is(p, "import_from_statement")) {
       for (int32_t a = 0; a < s->n_aliases; a++)
         if (ts_node_eq(s->aliases[a].stmt, p) && !strcmp(s->aliases[a].local, name))
           return EINC__PY_BIND_EINOPS;
+      /* the modules a fix names, imported under their usual names */
+      if (einc__node_is(p, "import_statement") &&
+          ((!strcmp(name, "torch") && einc__node_text_eq(s, child, "torch")) ||
+           (!strcmp(name, "np") && einc__node_text_eq(s, child, "numpy as np"))))
+        return EINC__PY_BIND_NONE;
       return EINC__PY_BIND_OTHER;
     }
     if (einc__node_is(p, "except_clause")) /* its body is a fallback; `as NAME` is not */
-      return einc__py_is_field(p, "alias", child) || einc__node_is(child, "as_pattern")
+      return module_name || einc__py_is_field(p, "alias", child) ||
+                     einc__node_is(child, "as_pattern")
                  ? EINC__PY_BIND_OTHER
                  : EINC__PY_BIND_NONE;
     if (einc__node_is(p, "assignment")) {
       TSNode right = ts_node_child_by_field_name(p, "right", 5);
-      return !ts_node_is_null(right) && einc__node_is(right, "none") ? EINC__PY_BIND_NONE
-                                                                     : EINC__PY_BIND_OTHER;
+      return !module_name && !ts_node_is_null(right) && einc__node_is(right, "none")
+                 ? EINC__PY_BIND_NONE
+                 : EINC__PY_BIND_OTHER;
     }
     if (einc__py_is_scope(p) || einc__node_is(p, "module")) return EINC__PY_BIND_OTHER;
   }
@@ -467,6 +484,19 @@ static bool einc__py_shadowed_from(einc__py_scan *s, TSNode scope, int32_t alias
     bool top = (einc__node_is(p, "function_definition") || einc__node_is(p, "class_definition")) &&
                ts_node_start_point(p).column == 0;
     p = top ? s->root : ts_node_parent(p);
+  }
+  return false;
+}
+
+/* Whether an enclosing function, lambda or comprehension binds `name` (a module name a fix
+ * would use, `torch` or `np`) other than by importing it. */
+static bool einc__py_local_name(einc__py_scan *s, TSNode call, const char *name) {
+  for (TSNode p = ts_node_parent(call); !ts_node_is_null(p); p = ts_node_parent(p)) {
+    if (einc__node_is(p, "module")) return false;
+    if (einc__py_is_scope(p) && !einc__node_is(p, "class_definition") &&
+        einc__py_scope_binds(s, p, name) == EINC__PY_BIND_OTHER)
+      return true;
+    if (einc__py_is_scope(p) && ts_node_start_point(p).column == 0) return false; /* top level */
   }
   return false;
 }
@@ -1098,6 +1128,20 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       snprintf(info.unsafe_why, sizeof info.unsafe_why, "the file needs `%s`", need);
     } else {
       f->needs_import = need;
+    }
+    const einc__py_alias *al = &s->aliases[c->alias];
+    if (s->last_star > ts_node_start_byte(al->stmt) + 1) {
+      f->safety = EINC_FIX_UNSAFE;
+      snprintf(info.unsafe_why, sizeof info.unsafe_why,
+               "a later `from ... import *` may bind `%s` to something else", al->local);
+    }
+    const char *module = einc__py_uses_module(expr, "torch.") ? "torch"
+                         : einc__py_uses_module(expr, "np.")  ? "np"
+                                                              : NULL;
+    if (module && einc__py_local_name(s, c->call, module)) {
+      f->safety = EINC_FIX_UNSAFE;
+      snprintf(info.unsafe_why, sizeof info.unsafe_why,
+               "`%s` names something else where the call is", module);
     }
     if (s->opts->target == EINC_EMIT_TORCH && s->imports_other && !s->imports_torch) {
       f->safety = EINC_FIX_UNSAFE;
