@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "gen.h"
+#include "gen_batch.h"
 
 extern char **environ;
 
@@ -194,13 +194,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: test_gen_cuda_compile CASES.jsonl NVCC WORK_DIR\n");
     return 2;
   }
-  for (int f = 0; f < N_FILES; f++) {
-    einc__sbuf_init(&h[f]);
-    einc__sbuf_init(&cu[f]);
-    einc__emit_cuda_prelude_header(&h[f]);
-    einc__sbuf_printf(&h[f], "#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
-    einc__emit_cuda_prelude_source(&cu[f]);
-  }
+  gen_batches_begin(h, cu, N_FILES);
   int n_cases = load_corpus(argv[1]);
   if (n_cases < 0) {
     fprintf(stderr, "cannot read %s\n", argv[1]);

@@ -15,7 +15,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include "gen.h"
+#include "gen_batch.h"
 #include "gen_test_util.h"
 
 extern char **environ;
@@ -240,13 +240,7 @@ int main(int argc, char **argv) {
   }
   einc_test_seed();
   kernels = calloc(MAX_KERNELS, sizeof *kernels);
-  for (int f = 0; f < N_FILES; f++) {
-    einc__sbuf_init(&h[f]);
-    einc__sbuf_init(&cu[f]);
-    einc__emit_cuda_prelude_header(&h[f]);
-    einc__sbuf_printf(&h[f], "#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
-    einc__emit_cuda_prelude_source(&cu[f]);
-  }
+  gen_batches_begin(h, cu, N_FILES);
   int n_cases = 0;
   for (int i = 3; i < argc; i++) {
     int n = load(argv[i]);
