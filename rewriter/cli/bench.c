@@ -8,7 +8,8 @@
  * the copy bandwidth and FLOPs over the GEMM rate, both measured in this run), the GEMM alone
  * (einc_rt_gemm_nt on the same operands, and for 16-bit dtypes on float32 operands of the same
  * shape) and the ratio of the projection to the faster of the two, the norm alone; with --torch,
- * PyTorch's time for the same work (scripts/bench_torch_cpu.py under /usr/bin/python3) and the
+ * PyTorch's time for the same work (scripts/bench_torch_cpu.py under /usr/bin/python3, or the
+ * Python named by EINC_BENCH_PYTHON where torch lives elsewhere, as in a virtualenv) and the
  * ratio einc / PyTorch. demo: the projection on every backend present, each against a float64
  * reference.
  */
@@ -325,9 +326,10 @@ typedef struct bench_torch_row {
 static int bench_torch(const char *script, einc_rt_dtype dt, const char *shapes, const char *tokens,
                        bench_torch_row *rows, int max) {
   char cmd[2048];
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' --dtype %s --shapes %s --tokens %s%s%s", script,
-           bench_dtype_short(dt), shapes, tokens, bench_best ? " --best" : "",
-           bench_cold ? " --cold" : "");
+  const char *python = getenv("EINC_BENCH_PYTHON");
+  snprintf(cmd, sizeof cmd, "'%s' '%s' --dtype %s --shapes %s --tokens %s%s%s",
+           python && *python ? python : "/usr/bin/python3", script, bench_dtype_short(dt), shapes,
+           tokens, bench_best ? " --best" : "", bench_cold ? " --cold" : "");
   FILE *p = popen(cmd, "r");
   if (!p) return 0;
   char line[512];
