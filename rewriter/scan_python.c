@@ -415,6 +415,35 @@ static einc__py_bind einc__py_binding_kind(const einc__py_scan *s, TSNode id, co
   return EINC__PY_BIND_OTHER;
 }
 
+/* Whether a walrus in comprehension `n` (or in one nested in it) assigns `name`: PEP 572 makes
+ * it bind in the scope around the comprehension. */
+static bool einc__py_comprehension_walrus(const einc__py_scan *s, TSNode n, const char *name) {
+  if (!einc__node_is(n, "list_comprehension") && !einc__node_is(n, "set_comprehension") &&
+      !einc__node_is(n, "dictionary_comprehension") && !einc__node_is(n, "generator_expression"))
+    return false;
+  bool found = false;
+  TSTreeCursor cur = ts_tree_cursor_new(n);
+  for (bool down = true; !found;) {
+    TSNode k = ts_tree_cursor_current_node(&cur);
+    bool stop = down && (einc__node_is(k, "function_definition") || einc__node_is(k, "lambda") ||
+                         einc__node_is(k, "class_definition"));
+    if (down && einc__node_is(k, "named_expression")) {
+      TSNode nm = ts_node_child_by_field_name(k, "name", 4);
+      found = !ts_node_is_null(nm) && einc__node_text_eq(s, nm, name);
+    }
+    if (down && !stop && ts_tree_cursor_goto_first_child(&cur)) continue;
+    if (ts_tree_cursor_goto_next_sibling(&cur)) {
+      down = true;
+      continue;
+    }
+    if (!ts_tree_cursor_goto_parent(&cur)) break;
+    down = false;
+    if (ts_node_eq(ts_tree_cursor_current_node(&cur), n)) break;
+  }
+  ts_tree_cursor_delete(&cur);
+  return found;
+}
+
 /* What `scope` binds `name` to: in its parameters or body, not in the scopes nested in it
  * (whose def / class names do count). Another binding wins over the einops import (a local
  * `rearrange = ...` hides it in the whole function); a `global` / `nonlocal` statement sends
@@ -441,9 +470,10 @@ static einc__py_bind einc__py_scope_binds(const einc__py_scan *s, TSNode scope, 
         other |= k == EINC__PY_BIND_OTHER;
       }
     }
-    if (nested && down) { /* only its name binds here */
+    if (nested && down) { /* only its name binds here, and a comprehension's walrus */
       TSNode nm = ts_node_child_by_field_name(n, "name", 4);
       if (!ts_node_is_null(nm) && einc__node_text_eq(s, nm, name)) other = true;
+      if (einc__py_comprehension_walrus(s, n, name)) other = true;
     }
     if (down && !nested && ts_tree_cursor_goto_first_child(&cur)) continue;
     if (ts_tree_cursor_goto_next_sibling(&cur)) {
