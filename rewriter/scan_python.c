@@ -88,6 +88,14 @@ typedef struct einc__py_alias {
   TSNode cached_scope;
 } einc__py_alias;
 
+/* What a file's module-level imports say about the array libraries a fix may name. */
+typedef struct einc__py_arrays {
+  bool has_torch, has_np; /* `import torch`, `import numpy as np` */
+  /* torch (any of its modules), and another array library (numpy, jax, ...): torch fixes in a
+   * file that only imports the others are likely on other arrays */
+  bool imports_torch, imports_other;
+} einc__py_arrays;
+
 typedef struct einc__py_scan {
   einc__lint_file *file;
   const einc__lint_options *opts;
@@ -96,10 +104,7 @@ typedef struct einc__py_scan {
   bool has_error;
   int32_t n_aliases;
   einc__py_alias aliases[EINC__PY_MAX_ALIASES];
-  bool has_torch, has_np; /* `import torch`, `import numpy as np` somewhere in the file */
-  /* imports of torch (any of its modules) and of another array library (numpy, jax, ...):
-   * torch fixes in a file that only imports the others are likely on other arrays */
-  bool imports_torch, imports_other;
+  einc__py_arrays arrays; /* what the module-level imports say about torch and numpy */
   uint32_t last_star;  /* where the last `from M import *` of another module than einops starts */
   TSNode first_import; /* the first top-level import after `from __future__` ones */
   /* comments by line, for suppressions and to know where a trailing comment can go */
@@ -135,38 +140,38 @@ static bool einc__node_text(const einc__py_scan *s, TSNode n, char *out, size_t 
   return true;
 }
 
+/* The f-string replacement field (`interpolation`) holding `n`, or a null node. An f-string holds
+ * expressions only, so the search stops at the statement: tree-sitter finds a parent from the
+ * root down, and climbing to the module costs as much as the file is long. */
+static TSNode einc__py_interpolation(TSNode n) {
+  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p)) {
+    if (strstr(ts_node_type(p), "statement") || einc__node_is(p, "block")) break;
+    if (einc__node_is(p, "interpolation")) return p;
+  }
+  return (TSNode){0};
+}
+
 /* The quote character of the f-string whose replacement field holds `n` (0 when there is none):
  * before Python 3.12 a fix inside it must not use that character. */
 static char einc__py_fstring_quote(const einc__py_scan *s, TSNode n) {
-  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p)) {
-    /* an f-string holds expressions only: stop at the statement (tree-sitter finds a parent
-     * from the root down, so climbing to the module costs as much as the file is long) */
-    if (strstr(ts_node_type(p), "statement") || einc__node_is(p, "block")) return 0;
-    if (!einc__node_is(p, "interpolation")) continue;
-    TSNode str = ts_node_parent(p);
-    if (ts_node_is_null(str)) return 0;
-    uint32_t b = ts_node_start_byte(str), e = ts_node_end_byte(str);
-    for (uint32_t i = b; i < e; i++) /* past the prefix letters */
-      if (s->src[i] == '"' || s->src[i] == '\'') return s->src[i];
-    return 0;
-  }
+  TSNode field = einc__py_interpolation(n);
+  TSNode str = ts_node_is_null(field) ? field : ts_node_parent(field);
+  if (ts_node_is_null(str)) return 0;
+  for (uint32_t i = ts_node_start_byte(str); i < ts_node_end_byte(str); i++) /* past the prefix */
+    if (s->src[i] == '"' || s->src[i] == '\'') return s->src[i];
   return 0;
 }
 
 /* Whether `n` sits in an f-string replacement field with `=` (f"{expr=}"), which prints the
  * expression's source text: rewriting it changes the output. */
 static bool einc__py_fstring_debug(const einc__py_scan *s, TSNode n) {
-  for (TSNode p = ts_node_parent(n); !ts_node_is_null(p); p = ts_node_parent(p)) {
-    if (strstr(ts_node_type(p), "statement") || einc__node_is(p, "block")) return false;
-    if (!einc__node_is(p, "interpolation")) continue;
-    TSNode ex = ts_node_child_by_field_name(p, "expression", 10);
-    if (ts_node_is_null(ex)) return false;
-    uint32_t i = ts_node_end_byte(ex), end = ts_node_end_byte(p);
-    while (i < end && (s->src[i] == ' ' || s->src[i] == '\t' || s->src[i] == '\n'))
-      i++;
-    return i < end && s->src[i] == '=';
-  }
-  return false;
+  TSNode field = einc__py_interpolation(n);
+  TSNode ex = ts_node_is_null(field) ? field : ts_node_child_by_field_name(field, "expression", 10);
+  if (ts_node_is_null(ex)) return false;
+  uint32_t i = ts_node_end_byte(ex), end = ts_node_end_byte(field);
+  while (i < end && (s->src[i] == ' ' || s->src[i] == '\t' || s->src[i] == '\n'))
+    i++;
+  return i < end && s->src[i] == '=';
 }
 
 static bool einc__py_in_error(const einc__py_scan *s, TSNode n) {
@@ -204,15 +209,19 @@ static bool einc__py_is_einops_module(const char *dotted) {
 // import_from_statement = "from" module "import" (names | "*")
 static bool einc__py_is_scope(TSNode n);
 
-/* Notes which array library the module `name` (dotted, `len` bytes) belongs to. */
-static void einc__py_note_module(bool *torch, bool *other, const char *name, size_t len) {
+/* Notes what an import names, `len` bytes: an `import` item ("torch", "numpy as np", "jax.numpy
+ * as jnp"; `binds`), or the module of a `from` statement, which binds no module name. Only the
+ * exact items bind what a fix's `torch.` and `np.` need. */
+static void einc__py_note_import(einc__py_arrays *arr, const char *item, size_t len, bool binds) {
   static const char *const others[] = {"numpy", "jax", "tensorflow", "mlx", "cupy", "paddle"};
   size_t head = 0;
-  while (head < len && name[head] != '.' && name[head] != ' ')
+  while (head < len && item[head] != '.' && item[head] != ' ')
     head++;
-  if (head == 5 && !memcmp(name, "torch", 5)) *torch = true;
+  if (head == 5 && !memcmp(item, "torch", 5)) arr->imports_torch = true;
   for (size_t i = 0; i < sizeof others / sizeof *others; i++)
-    if (strlen(others[i]) == head && !memcmp(name, others[i], head)) *other = true;
+    if (strlen(others[i]) == head && !memcmp(item, others[i], head)) arr->imports_other = true;
+  if (binds && len == 5 && !memcmp(item, "torch", 5)) arr->has_torch = true;
+  if (binds && len == 11 && !memcmp(item, "numpy as np", 11)) arr->has_np = true;
 }
 
 static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
@@ -228,11 +237,9 @@ static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
     uint32_t n = ts_node_named_child_count(stmt);
     for (uint32_t i = 0; i < n; i++) {
       TSNode item = ts_node_named_child(stmt, i);
-      if (!top) continue;
-      s->has_torch |= einc__node_text_eq(s, item, "torch");
-      s->has_np |= einc__node_text_eq(s, item, "numpy as np");
-      einc__py_note_module(&s->imports_torch, &s->imports_other, s->src + ts_node_start_byte(item),
-                           einc__node_len(item));
+      if (top)
+        einc__py_note_import(&s->arrays, s->src + ts_node_start_byte(item), einc__node_len(item),
+                             true);
       if (einc__node_is(item, "dotted_name")) {
         if (!einc__node_text(s, item, name, sizeof name) || !einc__py_is_einops_module(name))
           continue;
@@ -258,8 +265,7 @@ static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
         ts_node_start_byte(stmt) + 1 > s->last_star)
       s->last_star = ts_node_start_byte(stmt) + 1;
   if (!ts_node_is_null(mod) && top)
-    einc__py_note_module(&s->imports_torch, &s->imports_other, s->src + ts_node_start_byte(mod),
-                         einc__node_len(mod));
+    einc__py_note_import(&s->arrays, s->src + ts_node_start_byte(mod), einc__node_len(mod), false);
   if (ts_node_is_null(mod) || !einc__node_is(mod, "dotted_name") ||
       !einc__node_text(s, mod, module, sizeof module) || !einc__py_is_einops_module(module))
     return;
@@ -322,8 +328,6 @@ static int32_t einc__py_resolve(const einc__py_scan *s, TSNode callee, char *out
   }
   return -1;
 }
-
-static bool einc__py_has_word(const char *s, size_t n, const char *word);
 
 /* ---- scopes: does a name at a call still mean the einops import? ------------------------- */
 
@@ -415,78 +419,86 @@ static einc__py_bind einc__py_binding_kind(const einc__py_scan *s, TSNode id, co
   return EINC__PY_BIND_OTHER;
 }
 
-/* Whether a walrus in comprehension `n` (or in one nested in it) assigns `name`: PEP 572 makes
- * it bind in the scope around the comprehension. */
-static bool einc__py_comprehension_walrus(const einc__py_scan *s, TSNode n, const char *name) {
-  if (!einc__node_is(n, "list_comprehension") && !einc__node_is(n, "set_comprehension") &&
-      !einc__node_is(n, "dictionary_comprehension") && !einc__node_is(n, "generator_expression"))
-    return false;
-  bool found = false;
-  TSTreeCursor cur = ts_tree_cursor_new(n);
-  for (bool down = true; !found;) {
-    TSNode k = ts_tree_cursor_current_node(&cur);
-    bool stop = down && (einc__node_is(k, "function_definition") || einc__node_is(k, "lambda") ||
-                         einc__node_is(k, "class_definition"));
-    if (down && einc__node_is(k, "named_expression")) {
-      TSNode nm = ts_node_child_by_field_name(k, "name", 4);
-      found = !ts_node_is_null(nm) && einc__node_text_eq(s, nm, name);
-    }
-    if (down && !stop && ts_tree_cursor_goto_first_child(&cur)) continue;
+/* Visits `root` and the nodes under it in source order; `visit` says whether to go into a node's
+ * children (the cursor gives the node's field name in its parent). */
+typedef bool (*einc__py_visit_fn)(void *ctx, TSTreeCursor *cur, TSNode n);
+static void einc__py_walk(TSNode root, einc__py_visit_fn visit, void *ctx) {
+  TSTreeCursor cur = ts_tree_cursor_new(root);
+  for (bool down = true;;) {
+    if (down && visit(ctx, &cur, ts_tree_cursor_current_node(&cur)) &&
+        ts_tree_cursor_goto_first_child(&cur))
+      continue;
     if (ts_tree_cursor_goto_next_sibling(&cur)) {
       down = true;
       continue;
     }
-    if (!ts_tree_cursor_goto_parent(&cur)) break;
+    if (!ts_tree_cursor_goto_parent(&cur) || ts_node_eq(ts_tree_cursor_current_node(&cur), root))
+      break;
     down = false;
-    if (ts_node_eq(ts_tree_cursor_current_node(&cur), n)) break;
   }
   ts_tree_cursor_delete(&cur);
-  return found;
+}
+
+typedef struct einc__py_binds {
+  const einc__py_scan *s;
+  TSNode scope;
+  const char *name;
+  bool einops, other, declared_outer;
+} einc__py_binds;
+
+static bool einc__py_is_comprehension(TSNode n) {
+  return einc__node_is(n, "list_comprehension") || einc__node_is(n, "set_comprehension") ||
+         einc__node_is(n, "dictionary_comprehension") || einc__node_is(n, "generator_expression");
+}
+
+/* A walrus inside a comprehension (or one nested in it) binds in the scope around it (PEP 572);
+ * function, lambda and class bodies inside it are their own scopes. */
+static bool einc__py_visit_walrus(void *ctx, TSTreeCursor *cur, TSNode n) {
+  (void)cur;
+  einc__py_binds *b = ctx;
+  if (einc__node_is(n, "named_expression")) {
+    TSNode nm = ts_node_child_by_field_name(n, "name", 4);
+    if (!ts_node_is_null(nm) && einc__node_text_eq(b->s, nm, b->name)) b->other = true;
+  }
+  return !einc__node_is(n, "function_definition") && !einc__node_is(n, "lambda") &&
+         !einc__node_is(n, "class_definition");
+}
+
+static bool einc__py_visit_binding(void *ctx, TSTreeCursor *cur, TSNode n) {
+  einc__py_binds *b = ctx;
+  if (!ts_node_eq(n, b->scope) && einc__py_is_scope(n)) { /* only its name binds here */
+    TSNode nm = ts_node_child_by_field_name(n, "name", 4);
+    if (!ts_node_is_null(nm) && einc__node_text_eq(b->s, nm, b->name)) b->other = true;
+    if (einc__py_is_comprehension(n)) einc__py_walk(n, einc__py_visit_walrus, b);
+    return false;
+  }
+  if (!einc__node_is(n, "identifier") || !einc__node_text_eq(b->s, n, b->name)) return true;
+  /* a callee, an attribute's object or a value is never a target: skip the parent lookups,
+   * which tree-sitter makes from the root down */
+  const char *field = ts_tree_cursor_current_field_name(cur);
+  if (field && (!strcmp(field, "function") || !strcmp(field, "object") || !strcmp(field, "value") ||
+                !strcmp(field, "right") || !strcmp(field, "argument")))
+    return false;
+  TSNode p = ts_node_parent(n);
+  if (einc__node_is(p, "global_statement") || einc__node_is(p, "nonlocal_statement")) {
+    b->declared_outer = true;
+  } else if (einc__py_is_binding(n)) {
+    einc__py_bind k = einc__py_binding_kind(b->s, n, b->name);
+    b->einops |= k == EINC__PY_BIND_EINOPS;
+    b->other |= k == EINC__PY_BIND_OTHER;
+  }
+  return false;
 }
 
 /* What `scope` binds `name` to: in its parameters or body, not in the scopes nested in it
- * (whose def / class names do count). Another binding wins over the einops import (a local
- * `rearrange = ...` hides it in the whole function); a `global` / `nonlocal` statement sends
- * the name to an outer scope (EINC__PY_BIND_NONE). */
+ * (whose def / class names, and comprehensions' walruses, do count). Another binding wins over
+ * the einops import (a local `rearrange = ...` hides it in the whole function); a `global` /
+ * `nonlocal` statement sends the name to an outer scope (EINC__PY_BIND_NONE). */
 static einc__py_bind einc__py_scope_binds(const einc__py_scan *s, TSNode scope, const char *name) {
-  bool einops = false, other = false, declared_outer = false;
-  TSTreeCursor cur = ts_tree_cursor_new(scope);
-  for (bool down = true;;) {
-    TSNode n = ts_tree_cursor_current_node(&cur);
-    bool nested = !ts_node_eq(n, scope) && einc__py_is_scope(n);
-    /* (a callee, an attribute's object or a value is never a target: skip the parent lookups,
-     * which tree-sitter makes from the root down) */
-    const char *field = down ? ts_tree_cursor_current_field_name(&cur) : NULL;
-    bool plain_use =
-        field && (!strcmp(field, "function") || !strcmp(field, "object") ||
-                  !strcmp(field, "value") || !strcmp(field, "right") || !strcmp(field, "argument"));
-    if (down && !plain_use && einc__node_is(n, "identifier") && einc__node_text_eq(s, n, name)) {
-      TSNode p = ts_node_parent(n);
-      if (einc__node_is(p, "global_statement") || einc__node_is(p, "nonlocal_statement")) {
-        declared_outer = true;
-      } else if (einc__py_is_binding(n)) {
-        einc__py_bind k = einc__py_binding_kind(s, n, name);
-        einops |= k == EINC__PY_BIND_EINOPS;
-        other |= k == EINC__PY_BIND_OTHER;
-      }
-    }
-    if (nested && down) { /* only its name binds here, and a comprehension's walrus */
-      TSNode nm = ts_node_child_by_field_name(n, "name", 4);
-      if (!ts_node_is_null(nm) && einc__node_text_eq(s, nm, name)) other = true;
-      if (einc__py_comprehension_walrus(s, n, name)) other = true;
-    }
-    if (down && !nested && ts_tree_cursor_goto_first_child(&cur)) continue;
-    if (ts_tree_cursor_goto_next_sibling(&cur)) {
-      down = true;
-      continue;
-    }
-    if (!ts_tree_cursor_goto_parent(&cur)) break;
-    down = false;
-    if (ts_node_eq(ts_tree_cursor_current_node(&cur), scope)) break;
-  }
-  ts_tree_cursor_delete(&cur);
-  if (declared_outer) return EINC__PY_BIND_NONE;
-  return other ? EINC__PY_BIND_OTHER : einops ? EINC__PY_BIND_EINOPS : EINC__PY_BIND_NONE;
+  einc__py_binds b = {.s = s, .scope = scope, .name = name};
+  einc__py_walk(scope, einc__py_visit_binding, &b);
+  if (b.declared_outer) return EINC__PY_BIND_NONE;
+  return b.other ? EINC__PY_BIND_OTHER : b.einops ? EINC__PY_BIND_EINOPS : EINC__PY_BIND_NONE;
 }
 
 /* Whether `name` at `n` means something else than the einops import: bound otherwise in the
@@ -1151,8 +1163,8 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     f->safety = info.safety;
     /* A fix naming a module the file does not import needs the import added by hand. */
     const char *need = NULL;
-    if (einc__py_uses_module(expr, "torch.") && !s->has_torch) need = "import torch";
-    if (einc__py_uses_module(expr, "np.") && !s->has_np) need = "import numpy as np";
+    if (einc__py_uses_module(expr, "torch.") && !s->arrays.has_torch) need = "import torch";
+    if (einc__py_uses_module(expr, "np.") && !s->arrays.has_np) need = "import numpy as np";
     if (need && ts_node_is_null(s->first_import)) {
       f->safety = EINC_FIX_UNSAFE;
       snprintf(info.unsafe_why, sizeof info.unsafe_why, "the file needs `%s`", need);
@@ -1173,7 +1185,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       snprintf(info.unsafe_why, sizeof info.unsafe_why,
                "`%s` names something else where the call is", module);
     }
-    if (s->opts->target == EINC_EMIT_TORCH && s->imports_other && !s->imports_torch) {
+    if (s->opts->target == EINC_EMIT_TORCH && s->arrays.imports_other && !s->arrays.imports_torch) {
       f->safety = EINC_FIX_UNSAFE;
       snprintf(info.unsafe_why, sizeof info.unsafe_why,
                "the file imports another array library and not torch, so the tensors may not be "
@@ -1556,19 +1568,15 @@ static uint32_t einc__py_ranges(const char *src, size_t len, const einc__py_chun
   return k;
 }
 
-/* Parses the file, or only the top-level statements that mention einops or a name bound by
- * an einops import: a module is mostly other code, and the parse is most of a scan's time.
- * Statements are independent, so parsing a subset gives the same trees for that subset. */
-/* `import torch` / `import numpy as np` among the top-level statements, read from the text:
- * a partial parse leaves them out, and a fix must not add them a second time. The items are
- * matched exactly, as einc__py_read_import does. */
+/* The module-level imports of a partly parsed file, read from the text of its top-level
+ * statements: the parse leaves most of them out, and a fix must not add `import torch` a second
+ * time. Items as einc__py_read_import sees them. */
 static void einc__py_scan_imports(const char *src, const einc__py_chunk *ch, int32_t n,
-                                  einc__py_scan *s) {
-  bool *has_torch = &s->has_torch, *has_np = &s->has_np;
+                                  einc__py_arrays *arr) {
   for (int32_t i = 0; i < n; i++) {
     const char *p = src + ch[i].start, *end = src + ch[i].end;
     if (end - p > 5 && !memcmp(p, "from ", 5))
-      einc__py_note_module(&s->imports_torch, &s->imports_other, p + 5, strcspn(p + 5, " \t\n"));
+      einc__py_note_import(arr, p + 5, strcspn(p + 5, " \t\n"), false);
     if (end - p < 7 || memcmp(p, "import ", 7) != 0) continue;
     p += 7;
     while (p < end && *p != '\n' && *p != '#' && *p != ';') {
@@ -1580,22 +1588,23 @@ static void einc__py_scan_imports(const char *src, const einc__py_chunk *ch, int
       const char *e = q;
       while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
         e--;
-      einc__py_note_module(&s->imports_torch, &s->imports_other, p, (size_t)(e - p));
-      if (e - p == 5 && !memcmp(p, "torch", 5)) *has_torch = true;
-      if (e - p == 11 && !memcmp(p, "numpy as np", 11)) *has_np = true;
+      einc__py_note_import(arr, p, (size_t)(e - p), true);
       p = q < end && *q == ',' ? q + 1 : q;
     }
   }
 }
 
+/* Parses the file, or only the top-level statements that mention einops or a name bound by
+ * an einops import: a module is mostly other code, and the parse is most of a scan's time.
+ * Statements are independent, so parsing a subset gives the same trees for that subset. */
 static TSTree *einc__py_parse(einc__py_ctx *ctx, const einc__lint_file *file, bool full,
-                              einc__py_scan *imports) {
+                              einc__py_arrays *arrays) {
   enum { SMALL = 2048 };
   einc__py_chunk *ch = NULL;
   int32_t n = full || file->len < SMALL ? -1 : einc__py_chunks(file->src, file->len, &ch);
   TSRange *ranges = n > 1 ? einc__malloc(sizeof *ranges * (size_t)n) : NULL;
   TSTree *tree = NULL;
-  if (n > 1) einc__py_scan_imports(file->src, ch, n, imports);
+  if (n > 1) einc__py_scan_imports(file->src, ch, n, arrays);
   if (ranges) {
     /* First the statements naming einops: its imports say which other names to look for. */
     const char *needles[EINC__PY_MAX_ALIASES + 1] = {"einops"};
@@ -1665,8 +1674,8 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     file->error = "cannot set up the Python parser (grammar ABI not supported?)";
     return EINC_ENOMEM;
   }
-  einc__py_scan imports = {0}; /* what the text of a partly parsed file imports */
-  TSTree *tree = einc__py_parse(ctx, file, opts->full_parse, &imports);
+  einc__py_arrays arrays = {0}; /* what the text of a partly parsed file imports */
+  TSTree *tree = einc__py_parse(ctx, file, opts->full_parse, &arrays);
   if (!tree) {
     file->error = "the Python parser gave up on this file";
     return EINC_ENOMEM;
@@ -1681,10 +1690,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
   s->src = file->src;
   s->root = ts_tree_root_node(tree);
   s->has_error = ts_node_has_error(s->root);
-  s->has_torch = imports.has_torch;
-  s->has_np = imports.has_np;
-  s->imports_torch = imports.imports_torch;
-  s->imports_other = imports.imports_other;
+  s->arrays = arrays;
 
   /* One pass of the query: imports and comments first (calls need both), calls after. */
   TSNode *calls = NULL; /* call, callee, arguments */
