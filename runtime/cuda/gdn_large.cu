@@ -3,12 +3,12 @@
  * producer computes Y = gated_norm(o, z) on the fly, so the activations never make the round trip
  * through device memory (2·T·H·d·2 bytes that the norm kernel + cuBLASLt path writes and reads
  * back, about a third of the floor at T ≥ 1024 for the Qwen3.5 shapes). Opt-in
- * (EINC_RT__CUDA_PATH_LARGE): on the H100 it is correct but still 1.3-1.6x slower than the norm
+ * (EINC_RT__CUDA_PATH_LARGE): on the H100 it is correct but still 1.05-1.4x slower than the norm
  * kernel + cuBLASLt (README: CUDA), so the default path does not take it.
  *
  * - A block computes a 128 x 256 tile of out; its k-steps are whole heads (128 columns), so the
  *   norm's sum of squares of a row is local to a step.
- * - The C blocks of a cluster (C = 2 or 4) take C neighbouring 256-column tiles of the same 128
+ * - The C blocks of a cluster (C = 2, 4 or 8) take C neighbouring 256-column tiles of the same 128
  *   rows and share the A operand: each block's producer warpgroup computes 128 / C of the rows
  *   into its own A stage and sends them to the other blocks' stages by bulk copies between
  *   shared memories (counted on the receiving stage's barrier), so a row's norm is computed
@@ -24,9 +24,8 @@
  *   the first consumer thread as soon as both consumer warpgroups are done with a slot, so W's
  *   copies run ahead of the producers instead of waiting for a whole stage.
  * - Two consumer warpgroups multiply with wgmma m64n256k16 (64 rows each, fp32 accumulators in
- *   registers, operands straight from shared memory), one step in flight while the previous
- *   step's stage and slots are handed back, and store their tile (rows past T are never
- *   written).
+ *   registers, operands straight from shared memory), hand a step's stage and slots back as
+ *   soon as its multiplies are done, and store their tile (rows past T are never written).
  * - Tiles are numbered with the D / 256 tiles of a tile row next to each other, so the clusters
  *   that read the same o and z rows run at the same time and share them through L2.
  * No workspace, no atomics, deterministic, one launch (capture-safe). sm_90a only (wgmma).
@@ -288,8 +287,30 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int j = 0; j < 128; j++)
       acc[j] = 0.f;
+    /* Step i - 1 is done: its A stage goes back to every producer of the cluster, its W slots
+     * to the issuer, who asks for the next slices at once. */
+    auto release = [&](int i) {
+      if (lane == 0) {
+        const uint32_t bar = smem_addr(&aempty[(i - 1) % AS]);
+#pragma unroll
+        for (int r = 0; r < C; r++)
+          mbar_arrive_remote(map_rank(bar, (uint32_t)r));
+        mbar_arrive(&bempty[(2 * i - 2) % BS]);
+        mbar_arrive(&bempty[(2 * i - 1) % BS]);
+      }
+      if (issuer)
+        for (; next < 2 * i + BS && next < slices; next++)
+          request_w<BS>(&wmap, bslots, bfull, bempty, next, n0);
+    };
     for (int i = 0; i < a.heads; i++) {
       const int s = i % AS, b0 = (2 * i) % BS, b1 = (2 * i + 1) % BS;
+      /* The previous step's multiplies are waited for before this step's A is: its W slots are
+       * then refilled while the producers may still be computing A, instead of after (measured
+       * 5-8% faster than keeping one step of multiplies queued, which tied W's copies to A). */
+      if (i > 0) {
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        release(i);
+      }
       mbar_wait(&afull[s], (unsigned)(i / AS) & 1u);
       mbar_wait(&bfull[b0], (unsigned)(2 * i / BS) & 1u);
       mbar_wait(&bfull[b1], (unsigned)((2 * i + 1) / BS) & 1u);
@@ -304,22 +325,6 @@ __global__ void __launch_bounds__(kThreads, 1)
           wgmma256<T>::run(acc, smem_desc(ast + h * kAHalf + kk * 32), smem_desc(bst[h] + kk * 32),
                            1u);
       asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-      /* The previous step's multiplies are done: its A stage goes back to every producer of
-       * the cluster, its W slots to the issuer. */
-      asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
-      if (i > 0) {
-        if (lane == 0) {
-          const uint32_t bar = smem_addr(&aempty[(i - 1) % AS]);
-#pragma unroll
-          for (int r = 0; r < C; r++)
-            mbar_arrive_remote(map_rank(bar, (uint32_t)r));
-          mbar_arrive(&bempty[(2 * i - 2) % BS]);
-          mbar_arrive(&bempty[(2 * i - 1) % BS]);
-        }
-        if (issuer)
-          for (; next < 2 * i + BS && next < slices; next++)
-            request_w<BS>(&wmap, bslots, bfull, bempty, next, n0);
-      }
     }
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 
@@ -371,10 +376,11 @@ int current_device(void) {
   return cudaGetDevice(&dev) == cudaSuccess && dev >= 0 && dev < kMaxDevices ? dev : -1;
 }
 
-/* Blocks a cluster: 4 where the 256-column tiles of a tile row come in fours, else 2 (fits()
- * asks for an even count). Four measured 1.3-2.0x faster than two on the H100 (README: CUDA). */
+/* Blocks a cluster: 8, 4 or 2, the most that divides the 256-column tiles of a tile row (fits()
+ * asks for an even count); each block computes 1/C of the A rows. On the H100 four measured
+ * 1.3-2.0x faster than two, eight 6-9% faster than four (README: CUDA). */
 int cluster_size(int32_t rows) {
-  return rows / kBN % 4 == 0 ? 4 : 2;
+  return rows / kBN % 8 == 0 ? 8 : rows / kBN % 4 == 0 ? 4 : 2;
 }
 
 /* Three A stages (W four slices ahead) measured 1.17-1.37x faster than two (W five ahead). */
@@ -385,8 +391,11 @@ template <typename T, int C, int AS> cudaError_t set_smem(void) {
                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)kSmem);
 }
 template <typename T> cudaError_t set_smem_dtype(void) {
-  const cudaError_t e = set_smem<T, 2, kAStages>();
-  return e != cudaSuccess ? e : set_smem<T, 4, kAStages>();
+  cudaError_t e;
+  if ((e = set_smem<T, 2, kAStages>()) != cudaSuccess ||
+      (e = set_smem<T, 4, kAStages>()) != cudaSuccess)
+    return e;
+  return set_smem<T, 8, kAStages>();
 }
 
 /* Whether the device runs at least one cluster of C blocks of the kernel at a time. */
@@ -423,8 +432,14 @@ cudaError_t launch(const CUtensorMap &wmap, const einc_rt__cuda_fused_args *a, u
 template <typename T>
 cudaError_t launch_dtype(const CUtensorMap &wmap, const einc_rt__cuda_fused_args *a,
                          unsigned blocks, cudaStream_t stream) {
-  if (cluster_size(a->rows) == 4) return launch<T, 4, kAStages>(wmap, a, blocks, stream);
-  return launch<T, 2, kAStages>(wmap, a, blocks, stream);
+  switch (cluster_size(a->rows)) {
+  case 8:
+    return launch<T, 8, kAStages>(wmap, a, blocks, stream);
+  case 4:
+    return launch<T, 4, kAStages>(wmap, a, blocks, stream);
+  default:
+    return launch<T, 2, kAStages>(wmap, a, blocks, stream);
+  }
 }
 
 } // namespace
@@ -444,7 +459,8 @@ extern "C" cudaError_t einc_rt__cuda_large_prepare(void) {
       (e = set_smem_dtype<__half>()) != cudaSuccess)
     return e;
   if (dev >= kMaxDevices) return cudaSuccess;
-  g_clusters[dev] = (clusters_fit<2>() ? 1u << 2 : 0u) | (clusters_fit<4>() ? 1u << 4 : 0u);
+  g_clusters[dev] = (clusters_fit<2>() ? 1u << 2 : 0u) | (clusters_fit<4>() ? 1u << 4 : 0u) |
+                    (clusters_fit<8>() ? 1u << 8 : 0u);
   cudaGetLastError(); /* a refused occupancy query leaves the kernel unused, not the device */
   return cudaSuccess;
 }

@@ -433,8 +433,8 @@ int main(int argc, char **argv) {
           {1, 16, 256, 1}, {1, 48, 5120, 0}, {1, 64, 4096, 0}, {2, 32, 2048, 1}, {3, 24, 300, 0},
           {4, 8, 17, 0},   {8, 16, 1000, 1}, {9, 32, 2048, 0}, {16, 1, 40, 0},   {16, 32, 2048, 1}};
       run_path_shapes(be, stream, dts[di], EINC_RT__CUDA_PATH_GEMV, 16, gemv_shapes, 10);
-      /* The one-kernel large-batch path: partial and whole 128-token tiles, clusters of 2 and 4
-       * blocks, two to twenty 256-row tiles, the Qwen3.5 shapes, slices, both gates. */
+      /* The one-kernel large-batch path: partial and whole 128-token tiles, clusters of 2, 4
+       * and 8 blocks, two to twenty 256-row tiles, the Qwen3.5 shapes, slices, both gates. */
       const int64_t large_shapes[][4] = {{1, 1, 512, 1},     {17, 4, 512, 0},   {128, 2, 1536, 1},
                                          {129, 8, 3072, 1},  {300, 3, 1024, 0}, {260, 32, 2048, 1},
                                          {131, 48, 5120, 1}, {64, 64, 4096, 0}};
@@ -469,6 +469,8 @@ int main(int argc, char **argv) {
     run_case(be, stream, &g);
     g.T = 130, g.H = 2, g.D = 512, g.path = EINC_RT__CUDA_PATH_LARGE, g.out_slice = true;
     run_case(be, stream, &g); /* the large kernel in a graph, two token tiles, a partial one */
+    g.D = 2048;
+    run_case(be, stream, &g); /* the same with clusters of 8 */
     run_decode(be, stream, dts[di], quick ? 6 : 48, 1, quick ? 8 : 32, quick ? 256 : 2048);
     run_decode(be, stream, dts[di], quick ? 4 : 24, 3, quick ? 8 : 32, quick ? 256 : 1024);
     run_steps(be, dts[di], quick ? 5 : 37, 4, 96, 128);
