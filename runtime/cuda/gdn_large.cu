@@ -378,7 +378,7 @@ int current_device(void) {
 
 /* Blocks a cluster: 8, 4 or 2, the most that divides the 256-column tiles of a tile row (fits()
  * asks for an even count); each block computes 1/C of the A rows. On the H100 four measured
- * 1.3-2.0x faster than two, eight 6-9% faster than four (README: CUDA). */
+ * 1.3-2.0x faster than two, eight 6% faster than four (README: CUDA). */
 int cluster_size(int32_t rows) {
   return rows / kBN % 8 == 0 ? 8 : rows / kBN % 4 == 0 ? 4 : 2;
 }
