@@ -16,10 +16,11 @@
 #include "cuda_common.h"
 
 /* cuBLASLt asks for 32 MiB of workspace on Hopper to reach its fastest kernels. */
-#define EINC_RT__CUDA_WORKSPACE       ((size_t)32 << 20)
-#define EINC_RT__CUDA_TUNE_CANDIDATES 8    /* cuBLASLt candidates timed per tuned GEMM */
-#define EINC_RT__CUDA_TUNE_MIN_TOKENS 4096 /* smaller GEMMs read W: the heuristic's pick won */
-#define EINC_RT__CUDA_GEMM_CACHE      32
+#define EINC_RT__CUDA_WORKSPACE          ((size_t)32 << 20)
+#define EINC_RT__CUDA_TUNE_CANDIDATES    8    /* cuBLASLt candidates timed per tuned GEMM */
+#define EINC_RT__CUDA_TUNE_MIN_TOKENS    4096 /* smaller GEMMs read W: the heuristic's pick won */
+#define EINC_RT__CUDA_GEMM_CACHE         32
+#define EINC_RT__CUDA_UNSPLIT_MAX_TOKENS 64 /* up to here a split K is dropped: algo_unsplit() */
 /* Tokens a projection's activation buffer holds when max_tokens is 0: long enough that the
  * GEMM runs at full rate, short enough to cost a few MiB. */
 #define EINC_RT__CUDA_DEFAULT_TOKENS 1024
@@ -123,6 +124,33 @@ static int32_t einc_rt__align_of(const void *p) {
   return a;
 }
 
+/* For a few tokens the product reads W and little else. Where the heuristic's first choice
+ * splits K and adds the parts in a second pass, the same kernel without the split measured
+ * faster on the H100 (W cold, T = 2-64: H=32 D=2048 9.0-9.3 against 9.8-10.3 us, H=64 D=4096
+ * 26.0-27.3 against 27.0-28.4 at T <= 32) and never slower; for H=16 and H=48 the heuristic
+ * did not split. So the split is dropped when cuBLASLt accepts the algorithm without it
+ * (README: CUDA; runtime/cuda/bench/results/2026-11-25-h100-unsplit.log). */
+static void einc_rt__algo_unsplit(einc_rt__cuda *cu, einc_rt__gemm_plan *p) {
+  cublasLtMatmulAlgo_t algo = p->algo;
+  cublasLtMatmulHeuristicResult_t check;
+  int32_t split = 1;
+  uint32_t scheme = CUBLASLT_REDUCTION_SCHEME_NONE;
+  size_t size = 0;
+  if (cublasLtMatmulAlgoConfigGetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split,
+                                           sizeof split, &size) != CUBLAS_STATUS_SUCCESS ||
+      split <= 1)
+    return;
+  split = 1;
+  if (cublasLtMatmulAlgoConfigSetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split,
+                                           sizeof split) == CUBLAS_STATUS_SUCCESS &&
+      cublasLtMatmulAlgoConfigSetAttribute(&algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &scheme,
+                                           sizeof scheme) == CUBLAS_STATUS_SUCCESS &&
+      cublasLtMatmulAlgoCheck(cu->lt, p->op, p->a, p->b, p->c, p->c, &algo, &check) ==
+          CUBLAS_STATUS_SUCCESS &&
+      check.workspaceSize <= EINC_RT__CUDA_WORKSPACE)
+    p->algo = algo;
+}
+
 /* Column-major view: out^T[D,T] = op(W^T)[D,K] · X^T[K,T], i.e. cuBLAS "TN" with m=D, n=T. */
 static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
                                    const einc_rt__gemm_key *key,
@@ -174,6 +202,7 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
   }
   cublasLtMatmulPreferenceDestroy(pref);
   p->algo = result[0].algo;
+  if (key->t <= EINC_RT__CUDA_UNSPLIT_MAX_TOKENS) einc_rt__algo_unsplit(cu, p);
   if (n_cand) *n_cand = found;
   p->key = *key;
   p->used = true;

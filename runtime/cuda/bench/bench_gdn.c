@@ -238,7 +238,8 @@ int main(int argc, char **argv) {
                  "gemm_graph_us,read_w_graph_us\n");
 
   const int64_t shapes[][2] = {{32, 2048}, {48, 5120}};
-  const int64_t Ts[] = {1, 4, 8, 16, 128, 1024, 8192, 32768};
+  const int64_t Ts[] = {1, 4, 8, 16, 32, 64, 128, 1024, 8192, 32768};
+  const int n_ts = (int)(sizeof Ts / sizeof Ts[0]);
   const int64_t t_max = 32768, d = 128;
   printf("\n%3s %5s %6s %9s | %-17s %-17s %-17s %-17s %-17s %-17s %-17s %s\n", "H", "D", "T",
          "floor us", "einc eager", "einc graph", "fused graph", "gemv graph", "large graph",
@@ -260,7 +261,7 @@ int main(int argc, char **argv) {
       Ws[r] = tensor(dev_random((size_t)(D * K), 0.02), 2, sW);
       CHECK_RT(be->vt->proj_new(be, &w, &Ws[r], &params, t_max, &projs[r]));
     }
-    for (int ti = 0; ti < (profile ? 2 : 8); ti++) {
+    for (int ti = 0; ti < (profile ? 2 : n_ts); ti++) {
       const int64_t T = Ts[ti];
       if (!token_listed(T)) continue;
       const double bytes = 2.0 * (2.0 * T * K + (double)D * K + d + (double)T * D);
@@ -330,7 +331,7 @@ int main(int argc, char **argv) {
     /* Would timing cuBLASLt's candidates beat its heuristic's first choice? The GEMM alone,
      * each candidate replayed from a graph over the rotating weights. */
     if (!profile)
-      for (int ti = 3; ti < 8; ti++)
+      for (int ti = 3; ti < n_ts; ti++)
         if (token_listed(Ts[ti])) gemm_candidates(s, Ts[ti], D, K, Ws, n_rot, ob, outb);
     for (int r = 0; r < n_rot; r++) {
       be->vt->proj_delete(be, projs[r]);
