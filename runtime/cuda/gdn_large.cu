@@ -377,10 +377,15 @@ int current_device(void) {
 }
 
 /* Blocks a cluster: 8, 4 or 2, the most that divides the 256-column tiles of a tile row (fits()
- * asks for an even count); each block computes 1/C of the A rows. On the H100 four measured
- * 1.3-2.0x faster than two, eight 6% faster than four (README: CUDA). */
+ * asks for an even count) among the sizes the current device runs (0: none); each block computes
+ * 1/C of the A rows. On the H100 four measured 1.3-2.0x faster than two, eight 6% faster than
+ * four (README: CUDA). */
 int cluster_size(int32_t rows) {
-  return rows / kBN % 8 == 0 ? 8 : rows / kBN % 4 == 0 ? 4 : 2;
+  const int dev = current_device();
+  const unsigned fit = dev < 0 ? 0u : g_clusters[dev];
+  for (int c = 8; c >= 2; c /= 2)
+    if (rows / kBN % c == 0 && (fit >> c & 1u)) return c;
+  return 0;
 }
 
 /* Three A stages (W four slices ahead) measured 1.17-1.37x faster than two (W five ahead). */
@@ -437,8 +442,10 @@ cudaError_t launch_dtype(const CUtensorMap &wmap, const einc_rt__cuda_fused_args
     return launch<T, 8, kAStages>(wmap, a, blocks, stream);
   case 4:
     return launch<T, 4, kAStages>(wmap, a, blocks, stream);
-  default:
+  case 2:
     return launch<T, 2, kAStages>(wmap, a, blocks, stream);
+  default: /* fits() refused it */
+    return cudaErrorInvalidConfiguration;
   }
 }
 
@@ -496,8 +503,7 @@ extern "C" bool einc_rt__cuda_large_map_init(einc_rt_dtype dtype, const void *W,
 extern "C" bool einc_rt__cuda_large_fits(const einc_rt__cuda_fused_args *a,
                                          const einc_rt__cuda_large_map *map) {
   using namespace einc_rt_cuda;
-  const int dev = current_device();
-  if (dev < 0 || !(g_clusters[dev] >> cluster_size(a->rows) & 1u)) return false;
+  if (cluster_size(a->rows) == 0) return false;
   return map->ready && a->W == map->W && a->dtype == map->dtype && a->rows == map->rows &&
          (int64_t)a->heads * kHeadDim == map->cols && a->tokens >= 1 &&
          a->tokens <= INT32_MAX - kBM &&
