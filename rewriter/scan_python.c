@@ -806,9 +806,16 @@ static bool einc__py_is_listish(const einc__py_scan *s, TSNode n) {
   return false;
 }
 
+/* Methods whose result is a torch tensor, whatever they are called on: numpy's arrays have none
+ * of them. */
+static const char *const einc__py_torch_methods[] = {
+    "cpu",  "cuda",     "detach", "contiguous", "float",
+    "half", "bfloat16", "to",     "clone",      "requires_grad_"};
+
 /* Which array library visibly made the tensor argument: 1 when it is a call on a name a
- * module-level import binds to torch (`torch.cat(xs)[0]`), 2 for numpy, jax and the others
- * (`np.stack(xs).astype(float)`, or the call sits in `torch.from_numpy(...)`), else 0. */
+ * module-level import binds to torch (`torch.cat(xs)[0]`) or the last conversion method applied
+ * is torch's (`x.cpu()`, `x.float()`), 2 for numpy, jax and the others (`np.stack(xs).astype(
+ * float)`, `t.cpu().numpy()`, or the call sits in `torch.from_numpy(...)`), else 0. */
 static int einc__py_array_origin(const einc__py_scan *s, TSNode call, TSNode t) {
   bool called = false;
   for (int depth = 0; depth < 64 && !ts_node_is_null(t); depth++) {
@@ -817,6 +824,15 @@ static int einc__py_array_origin(const einc__py_scan *s, TSNode call, TSNode t) 
     } else if (einc__node_is(t, "call")) {
       called = true;
       t = ts_node_child_by_field_name(t, "function", 8);
+      /* A method call: going from the outside in, the first conversion method decides. */
+      TSNode m = !ts_node_is_null(t) && einc__node_is(t, "attribute")
+                     ? ts_node_child_by_field_name(t, "attribute", 9)
+                     : (TSNode){0};
+      if (!ts_node_is_null(m)) {
+        if (einc__node_text_eq(s, m, "numpy")) return 2;
+        for (size_t i = 0; i < sizeof einc__py_torch_methods / sizeof *einc__py_torch_methods; i++)
+          if (einc__node_text_eq(s, m, einc__py_torch_methods[i])) return 1;
+      }
     } else if (einc__node_is(t, "attribute")) {
       t = ts_node_child_by_field_name(t, "object", 6);
     } else if (einc__node_is(t, "subscript")) {
