@@ -103,6 +103,19 @@ typedef struct einc__py_arrays {
   int n_torch_names, n_other_names;
 } einc__py_arrays;
 
+/* The names a scope assigns from an expression that visibly makes an array of one library
+ * (`img = np.load(p)`, `x = t.cpu().numpy()`), with bit 1 for torch and bit 2 for the others. */
+typedef struct einc__py_origin_name {
+  uint32_t start, len; /* the name's bytes in the source */
+  int mask;
+} einc__py_origin_name;
+typedef struct einc__py_origins {
+  bool ready;
+  TSNode scope;
+  int32_t n, cap;
+  einc__py_origin_name *names;
+} einc__py_origins;
+
 typedef struct einc__py_scan {
   einc__lint_file *file;
   const einc__lint_options *opts;
@@ -123,6 +136,9 @@ typedef struct einc__py_scan {
   /* per finding: where its callee's first identifier starts (UINT32_MAX: not a call) */
   int32_t n_callee_ids;
   uint32_t *finding_callee_id;
+  /* names assigned an array made visibly by one library, in the module and in the last function
+   * looked at (einc__py_name_origin) */
+  einc__py_origins module_origins, scope_origins;
 } einc__py_scan;
 
 static bool einc__node_is(TSNode n, const char *type) {
@@ -848,6 +864,7 @@ static int einc__py_array_origin(const einc__py_scan *s, TSNode call, TSNode t) 
       if (einc__node_text_eq(s, t, s->arrays.other_names[i])) return 2;
   }
   /* (tree-sitter 0.20 cannot take the type of a null node: each step checks first) */
+  if (ts_node_is_null(call)) return 0;
   TSNode args = ts_node_parent(call);
   if (ts_node_is_null(args) || !einc__node_is(args, "argument_list")) return 0;
   TSNode outer = ts_node_parent(args);
@@ -862,6 +879,77 @@ static int einc__py_array_origin(const einc__py_scan *s, TSNode call, TSNode t) 
         if (einc__node_text_eq(s, obj, s->arrays.torch_names[i])) return 2;
   }
   return 0;
+}
+
+typedef struct einc__py_origin_walk {
+  einc__py_scan *s;
+  TSNode scope;
+  einc__py_origins *out;
+} einc__py_origin_walk;
+
+/* Functions, lambdas and classes: the scopes whose assignments are their own. (A name a
+ * comprehension reads but does not bind is the enclosing function's.) */
+static bool einc__py_is_body_scope(TSNode n) {
+  return einc__node_is(n, "function_definition") || einc__node_is(n, "lambda") ||
+         einc__node_is(n, "class_definition");
+}
+
+/* Records `NAME = EXPR` where EXPR visibly makes one library's array; nested functions, lambdas
+ * and classes are not entered (their assignments are their own). */
+static bool einc__py_visit_origin(void *ctx, TSTreeCursor *cur, TSNode n) {
+  (void)cur;
+  einc__py_origin_walk *w = ctx;
+  if (!ts_node_eq(n, w->scope) && einc__py_is_body_scope(n)) return false;
+  if (!einc__node_is(n, "assignment")) return true;
+  TSNode left = ts_node_child_by_field_name(n, "left", 4);
+  TSNode right = ts_node_child_by_field_name(n, "right", 5);
+  if (ts_node_is_null(left) || ts_node_is_null(right) || !einc__node_is(left, "identifier"))
+    return true;
+  const int origin = einc__py_array_origin(w->s, (TSNode){0}, right);
+  if (!origin) return true;
+  einc__py_origins *o = w->out;
+  const uint32_t start = ts_node_start_byte(left), len = (uint32_t)einc__node_len(left);
+  for (int32_t i = 0; i < o->n; i++)
+    if (o->names[i].len == len && !memcmp(w->s->src + o->names[i].start, w->s->src + start, len)) {
+      o->names[i].mask |= origin;
+      return true;
+    }
+  if (o->n == o->cap) {
+    const int32_t cap = o->cap ? 2 * o->cap : 16;
+    einc__py_origin_name *grown = einc__realloc(o->names, sizeof *grown * (size_t)cap);
+    if (!grown) return true; /* out of memory: this name is just not known */
+    o->names = grown, o->cap = cap;
+  }
+  o->names[o->n++] = (einc__py_origin_name){start, len, origin};
+  return true;
+}
+
+static int einc__py_origins_of(const einc__py_scan *s, const einc__py_origins *o, TSNode name) {
+  const uint32_t start = ts_node_start_byte(name), len = (uint32_t)einc__node_len(name);
+  for (int32_t i = 0; i < o->n; i++)
+    if (o->names[i].len == len && !memcmp(s->src + o->names[i].start, s->src + start, len))
+      return o->names[i].mask;
+  return 0;
+}
+
+/* Which libraries made the arrays a name at `call` is assigned, by the assignments in the
+ * innermost function, lambda or class around the call (the module's, for a call at module
+ * level), wherever they stand in it: bit 1 torch, bit 2 numpy and the others, both when both
+ * are seen, 0 when none is visible. Names bound elsewhere (parameters, globals) are not
+ * followed. Consecutive calls in one scope share its list; the module's is made once. */
+static int einc__py_name_origin(einc__py_scan *s, TSNode call, TSNode name) {
+  TSNode scope = ts_node_parent(call);
+  while (!ts_node_is_null(scope) && !einc__py_is_body_scope(scope) &&
+         !einc__node_is(scope, "module"))
+    scope = ts_node_parent(scope);
+  if (ts_node_is_null(scope)) return 0;
+  einc__py_origins *o = einc__node_is(scope, "module") ? &s->module_origins : &s->scope_origins;
+  if (!o->ready || !ts_node_eq(o->scope, scope)) {
+    o->n = 0, o->ready = true, o->scope = scope;
+    einc__py_origin_walk w = {s, scope, o};
+    einc__py_walk(scope, einc__py_visit_origin, &w);
+  }
+  return einc__py_origins_of(s, o, name);
 }
 
 /* A plain name or a chain of attributes on one: evaluating it twice is harmless. */
@@ -1352,6 +1440,17 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       einc__py_unsafe(f, &info, "the tensor is made by numpy or another array library, not torch");
     if (origin == 1 && s->opts->target == EINC_EMIT_NUMPY)
       einc__py_unsafe(f, &info, "the tensor is made by torch, not numpy");
+    /* ... or is a name the scope assigns such an array: `img = np.load(p)`. */
+    const int assigned = !layer && !other_arrays && !origin && tensor_from < c->n_pos &&
+                                 einc__node_is(c->pos[tensor_from], "identifier")
+                             ? einc__py_name_origin(s, c->call, c->pos[tensor_from])
+                             : 0;
+    if ((assigned & 2) && s->opts->target == EINC_EMIT_TORCH)
+      einc__py_unsafe(f, &info,
+                      "the tensor's name is assigned an array made by numpy or another array "
+                      "library, not torch");
+    if ((assigned & 1) && s->opts->target == EINC_EMIT_NUMPY)
+      einc__py_unsafe(f, &info, "the tensor's name is assigned a tensor made by torch, not numpy");
     f->replacement = einc__lint_strdup(A, expr);
     f->has_fix = f->replacement != NULL; /* out of memory: no fix rather than half of one */
     f->fix_note = info.dropped[0]
@@ -2000,6 +2099,8 @@ done:
   einc__free(s->comments);
   einc__free(s->fixed_ids);
   einc__free(s->finding_callee_id);
+  einc__free(s->module_origins.names);
+  einc__free(s->scope_origins.names);
   einc__free(s);
   ts_tree_delete(tree);
   return file->oom ? EINC_ENOMEM : EINC_OK;
