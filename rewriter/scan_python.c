@@ -582,10 +582,10 @@ static bool einc__py_shadowed_from(einc__py_scan *s, TSNode scope, int32_t alias
   return false;
 }
 
-/* Whether an enclosing function, lambda or comprehension binds `name` (a module name a fix
- * would use, `torch` or `np`) other than by importing it. */
-static bool einc__py_local_name(einc__py_scan *s, TSNode call, const char *name) {
-  for (TSNode p = ts_node_parent(call); !ts_node_is_null(p); p = ts_node_parent(p)) {
+/* Whether `scope` (a call's innermost scope) or a function, lambda or comprehension around it
+ * binds `name` (a module name a fix would use, `torch` or `np`) other than by importing it. */
+static bool einc__py_local_name(einc__py_scan *s, TSNode scope, const char *name) {
+  for (TSNode p = scope; !ts_node_is_null(p); p = ts_node_parent(p)) {
     if (einc__node_is(p, "module")) return false;
     if (einc__py_is_scope(p) && !einc__node_is(p, "class_definition") &&
         einc__py_scope_binds(s, p, name) == EINC__PY_BIND_OTHER)
@@ -595,12 +595,18 @@ static bool einc__py_local_name(einc__py_scan *s, TSNode call, const char *name)
   return false;
 }
 
-/* The answer depends only on the innermost scope around the call, so consecutive calls in one
- * function share it. */
-static bool einc__py_shadowed(einc__py_scan *s, TSNode call, int32_t alias) {
+/* The innermost function, lambda, class, comprehension or the module around a call. (Each
+ * parent lookup costs a search from the root: a call's scope is found once.) */
+static TSNode einc__py_scope_of(TSNode call) {
   TSNode scope = ts_node_parent(call);
   while (!ts_node_is_null(scope) && !einc__py_is_scope(scope) && !einc__node_is(scope, "module"))
     scope = ts_node_parent(scope);
+  return scope;
+}
+
+/* The answer depends only on the innermost scope around the call, so consecutive calls in one
+ * function share it. */
+static bool einc__py_shadowed(einc__py_scan *s, TSNode scope, int32_t alias) {
   einc__py_alias *a = &s->aliases[alias];
   if (!a->scope_cached || !ts_node_eq(a->cached_scope, scope)) {
     a->cached_scope = scope;
@@ -739,6 +745,7 @@ static einc__lit_kind einc__py_literal(einc__py_scan *s, TSNode node, einc__py_s
 
 typedef struct einc__py_call {
   TSNode call, callee, args;
+  TSNode scope;       /* einc__py_scope_of(call) */
   const char *target; /* resolved dotted name */
   const char *op;     /* last component */
   int32_t alias;
@@ -932,13 +939,43 @@ static int einc__py_origins_of(const einc__py_scan *s, const einc__py_origins *o
   return 0;
 }
 
-/* Which libraries made the arrays a name at `call` is assigned, by the assignments in the
- * innermost function, lambda or class around the call (the module's, for a call at module
+static bool einc__py_ident_char(char c) {
+  return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (unsigned char)c >= 0x80;
+}
+
+static bool einc__py_text_has(const char *p, const char *end, const char *what) {
+  return p < end && memmem(p, (size_t)(end - p), what, strlen(what)) != NULL;
+}
+
+/* Whether the text of `scope` could make the arrays that would change a fix for the target: for
+ * torch, `.numpy(` or a call on another array library's module name; for numpy, one on torch's
+ * or a torch conversion method. Most functions have neither, and are not walked. */
+static bool einc__py_text_may_make(const einc__py_scan *s, TSNode scope) {
+  const char *p = s->src + ts_node_start_byte(scope), *end = s->src + ts_node_end_byte(scope);
+  const bool torch = s->opts->target == EINC_EMIT_TORCH;
+  char dotted[40];
+  if (torch && einc__py_text_has(p, end, ".numpy(")) return true;
+  const int n = torch ? s->arrays.n_other_names : s->arrays.n_torch_names;
+  for (int i = 0; i < n; i++) {
+    snprintf(dotted, sizeof dotted, "%s.",
+             torch ? s->arrays.other_names[i] : s->arrays.torch_names[i]);
+    if (einc__py_text_has(p, end, dotted)) return true;
+  }
+  if (!torch)
+    for (size_t i = 0; i < sizeof einc__py_torch_methods / sizeof *einc__py_torch_methods; i++) {
+      snprintf(dotted, sizeof dotted, ".%s(", einc__py_torch_methods[i]);
+      if (einc__py_text_has(p, end, dotted)) return true;
+    }
+  return false;
+}
+
+/* Which libraries made the arrays a name is assigned, by the assignments in the innermost
+ * function, lambda or class around the call's `scope` (the module's, for a call at module
  * level), wherever they stand in it: bit 1 torch, bit 2 numpy and the others, both when both
  * are seen, 0 when none is visible. Names bound elsewhere (parameters, globals) are not
  * followed. Consecutive calls in one scope share its list; the module's is made once. */
-static int einc__py_name_origin(einc__py_scan *s, TSNode call, TSNode name) {
-  TSNode scope = ts_node_parent(call);
+static int einc__py_name_origin(einc__py_scan *s, TSNode scope, TSNode name) {
   while (!ts_node_is_null(scope) && !einc__py_is_body_scope(scope) &&
          !einc__node_is(scope, "module"))
     scope = ts_node_parent(scope);
@@ -947,7 +984,7 @@ static int einc__py_name_origin(einc__py_scan *s, TSNode call, TSNode name) {
   if (!o->ready || !ts_node_eq(o->scope, scope)) {
     o->n = 0, o->ready = true, o->scope = scope;
     einc__py_origin_walk w = {s, scope, o};
-    einc__py_walk(scope, einc__py_visit_origin, &w);
+    if (einc__py_text_may_make(s, scope)) einc__py_walk(scope, einc__py_visit_origin, &w);
   }
   return einc__py_origins_of(s, o, name);
 }
@@ -1411,7 +1448,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     const char *module = einc__py_uses_module(expr, "torch.") ? "torch"
                          : einc__py_uses_module(expr, "np.")  ? "np"
                                                               : NULL;
-    if (module && einc__py_local_name(s, c->call, module)) {
+    if (module && einc__py_local_name(s, c->scope, module)) {
       einc__py_unsafe(f, &info, "`%s` names something else where the call is", module);
     }
     bool other_arrays = false; /* the file's imports already say the arrays may be another's */
@@ -1443,7 +1480,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     /* ... or is a name the scope assigns such an array: `img = np.load(p)`. */
     const int assigned = !layer && !other_arrays && !origin && tensor_from < c->n_pos &&
                                  einc__node_is(c->pos[tensor_from], "identifier")
-                             ? einc__py_name_origin(s, c->call, c->pos[tensor_from])
+                             ? einc__py_name_origin(s, c->scope, c->pos[tensor_from])
                              : 0;
     if ((assigned & 2) && s->opts->target == EINC_EMIT_TORCH)
       einc__py_unsafe(f, &info,
@@ -1854,11 +1891,6 @@ fail:
   return -1;
 }
 
-static bool einc__py_ident_char(char c) {
-  return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (unsigned char)c >= 0x80;
-}
-
 /* Whether `word` occurs in s[0..n) as a whole identifier. */
 static bool einc__py_has_word(const char *s, size_t n, const char *word) {
   size_t w = strlen(word);
@@ -2082,7 +2114,9 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     einc__py_call c = {.call = calls[3 * i], .callee = calls[3 * i + 1], .args = calls[3 * i + 2]};
     char target[256];
     c.alias = einc__py_resolve(s, c.callee, target, sizeof target, &c.root_id);
-    if (c.alias < 0 || einc__py_shadowed(s, c.call, c.alias)) continue;
+    if (c.alias < 0) continue;
+    c.scope = einc__py_scope_of(c.call);
+    if (einc__py_shadowed(s, c.scope, c.alias)) continue;
     c.op = einc__py_einops_op(target);
     if (!c.op || !einc__py_read_args(&c)) continue;
     c.target = target;
