@@ -970,6 +970,28 @@ static bool einc__py_text_may_make(const einc__py_scan *s, TSNode scope) {
   return false;
 }
 
+/* The name an expression takes its array from through indexing, attributes and method calls
+ * (`img`, `img[None]`, `img.astype(f).T`), or a null node (`f(img)`, a literal, ...). */
+static TSNode einc__py_chain_root(TSNode t) {
+  for (int depth = 0; depth < 64 && !ts_node_is_null(t); depth++) {
+    if (einc__node_is(t, "identifier")) return t;
+    if (einc__node_is(t, "parenthesized_expression") && ts_node_named_child_count(t) == 1) {
+      t = ts_node_named_child(t, 0);
+    } else if (einc__node_is(t, "subscript")) {
+      t = ts_node_child_by_field_name(t, "value", 5);
+    } else if (einc__node_is(t, "attribute")) {
+      t = ts_node_child_by_field_name(t, "object", 6);
+    } else if (einc__node_is(t, "call")) {
+      TSNode fn = ts_node_child_by_field_name(t, "function", 8);
+      if (ts_node_is_null(fn) || !einc__node_is(fn, "attribute")) break; /* not a method */
+      t = ts_node_child_by_field_name(fn, "object", 6);
+    } else {
+      break;
+    }
+  }
+  return (TSNode){0};
+}
+
 /* Which libraries made the arrays a name is assigned, by the assignments in the innermost
  * function, lambda or class around the call's `scope` (the module's, for a call at module
  * level), wherever they stand in it: bit 1 torch, bit 2 numpy and the others, both when both
@@ -1477,10 +1499,12 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       einc__py_unsafe(f, &info, "the tensor is made by numpy or another array library, not torch");
     if (origin == 1 && s->opts->target == EINC_EMIT_NUMPY)
       einc__py_unsafe(f, &info, "the tensor is made by torch, not numpy");
-    /* ... or is a name the scope assigns such an array: `img = np.load(p)`. */
-    const int assigned = !layer && !other_arrays && !origin && tensor_from < c->n_pos &&
-                                 einc__node_is(c->pos[tensor_from], "identifier")
-                             ? einc__py_name_origin(s, c->scope, c->pos[tensor_from])
+    /* ... or is (taken from) a name the scope assigns such an array: `img = np.load(p)`, then
+     * `img`, `img[None]` or `img.astype(f)` as the tensor. */
+    const TSNode root =
+        tensor_from < c->n_pos ? einc__py_chain_root(c->pos[tensor_from]) : (TSNode){0};
+    const int assigned = !layer && !other_arrays && !origin && !ts_node_is_null(root)
+                             ? einc__py_name_origin(s, c->scope, root)
                              : 0;
     if ((assigned & 2) && s->opts->target == EINC_EMIT_TORCH)
       einc__py_unsafe(f, &info,
