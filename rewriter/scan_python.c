@@ -109,11 +109,21 @@ typedef struct einc__py_origin_name {
   uint32_t start, len; /* the name's bytes in the source */
   int mask;
 } einc__py_origin_name;
+/* Every assignment, whatever its right side, to one of those names: where its statement starts,
+ * the block holding the statement (null when it is not a statement of its own) and the library
+ * its right side comes from (0: none visibly). */
+typedef struct einc__py_origin_set {
+  int32_t name;
+  uint32_t stmt_start;
+  TSNode block;
+  int origin;
+} einc__py_origin_set;
 typedef struct einc__py_origins {
   bool ready;
   TSNode scope;
-  int32_t n, cap;
+  int32_t n, cap, n_sets, cap_sets;
   einc__py_origin_name *names;
+  einc__py_origin_set *sets;
 } einc__py_origins;
 
 typedef struct einc__py_scan {
@@ -931,12 +941,51 @@ static bool einc__py_visit_origin(void *ctx, TSTreeCursor *cur, TSNode n) {
   return true;
 }
 
-static int einc__py_origins_of(const einc__py_scan *s, const einc__py_origins *o, TSNode name) {
+/* The index of `name` among the names `o` knows, or -1. */
+static int32_t einc__py_origin_index(const einc__py_scan *s, const einc__py_origins *o,
+                                     TSNode name) {
   const uint32_t start = ts_node_start_byte(name), len = (uint32_t)einc__node_len(name);
   for (int32_t i = 0; i < o->n; i++)
     if (o->names[i].len == len && !memcmp(s->src + o->names[i].start, s->src + start, len))
-      return o->names[i].mask;
-  return 0;
+      return i;
+  return -1;
+}
+
+/* Records every assignment statement to a name the first walk found. */
+static bool einc__py_visit_origin_set(void *ctx, TSTreeCursor *cur, TSNode n) {
+  (void)cur;
+  einc__py_origin_walk *w = ctx;
+  if (!ts_node_eq(n, w->scope) && einc__py_is_body_scope(n)) return false;
+  if (!einc__node_is(n, "assignment")) return true;
+  TSNode left = ts_node_child_by_field_name(n, "left", 4);
+  TSNode right = ts_node_child_by_field_name(n, "right", 5);
+  if (ts_node_is_null(left) || ts_node_is_null(right) || !einc__node_is(left, "identifier"))
+    return true;
+  einc__py_origins *o = w->out;
+  const int32_t name = einc__py_origin_index(w->s, o, left);
+  if (name < 0) return true;
+  if (o->n_sets == o->cap_sets) {
+    const int32_t cap = o->cap_sets ? 2 * o->cap_sets : 16;
+    einc__py_origin_set *grown = einc__realloc(o->sets, sizeof *grown * (size_t)cap);
+    if (!grown) { /* out of memory: the name falls back to every assignment counting */
+      o->names[name].mask |= 4;
+      return true;
+    }
+    o->sets = grown, o->cap_sets = cap;
+  }
+  TSNode stmt = ts_node_parent(n), block;
+  memset(&block, 0, sizeof block);
+  if (!ts_node_is_null(stmt) && einc__node_is(stmt, "expression_statement")) {
+    block = ts_node_parent(stmt);
+  } else {
+    stmt = n;
+  }
+  einc__py_origin_set *set = &o->sets[o->n_sets++];
+  set->name = name;
+  set->stmt_start = ts_node_start_byte(stmt);
+  set->block = block;
+  set->origin = einc__py_array_origin(w->s, (TSNode){0}, right);
+  return true;
 }
 
 static bool einc__py_ident_char(char c) {
@@ -997,18 +1046,35 @@ static TSNode einc__py_chain_root(TSNode t) {
  * level), wherever they stand in it: bit 1 torch, bit 2 numpy and the others, both when both
  * are seen, 0 when none is visible. Names bound elsewhere (parameters, globals) are not
  * followed. Consecutive calls in one scope share its list; the module's is made once. */
-static int einc__py_name_origin(einc__py_scan *s, TSNode scope, TSNode name) {
+static int einc__py_name_origin(einc__py_scan *s, TSNode call, TSNode scope, TSNode name) {
   while (!ts_node_is_null(scope) && !einc__py_is_body_scope(scope) &&
          !einc__node_is(scope, "module"))
     scope = ts_node_parent(scope);
   if (ts_node_is_null(scope)) return 0;
   einc__py_origins *o = einc__node_is(scope, "module") ? &s->module_origins : &s->scope_origins;
   if (!o->ready || !ts_node_eq(o->scope, scope)) {
-    o->n = 0, o->ready = true, o->scope = scope;
+    o->n = 0, o->n_sets = 0, o->ready = true, o->scope = scope;
     einc__py_origin_walk w = {s, scope, o};
     if (einc__py_text_may_make(s, scope)) einc__py_walk(scope, einc__py_visit_origin, &w);
+    if (o->n) einc__py_walk(scope, einc__py_visit_origin_set, &w);
   }
-  return einc__py_origins_of(s, o, name);
+  const int32_t i = einc__py_origin_index(s, o, name);
+  if (i < 0 || (o->names[i].mask & 4)) return i < 0 ? 0 : o->names[i].mask & 3;
+  /* The last assignment before the call decides alone when it is a statement of the block the
+   * call's statement is in: it runs before the call on every path. Else every one counts. */
+  TSNode stmt = call, block = ts_node_parent(call);
+  while (!ts_node_is_null(block) && !einc__node_is(block, "block") &&
+         !einc__node_is(block, "module"))
+    stmt = block, block = ts_node_parent(block);
+  const einc__py_origin_set *last = NULL;
+  for (int32_t k = 0; k < o->n_sets; k++)
+    if (o->sets[k].name == i && o->sets[k].stmt_start < ts_node_start_byte(stmt) &&
+        (!last || o->sets[k].stmt_start > last->stmt_start))
+      last = &o->sets[k];
+  if (last && !ts_node_is_null(block) && !ts_node_is_null(last->block) &&
+      ts_node_eq(last->block, block))
+    return last->origin;
+  return o->names[i].mask;
 }
 
 /* A plain name or a chain of attributes on one: evaluating it twice is harmless. */
@@ -1504,7 +1570,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     const TSNode root =
         tensor_from < c->n_pos ? einc__py_chain_root(c->pos[tensor_from]) : (TSNode){0};
     const int assigned = !layer && !other_arrays && !origin && !ts_node_is_null(root)
-                             ? einc__py_name_origin(s, c->scope, root)
+                             ? einc__py_name_origin(s, c->call, c->scope, root)
                              : 0;
     if ((assigned & 2) && s->opts->target == EINC_EMIT_TORCH)
       einc__py_unsafe(f, &info,
@@ -2158,7 +2224,9 @@ done:
   einc__free(s->fixed_ids);
   einc__free(s->finding_callee_id);
   einc__free(s->module_origins.names);
+  einc__free(s->module_origins.sets);
   einc__free(s->scope_origins.names);
+  einc__free(s->scope_origins.sets);
   einc__free(s);
   ts_tree_delete(tree);
   return file->oom ? EINC_ENOMEM : EINC_OK;
