@@ -911,36 +911,6 @@ static bool einc__py_is_body_scope(TSNode n) {
          einc__node_is(n, "class_definition");
 }
 
-/* Records `NAME = EXPR` where EXPR visibly makes one library's array; nested functions, lambdas
- * and classes are not entered (their assignments are their own). */
-static bool einc__py_visit_origin(void *ctx, TSTreeCursor *cur, TSNode n) {
-  (void)cur;
-  einc__py_origin_walk *w = ctx;
-  if (!ts_node_eq(n, w->scope) && einc__py_is_body_scope(n)) return false;
-  if (!einc__node_is(n, "assignment")) return true;
-  TSNode left = ts_node_child_by_field_name(n, "left", 4);
-  TSNode right = ts_node_child_by_field_name(n, "right", 5);
-  if (ts_node_is_null(left) || ts_node_is_null(right) || !einc__node_is(left, "identifier"))
-    return true;
-  const int origin = einc__py_array_origin(w->s, (TSNode){0}, right);
-  if (!origin) return true;
-  einc__py_origins *o = w->out;
-  const uint32_t start = ts_node_start_byte(left), len = (uint32_t)einc__node_len(left);
-  for (int32_t i = 0; i < o->n; i++)
-    if (o->names[i].len == len && !memcmp(w->s->src + o->names[i].start, w->s->src + start, len)) {
-      o->names[i].mask |= origin;
-      return true;
-    }
-  if (o->n == o->cap) {
-    const int32_t cap = o->cap ? 2 * o->cap : 16;
-    einc__py_origin_name *grown = einc__realloc(o->names, sizeof *grown * (size_t)cap);
-    if (!grown) return true; /* out of memory: this name is just not known */
-    o->names = grown, o->cap = cap;
-  }
-  o->names[o->n++] = (einc__py_origin_name){start, len, origin};
-  return true;
-}
-
 /* The index of `name` among the names `o` knows, or -1. */
 static int32_t einc__py_origin_index(const einc__py_scan *s, const einc__py_origins *o,
                                      TSNode name) {
@@ -951,16 +921,51 @@ static int32_t einc__py_origin_index(const einc__py_scan *s, const einc__py_orig
   return -1;
 }
 
+/* For the walks over a scope: whether `n` is an assignment `NAME = EXPR` of the scope itself
+ * (giving NAME and EXPR). `*descend` says whether to look under `n`: nested functions, lambdas
+ * and classes are not entered (their assignments are their own). */
+static bool einc__py_scope_assignment(const einc__py_origin_walk *w, TSNode n, bool *descend,
+                                      TSNode *left, TSNode *right) {
+  *descend = ts_node_eq(n, w->scope) || !einc__py_is_body_scope(n);
+  if (!*descend || !einc__node_is(n, "assignment")) return false;
+  *left = ts_node_child_by_field_name(n, "left", 4);
+  *right = ts_node_child_by_field_name(n, "right", 5);
+  return !ts_node_is_null(*left) && !ts_node_is_null(*right) && einc__node_is(*left, "identifier");
+}
+
+/* Records the names the scope assigns an array visibly made by one library. */
+static bool einc__py_visit_origin(void *ctx, TSTreeCursor *cur, TSNode n) {
+  (void)cur;
+  einc__py_origin_walk *w = ctx;
+  bool descend;
+  TSNode left, right;
+  if (!einc__py_scope_assignment(w, n, &descend, &left, &right)) return descend;
+  const int origin = einc__py_array_origin(w->s, (TSNode){0}, right);
+  if (!origin) return true;
+  einc__py_origins *o = w->out;
+  const int32_t known = einc__py_origin_index(w->s, o, left);
+  if (known >= 0) {
+    o->names[known].mask |= origin;
+    return true;
+  }
+  if (o->n == o->cap) {
+    const int32_t cap = o->cap ? 2 * o->cap : 16;
+    einc__py_origin_name *grown = einc__realloc(o->names, sizeof *grown * (size_t)cap);
+    if (!grown) return true; /* out of memory: this name is just not known */
+    o->names = grown, o->cap = cap;
+  }
+  o->names[o->n++] =
+      (einc__py_origin_name){ts_node_start_byte(left), (uint32_t)einc__node_len(left), origin};
+  return true;
+}
+
 /* Records every assignment statement to a name the first walk found. */
 static bool einc__py_visit_origin_set(void *ctx, TSTreeCursor *cur, TSNode n) {
   (void)cur;
   einc__py_origin_walk *w = ctx;
-  if (!ts_node_eq(n, w->scope) && einc__py_is_body_scope(n)) return false;
-  if (!einc__node_is(n, "assignment")) return true;
-  TSNode left = ts_node_child_by_field_name(n, "left", 4);
-  TSNode right = ts_node_child_by_field_name(n, "right", 5);
-  if (ts_node_is_null(left) || ts_node_is_null(right) || !einc__node_is(left, "identifier"))
-    return true;
+  bool descend;
+  TSNode left, right;
+  if (!einc__py_scope_assignment(w, n, &descend, &left, &right)) return descend;
   einc__py_origins *o = w->out;
   const int32_t name = einc__py_origin_index(w->s, o, left);
   if (name < 0) return true;
