@@ -845,6 +845,17 @@ static const char *const einc__py_torch_methods[] = {
     "cpu",  "cuda",     "detach", "contiguous", "float",
     "half", "bfloat16", "to",     "clone",      "requires_grad_"};
 
+/* Which array library a module-level import binds identifier `id` to: 1 torch, 2 numpy, jax and
+ * the others, 0 none. */
+static int einc__py_module_origin(const einc__py_scan *s, TSNode id) {
+  if (ts_node_is_null(id) || !einc__node_is(id, "identifier")) return 0;
+  for (int i = 0; i < s->arrays.n_torch_names; i++)
+    if (einc__node_text_eq(s, id, s->arrays.torch_names[i])) return 1;
+  for (int i = 0; i < s->arrays.n_other_names; i++)
+    if (einc__node_text_eq(s, id, s->arrays.other_names[i])) return 2;
+  return 0;
+}
+
 /* Which array library visibly made the tensor argument: 1 when it is a call on a name a
  * module-level import binds to torch (`torch.cat(xs)[0]`) or the last conversion method applied
  * is torch's (`x.cpu()`, `x.float()`), 2 for numpy, jax and the others (`np.stack(xs).astype(
@@ -857,10 +868,11 @@ static int einc__py_array_origin(const einc__py_scan *s, TSNode call, TSNode t) 
     } else if (einc__node_is(t, "call")) {
       called = true;
       t = ts_node_child_by_field_name(t, "function", 8);
-      /* A method call: going from the outside in, the first conversion method decides. */
-      TSNode m = !ts_node_is_null(t) && einc__node_is(t, "attribute")
-                     ? ts_node_child_by_field_name(t, "attribute", 9)
-                     : (TSNode){0};
+      /* A method call: going from the outside in, the first conversion method decides. (A
+       * module's function is no method: `np.float(x)` is numpy's.) */
+      const bool method = !ts_node_is_null(t) && einc__node_is(t, "attribute") &&
+                          !einc__py_module_origin(s, ts_node_child_by_field_name(t, "object", 6));
+      TSNode m = method ? ts_node_child_by_field_name(t, "attribute", 9) : (TSNode){0};
       if (!ts_node_is_null(m)) {
         if (einc__node_text_eq(s, m, "numpy")) return 2;
         for (size_t i = 0; i < sizeof einc__py_torch_methods / sizeof *einc__py_torch_methods; i++)
@@ -874,12 +886,8 @@ static int einc__py_array_origin(const einc__py_scan *s, TSNode call, TSNode t) 
       break;
     }
   }
-  if (called && !ts_node_is_null(t) && einc__node_is(t, "identifier")) {
-    for (int i = 0; i < s->arrays.n_torch_names; i++)
-      if (einc__node_text_eq(s, t, s->arrays.torch_names[i])) return 1;
-    for (int i = 0; i < s->arrays.n_other_names; i++)
-      if (einc__node_text_eq(s, t, s->arrays.other_names[i])) return 2;
-  }
+  const int module = called ? einc__py_module_origin(s, t) : 0;
+  if (module) return module;
   /* (tree-sitter 0.20 cannot take the type of a null node: each step checks first) */
   if (ts_node_is_null(call)) return 0;
   TSNode args = ts_node_parent(call);
@@ -890,10 +898,9 @@ static int einc__py_array_origin(const einc__py_scan *s, TSNode call, TSNode t) 
   if (!ts_node_is_null(fn) && einc__node_is(fn, "attribute")) {
     TSNode obj = ts_node_child_by_field_name(fn, "object", 6);
     TSNode attr = ts_node_child_by_field_name(fn, "attribute", 9);
-    if (!ts_node_is_null(obj) && !ts_node_is_null(attr) && einc__node_is(obj, "identifier") &&
-        einc__node_text_eq(s, attr, "from_numpy"))
-      for (int i = 0; i < s->arrays.n_torch_names; i++)
-        if (einc__node_text_eq(s, obj, s->arrays.torch_names[i])) return 2;
+    if (!ts_node_is_null(attr) && einc__node_text_eq(s, attr, "from_numpy") &&
+        einc__py_module_origin(s, obj) == 1)
+      return 2;
   }
   return 0;
 }

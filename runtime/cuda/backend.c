@@ -128,8 +128,9 @@ static int32_t einc_rt__align_of(const void *p) {
  * splits K and adds the parts in a second pass, the same kernel without the split measured
  * faster on the H100 (W cold, T = 2-64: H=32 D=2048 9.0-9.3 against 9.8-10.3 us, H=64 D=4096
  * 26.0-27.3 against 27.0-28.4 at T <= 32) and never slower; for H=16 and H=48 the heuristic
- * did not split. So the split is dropped when cuBLASLt accepts the algorithm without it
- * (README: CUDA; runtime/cuda/bench/results/2026-11-25-h100-unsplit.log). */
+ * did not split. So for bf16 and f16 (f32 was not measured) the split is dropped when cuBLASLt
+ * accepts the algorithm without it (README: CUDA; runtime/cuda/bench/results/
+ * 2026-11-25-h100-unsplit.log). */
 static void einc_rt__algo_unsplit(einc_rt__cuda *cu, einc_rt__gemm_plan *p) {
   cublasLtMatmulAlgo_t algo = p->algo;
   cublasLtMatmulHeuristicResult_t check;
@@ -202,7 +203,8 @@ static int einc_rt__gemm_plan_make(einc_rt__cuda *cu, einc_rt__gemm_plan *p,
   }
   cublasLtMatmulPreferenceDestroy(pref);
   p->algo = result[0].algo;
-  if (key->t <= EINC_RT__CUDA_UNSPLIT_MAX_TOKENS) einc_rt__algo_unsplit(cu, p);
+  if (key->t <= EINC_RT__CUDA_UNSPLIT_MAX_TOKENS && key->dtype != EINC_RT_F32)
+    einc_rt__algo_unsplit(cu, p);
   if (n_cand) *n_cand = found;
   p->key = *key;
   p->used = true;

@@ -3,7 +3,7 @@
  * producer computes Y = gated_norm(o, z) on the fly, so the activations never make the round trip
  * through device memory (2·T·H·d·2 bytes that the norm kernel + cuBLASLt path writes and reads
  * back, about a third of the floor at T ≥ 1024 for the Qwen3.5 shapes). Opt-in
- * (EINC_RT__CUDA_PATH_LARGE): on the H100 it is correct but still 1.05-1.4x slower than the norm
+ * (EINC_RT__CUDA_PATH_LARGE): on the H100 it is correct but still 1.05-1.5x slower than the norm
  * kernel + cuBLASLt (README: CUDA), so the default path does not take it.
  *
  * - A block computes a 128 x 256 tile of out; its k-steps are whole heads (128 columns), so the
