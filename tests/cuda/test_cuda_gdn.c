@@ -4,7 +4,9 @@
  * element must be written, and the bytes around a row-sliced output checked untouched. Cases:
  * each dtype, T = 0, 1, the fused small-batch sizes and the GEMM sizes, token chunks past
  * max_tokens, Z with a token stride larger than H*d, silu and sigmoid, and a run captured into
- * a CUDA graph. Exits 77 (skipped) when there is no CUDA device.
+ * a CUDA graph. Every checked call follows a call on other inputs (graphs are replayed twice), so
+ * that nothing a call leaves behind can pass for its own result. Exits 77 (skipped) when there is
+ * no CUDA device.
  * Usage: test_cuda_gdn [--quick]   (--quick: small shapes, for compute-sanitizer)
  */
 #include <cuda_runtime_api.h>
@@ -206,23 +208,31 @@ static void run_case(einc_rt_backend *be, cudaStream_t stream, const gdn_case *c
     CHECK_RT(be->vt->proj_new(be, &tw, &tW, &params, c->max_tokens, &state));
     einc_rt__cuda_proj_set_path(state, c->path);
   }
-#define RUN_PROJ()                                                                                 \
-  (proj ? einc_rt_gdn_out_proj_run(proj, &to, &tz, &tout)                                          \
-        : be->vt->proj_run(be, state, &to, &tz, &tout))
+#define RUN_PROJ(O, Z)                                                                             \
+  (proj ? einc_rt_gdn_out_proj_run(proj, O, Z, &tout) : be->vt->proj_run(be, state, O, Z, &tout))
+  /* A call on other inputs first (o and z swapped), and in a graph a replay after one more: state
+   * a call leaves behind (the activation buffer between norm and product) must not pass for the
+   * checked call's own. */
+  CHECK_RT(RUN_PROJ(&tz, &to));
+  CHECK_RT(einc_rt_backend_synchronize(be));
   buf_poison(&out);
   if (c->graph) {
     cudaGraph_t g;
     cudaGraphExec_t ge;
     CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    CHECK_RT(RUN_PROJ());
+    CHECK_RT(RUN_PROJ(&to, &tz));
     CHECK_CUDA(cudaStreamEndCapture(stream, &g));
     CHECK_CUDA(cudaGraphInstantiate(&ge, g, 0));
+    CHECK_CUDA(cudaGraphLaunch(ge, stream));
+    CHECK_RT(RUN_PROJ(&tz, &to));
+    CHECK_RT(einc_rt_backend_synchronize(be));
+    buf_poison(&out);
     CHECK_CUDA(cudaGraphLaunch(ge, stream));
     CHECK_CUDA(cudaStreamSynchronize(stream));
     CHECK_CUDA(cudaGraphExecDestroy(ge));
     CHECK_CUDA(cudaGraphDestroy(g));
   } else {
-    CHECK_RT(RUN_PROJ());
+    CHECK_RT(RUN_PROJ(&to, &tz));
   }
 #undef RUN_PROJ
   CHECK_RT(einc_rt_backend_synchronize(be));
