@@ -475,6 +475,8 @@ int main(int argc, char **argv) {
     run_case(be, stream, &g);
     g.path = EINC_RT__CUDA_PATH_GEMV; /* a programmatic dependent launch inside a graph */
     run_case(be, stream, &g);
+    g.T = 13; /* two groups of eight tokens on the tensor cores */
+    run_case(be, stream, &g);
     g.T = 33, g.path = EINC_RT__CUDA_PATH_AUTO;
     run_case(be, stream, &g);
     g.T = 130, g.H = 2, g.D = 512, g.path = EINC_RT__CUDA_PATH_LARGE, g.out_slice = true;
