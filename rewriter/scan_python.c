@@ -1222,6 +1222,10 @@ static void einc__py_invalid(einc__py_scan *s, const einc__py_call *c, const ein
   if (einc__py_suppressed(s, ts_node_start_point(c->call).row, code) ||
       !einc__lint_code_enabled(s->opts, code))
     return;
+  for (int32_t i = 0; i < s->file->n_findings; i++) /* a named pattern: once, where it is */
+    if (s->file->findings[i].code == code && s->file->findings[i].start == b &&
+        s->file->findings[i].end == e)
+      return;
   einc__finding *f = einc__lint_file_add(s->file, code, b, e);
   if (!f) return;
   f->op = c->op;
@@ -1317,6 +1321,85 @@ static void einc__py_unsafe(einc__finding *f, einc__emit_info *info, const char 
   va_end(ap);
 }
 
+/* ---- a pattern held by a name ------------------------------------------------------------ */
+
+/* What one scope does with a name: how often it binds it, the right side of a plain `NAME =
+ * value` among those, and whether a `global` / `nonlocal` statement sends it elsewhere. */
+typedef struct einc__py_const {
+  const einc__py_scan *s;
+  TSNode scope;
+  const char *name;
+  int32_t binds;
+  TSNode value;
+  bool outer;
+  bool any_global; /* a `global` / `nonlocal NAME` anywhere in it, nested scopes included */
+} einc__py_const;
+
+static bool einc__py_visit_const(void *ctx, TSTreeCursor *cur, TSNode n) {
+  einc__py_const *k = ctx;
+  if (!ts_node_eq(n, k->scope) && einc__py_is_scope(n)) { /* only its name binds here */
+    TSNode nm = ts_node_child_by_field_name(n, "name", 4);
+    if (!ts_node_is_null(nm) && einc__node_text_eq(k->s, nm, k->name)) k->binds++;
+    if (einc__py_is_comprehension(n)) {
+      einc__py_binds b = {.s = k->s, .scope = n, .name = k->name};
+      einc__py_walk(n, einc__py_visit_walrus, &b);
+      k->binds += b.other;
+    }
+    return false;
+  }
+  if (!einc__node_is(n, "identifier") || !einc__node_text_eq(k->s, n, k->name)) return true;
+  const char *field = ts_tree_cursor_current_field_name(cur);
+  if (field && (!strcmp(field, "function") || !strcmp(field, "object") || !strcmp(field, "value") ||
+                !strcmp(field, "right") || !strcmp(field, "argument")))
+    return false;
+  TSNode p = ts_node_parent(n);
+  if (einc__node_is(p, "global_statement") || einc__node_is(p, "nonlocal_statement")) {
+    k->outer = true;
+  } else if (einc__py_is_binding(n)) {
+    k->binds++;
+    if (einc__node_is(p, "assignment") && einc__py_is_field(p, "left", n))
+      k->value = ts_node_child_by_field_name(p, "right", 5);
+  }
+  return false;
+}
+
+static bool einc__py_visit_global(void *ctx, TSTreeCursor *cur, TSNode n) {
+  (void)cur;
+  einc__py_const *k = ctx;
+  if (einc__node_is(n, "global_statement") || einc__node_is(n, "nonlocal_statement")) {
+    uint32_t m = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < m; i++)
+      k->any_global |= einc__node_text_eq(k->s, ts_node_named_child(n, i), k->name);
+    return false;
+  }
+  return !k->any_global;
+}
+
+/* The string literal a name used as a pattern stands for, where that is certain: the scope that
+ * binds the name (the call's own, then the functions around it, then the module; class bodies
+ * only for a call directly in one) binds it exactly once, by `NAME = "..."`, and no function in
+ * that scope declares it `global` or `nonlocal` (and so could assign it again). A null node
+ * otherwise (a parameter, a second assignment, a loop target, an import, ...). */
+static TSNode einc__py_const_pattern(einc__py_scan *s, TSNode call_scope, TSNode id,
+                                     const char **name_out) {
+  const TSNode none = {0};
+  const char *name = einc__py_dup_node(s, id);
+  if (!name) return none;
+  *name_out = name;
+  for (TSNode p = call_scope; !ts_node_is_null(p); p = einc__py_scope_of(p)) {
+    const bool module = einc__node_is(p, "module");
+    if (einc__node_is(p, "class_definition") && !ts_node_eq(p, call_scope)) continue;
+    einc__py_const k = {.s = s, .scope = p, .name = name};
+    einc__py_walk(p, einc__py_visit_const, &k);
+    if (k.outer) return none;
+    if (k.binds == 0 && !module) continue;
+    if (k.binds != 1 || ts_node_is_null(k.value)) return none;
+    einc__py_walk(p, einc__py_visit_global, &k);
+    return k.any_global ? none : k.value;
+  }
+  return none;
+}
+
 static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   einc__lint_file *A = s->file;
   bool layer = c->op[0] >= 'A' && c->op[0] <= 'Z';
@@ -1386,6 +1469,20 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
 
   einc__py_str lit = {0};
   einc__lit_kind lk = einc__py_literal(s, pat, &lit);
+  /* PATTERN = "b c h w -> b (h w) c" ... rearrange(x, PATTERN): the literal, where it is certain
+   * (an invalid one is then reported where it is written) */
+  const char *const_name = NULL;
+  uint32_t const_line = 0;
+  if (lk == EINC__LIT_NOT_LITERAL && einc__node_is(pat, "identifier")) {
+    TSNode value = einc__py_const_pattern(s, c->scope, pat, &const_name);
+    einc__py_str v = {0};
+    if (!ts_node_is_null(value) && einc__py_literal(s, value, &v) == EINC__LIT_OK) {
+      lit = v, lk = EINC__LIT_OK, pat = value;
+      const_line = ts_node_start_point(value).row + 1;
+    } else {
+      const_name = NULL;
+    }
+  }
   einc_lint_code why_code = EINC_LINT__COUNT;
   const char *why = NULL;
   if (lk == EINC__LIT_FSTRING) {
@@ -1479,6 +1576,9 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   ids[fi] = c->root_id;
   s->n_callee_ids = fi + 1;
   einc__py_describe(s, f, c->op, lit.text, red_text, n_sizes, size_names, size_src);
+  const char *from =
+      const_name ? einc__lint_printf(A, " (`%s`, line %u)", const_name, const_line) : "";
+  if (!from) from = "";
 
   /* The native expression. */
   const char *no_fix = NULL;
@@ -1599,11 +1699,11 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
                   : info.unsafe_why[0] ? einc__lint_printf(A, "unsafe: %s", info.unsafe_why)
                                        : NULL;
     einc__free(expr);
-    f->message = einc__lint_printf(A, "%s parses \"%s\" at run time; use `%s`", c->op, lit.text,
-                                   f->replacement);
+    f->message = einc__lint_printf(A, "%s parses \"%s\"%s at run time; use `%s`", c->op, lit.text,
+                                   from, f->replacement);
   } else {
-    f->message =
-        einc__lint_printf(A, "%s parses \"%s\" at run time (no fix: %s)", c->op, lit.text, no_fix);
+    f->message = einc__lint_printf(A, "%s parses \"%s\"%s at run time (no fix: %s)", c->op,
+                                   lit.text, from, no_fix);
   }
 }
 
