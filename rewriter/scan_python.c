@@ -506,6 +506,11 @@ typedef struct einc__py_binds {
   TSNode scope;
   const char *name;
   bool einops, other, declared_outer;
+  /* Counting instead (a named pattern's scope): every binding counted, the right side of a plain
+   * `NAME = value` kept, no kinds told apart. */
+  bool count_only;
+  int32_t count;
+  TSNode value;
 } einc__py_binds;
 
 static bool einc__py_is_comprehension(TSNode n) {
@@ -520,7 +525,7 @@ static bool einc__py_visit_walrus(void *ctx, TSTreeCursor *cur, TSNode n) {
   einc__py_binds *b = ctx;
   if (einc__node_is(n, "named_expression")) {
     TSNode nm = ts_node_child_by_field_name(n, "name", 4);
-    if (!ts_node_is_null(nm) && einc__node_text_eq(b->s, nm, b->name)) b->other = true;
+    if (!ts_node_is_null(nm) && einc__node_text_eq(b->s, nm, b->name)) b->other = true, b->count++;
   }
   return !einc__node_is(n, "function_definition") && !einc__node_is(n, "lambda") &&
          !einc__node_is(n, "class_definition");
@@ -530,7 +535,7 @@ static bool einc__py_visit_binding(void *ctx, TSTreeCursor *cur, TSNode n) {
   einc__py_binds *b = ctx;
   if (!ts_node_eq(n, b->scope) && einc__py_is_scope(n)) { /* only its name binds here */
     TSNode nm = ts_node_child_by_field_name(n, "name", 4);
-    if (!ts_node_is_null(nm) && einc__node_text_eq(b->s, nm, b->name)) b->other = true;
+    if (!ts_node_is_null(nm) && einc__node_text_eq(b->s, nm, b->name)) b->other = true, b->count++;
     if (einc__py_is_comprehension(n)) einc__py_walk(n, einc__py_visit_walrus, b);
     return false;
   }
@@ -544,6 +549,10 @@ static bool einc__py_visit_binding(void *ctx, TSTreeCursor *cur, TSNode n) {
   TSNode p = ts_node_parent(n);
   if (einc__node_is(p, "global_statement") || einc__node_is(p, "nonlocal_statement")) {
     b->declared_outer = true;
+  } else if (einc__py_is_binding(n) && b->count_only) {
+    b->count++;
+    if (einc__node_is(p, "assignment") && einc__py_is_field(p, "left", n))
+      b->value = ts_node_child_by_field_name(p, "right", 5);
   } else if (einc__py_is_binding(n)) {
     einc__py_bind k = einc__py_binding_kind(b->s, n, b->name);
     b->einops |= k == EINC__PY_BIND_EINOPS;
@@ -1323,56 +1332,18 @@ static void einc__py_unsafe(einc__finding *f, einc__emit_info *info, const char 
 
 /* ---- a pattern held by a name ------------------------------------------------------------ */
 
-/* What one scope does with a name: how often it binds it, the right side of a plain `NAME =
- * value` among those, and whether a `global` / `nonlocal` statement sends it elsewhere. */
-typedef struct einc__py_const {
-  const einc__py_scan *s;
-  TSNode scope;
-  const char *name;
-  int32_t binds;
-  TSNode value;
-  bool outer;
-  bool any_global; /* a `global` / `nonlocal NAME` anywhere in it, nested scopes included */
-} einc__py_const;
-
-static bool einc__py_visit_const(void *ctx, TSTreeCursor *cur, TSNode n) {
-  einc__py_const *k = ctx;
-  if (!ts_node_eq(n, k->scope) && einc__py_is_scope(n)) { /* only its name binds here */
-    TSNode nm = ts_node_child_by_field_name(n, "name", 4);
-    if (!ts_node_is_null(nm) && einc__node_text_eq(k->s, nm, k->name)) k->binds++;
-    if (einc__py_is_comprehension(n)) {
-      einc__py_binds b = {.s = k->s, .scope = n, .name = k->name};
-      einc__py_walk(n, einc__py_visit_walrus, &b);
-      k->binds += b.other;
-    }
-    return false;
-  }
-  if (!einc__node_is(n, "identifier") || !einc__node_text_eq(k->s, n, k->name)) return true;
-  const char *field = ts_tree_cursor_current_field_name(cur);
-  if (field && (!strcmp(field, "function") || !strcmp(field, "object") || !strcmp(field, "value") ||
-                !strcmp(field, "right") || !strcmp(field, "argument")))
-    return false;
-  TSNode p = ts_node_parent(n);
-  if (einc__node_is(p, "global_statement") || einc__node_is(p, "nonlocal_statement")) {
-    k->outer = true;
-  } else if (einc__py_is_binding(n)) {
-    k->binds++;
-    if (einc__node_is(p, "assignment") && einc__py_is_field(p, "left", n))
-      k->value = ts_node_child_by_field_name(p, "right", 5);
-  }
-  return false;
-}
-
-static bool einc__py_visit_global(void *ctx, TSTreeCursor *cur, TSNode n) {
+/* Whether a `global` or `nonlocal` statement anywhere under `root` names `b->name` (kept in
+ * b->declared_outer). */
+static bool einc__py_visit_declared(void *ctx, TSTreeCursor *cur, TSNode n) {
   (void)cur;
-  einc__py_const *k = ctx;
+  einc__py_binds *b = ctx;
   if (einc__node_is(n, "global_statement") || einc__node_is(n, "nonlocal_statement")) {
     uint32_t m = ts_node_named_child_count(n);
     for (uint32_t i = 0; i < m; i++)
-      k->any_global |= einc__node_text_eq(k->s, ts_node_named_child(n, i), k->name);
+      b->declared_outer |= einc__node_text_eq(b->s, ts_node_named_child(n, i), b->name);
     return false;
   }
-  return !k->any_global;
+  return !b->declared_outer;
 }
 
 /* The string literal a name used as a pattern stands for, where that is certain: the scope that
@@ -1387,15 +1358,14 @@ static TSNode einc__py_const_pattern(einc__py_scan *s, TSNode call_scope, TSNode
   if (!name) return none;
   *name_out = name;
   for (TSNode p = call_scope; !ts_node_is_null(p); p = einc__py_scope_of(p)) {
-    const bool module = einc__node_is(p, "module");
     if (einc__node_is(p, "class_definition") && !ts_node_eq(p, call_scope)) continue;
-    einc__py_const k = {.s = s, .scope = p, .name = name};
-    einc__py_walk(p, einc__py_visit_const, &k);
-    if (k.outer) return none;
-    if (k.binds == 0 && !module) continue;
-    if (k.binds != 1 || ts_node_is_null(k.value)) return none;
-    einc__py_walk(p, einc__py_visit_global, &k);
-    return k.any_global ? none : k.value;
+    einc__py_binds b = {.s = s, .scope = p, .name = name, .count_only = true};
+    einc__py_walk(p, einc__py_visit_binding, &b);
+    if (b.declared_outer) return none;
+    if (b.count == 0 && !einc__node_is(p, "module")) continue;
+    if (b.count != 1 || ts_node_is_null(b.value)) return none;
+    einc__py_walk(p, einc__py_visit_declared, &b);
+    return b.declared_outer ? none : b.value;
   }
   return none;
 }
