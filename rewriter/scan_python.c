@@ -1346,10 +1346,10 @@ static bool einc__py_visit_declared(void *ctx, TSTreeCursor *cur, TSNode n) {
   return !b->declared_outer;
 }
 
-/* The string literal a name used as a pattern stands for, where that is certain: the scope that
- * binds the name (the call's own, then the functions around it, then the module; class bodies
- * only for a call directly in one) binds it exactly once, by `NAME = "..."`, and no function in
- * that scope declares it `global` or `nonlocal` (and so could assign it again). A null node
+/* The string literal a name used as a pattern (or reduction) stands for, where that is certain: the
+ * scope that binds the name (the call's own, then the functions around it, then the module; class
+ * bodies only for a call directly in one) binds it exactly once, by `NAME = "..."`, and no function
+ * in that scope declares it `global` or `nonlocal` (and so could assign it again). A null node
  * otherwise (a parameter, a second assignment, a loop target, an import, ...). */
 static TSNode einc__py_const_pattern(einc__py_scan *s, TSNode call_scope, TSNode id,
                                      const char **name_out) {
@@ -1439,6 +1439,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
 
   einc__py_str lit = {0};
   einc__lit_kind lk = einc__py_literal(s, pat, &lit);
+  TSNode pat_lit = pat; /* where the literal is written */
   /* PATTERN = "b c h w -> b (h w) c" ... rearrange(x, PATTERN): the literal, where it is certain
    * (an invalid one is then reported where it is written) */
   const char *const_name = NULL;
@@ -1447,7 +1448,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     TSNode value = einc__py_const_pattern(s, c->scope, pat, &const_name);
     einc__py_str v = {0};
     if (!ts_node_is_null(value) && einc__py_literal(s, value, &v) == EINC__LIT_OK) {
-      lit = v, lk = EINC__LIT_OK, pat = value;
+      lit = v, lk = EINC__LIT_OK, pat_lit = value;
       const_line = ts_node_start_point(value).row + 1;
     } else {
       const_name = NULL;
@@ -1465,7 +1466,13 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   const char *red_text = NULL;
   if (!ts_node_is_null(red)) {
     einc__py_str rl = {0};
-    if (einc__py_literal(s, red, &rl) == EINC__LIT_OK) {
+    const char *red_name = NULL;
+    einc__lit_kind rk = einc__py_literal(s, red, &rl);
+    if (rk == EINC__LIT_NOT_LITERAL && einc__node_is(red, "identifier")) { /* as the pattern */
+      TSNode value = einc__py_const_pattern(s, c->scope, red, &red_name);
+      if (!ts_node_is_null(value)) rk = einc__py_literal(s, value, &rl);
+    }
+    if (rk == EINC__LIT_OK) {
       red_text = rl.text;
     } else if (why_code == EINC_LINT__COUNT) {
       why_code = EINC_LINT_EIN203;
@@ -1480,8 +1487,9 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   if (why_code != EINC_LINT__COUNT) {
     if (einc__py_suppressed(s, row, why_code) || !einc__lint_code_enabled(s->opts, why_code))
       return;
+    const TSNode at = why_code == EINC_LINT_EIN203 ? red : pat;
     einc__finding *f =
-        einc__lint_file_add(s->file, why_code, ts_node_start_byte(pat), ts_node_end_byte(pat));
+        einc__lint_file_add(s->file, why_code, ts_node_start_byte(at), ts_node_end_byte(at));
     if (!f) return;
     einc__py_describe(s, f, c->op, lk == EINC__LIT_OK ? lit.text : NULL, red_text, n_sizes,
                       size_names, size_src);
@@ -1517,7 +1525,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     }
     rc = einc_plan_new(&spec, &plan, &err);
     if (rc == EINC_EPATTERN) {
-      einc__py_invalid(s, c, &lit, pat, &err);
+      einc__py_invalid(s, c, &lit, pat_lit, &err);
       return;
     }
   }
