@@ -111,6 +111,10 @@ typedef struct einc__lint_file {
   bool oom;
   int32_t n_findings, cap_findings;
   einc__finding *findings;
+  /* Edits that belong to all of the file's applied fixes together and to none alone (an import
+   * that several fixes empty): made with them by --fix and --diff, in no single fix's edits. */
+  int32_t n_file_edits;
+  einc__edit *file_edits;
   /* After fixes: the new text (NULL when unchanged) */
   char *fixed_src;
   size_t fixed_len;

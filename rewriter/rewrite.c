@@ -25,6 +25,13 @@ int einc__rewrite_apply(const char *src, size_t len, einc__edit *edits, int32_t 
                         size_t *out_len) {
   *out = NULL;
   if (n_edits > 1) qsort(edits, (size_t)n_edits, sizeof *edits, einc__edit_cmp);
+  /* The same edit carried by several fixes (each fix's own `import torch`) is made once. */
+  int32_t kept = 0;
+  for (int32_t i = 0; i < n_edits; i++)
+    if (!kept || edits[i].start != edits[kept - 1].start || edits[i].end != edits[kept - 1].end ||
+        strcmp(edits[i].text, edits[kept - 1].text) != 0)
+      edits[kept++] = edits[i];
+  n_edits = kept;
   for (int32_t i = 0; i < n_edits; i++) {
     if (edits[i].end < edits[i].start || edits[i].end > len) return EINC_EINVAL;
     if (i && edits[i].start < edits[i - 1].end) return EINC_EINVAL;

@@ -1769,8 +1769,27 @@ static bool einc__py_alias_dropped(const einc__py_alias *a) {
   return a->uses_fixed > 0 && a->uses_left == 0 && !ts_node_is_null(a->item);
 }
 
-/* Drops the import items whose aliases lost their last use; the edits go to `last_fix`. */
-static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
+/* An import edit: part of `only_fix` when the file applies that one fix (it is then right on its
+ * own), else of the file's edits, made only with all of its fixes: with several, applying one
+ * alone (an editor's quick fix from the JSON or SARIF) must not drop a name the others still
+ * use. */
+static void einc__py_import_edit(einc__py_scan *s, einc__finding *only_fix, uint32_t b, uint32_t e,
+                                 const char *text) {
+  if (only_fix) {
+    einc__py_add_edit(s, only_fix, b, e, text);
+    return;
+  }
+  einc__lint_file *file = s->file;
+  einc__edit *edits = einc__lint_alloc(file, sizeof *edits * (size_t)(file->n_file_edits + 1));
+  if (!edits || !text) return;
+  if (file->n_file_edits)
+    memcpy(edits, file->file_edits, sizeof *edits * (size_t)file->n_file_edits);
+  edits[file->n_file_edits++] = (einc__edit){b, e, text};
+  file->file_edits = edits;
+}
+
+/* Drops the import items whose aliases lost their last use (einc__py_import_edit). */
+static void einc__py_drop_imports(einc__py_scan *s, einc__finding *only_fix) {
   einc__lint_file *A = s->file;
   for (int32_t a = 0; a < s->n_aliases; a++) {
     TSNode stmt = s->aliases[a].stmt;
@@ -1804,7 +1823,7 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
                                                  s->src + ts_node_start_byte(mod), keep.data)
                              : einc__lint_printf(A, "import %s", keep.data);
       einc__sbuf_free(&keep);
-      einc__py_add_edit(s, last_fix, b, e, text);
+      einc__py_import_edit(s, only_fix, b, e, text);
       continue;
     }
     einc__sbuf_free(&keep);
@@ -1824,11 +1843,11 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *last_fix) {
       if (!einc__node_is(ts_node_named_child(parent, i), "comment")) siblings++;
     if (!alone || (einc__node_is(parent, "block") && siblings < 2)) continue;
     if (commented) {
-      einc__py_add_edit(s, last_fix, b, le, "");
+      einc__py_import_edit(s, only_fix, b, le, "");
       continue;
     }
     if (le < s->file->len) le++;
-    einc__py_add_edit(s, last_fix, lb, le, "");
+    einc__py_import_edit(s, only_fix, lb, le, "");
   }
 }
 
@@ -1843,6 +1862,14 @@ static int einc__py_span_cmp(const void *a, const void *b) {
   if (x->start != y->start) return x->start < y->start ? -1 : 1;
   if (x->end != y->end) return x->end > y->end ? -1 : 1;
   return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Whether `at` lies inside the span of a call with a fix (not at its ends). */
+static bool einc__py_inside_fix(const einc__lint_file *file, uint32_t at) {
+  for (int32_t i = 0; i < file->n_findings; i++)
+    if (file->findings[i].has_fix && file->findings[i].start < at && at < file->findings[i].end)
+      return true;
+  return false;
 }
 
 static void einc__py_make_edits(einc__py_scan *s) {
@@ -1892,32 +1919,39 @@ static void einc__py_make_edits(einc__py_scan *s) {
     if (order[p + 1].start == order[p].start) next[order[p].i] = order[p + 1].i;
   einc__free(order);
   einc__finding *last_fix = NULL;
+  int32_t n_applied = 0;
   uint32_t last_line = 0;
-  bool added_torch = false, added_np = false;
+  einc_sbuf pending = {0}; /* patterns of lines whose comment went to a later line */
   for (int32_t i = 0; i < file->n_findings; i++) {
     einc__finding *f = &file->findings[i];
     if (!f->has_fix) continue;
     if (!einc__py_add_edit(s, f, f->start, f->end, f->replacement)) continue;
-    /* The module the expression names, imported once, above the file's first import. */
-    if (f->needs_import && einc__py_fix_applies(s, f)) {
-      bool *added = !strcmp(f->needs_import, "import torch") ? &added_torch : &added_np;
-      if (!*added) {
-        uint32_t at = ts_node_start_byte(s->first_import);
-        /* the line ends as the import's own line does: CRLF in a CRLF file */
-        uint32_t nl = at;
-        while (nl < file->len && s->src[nl] != '\n')
-          nl++;
-        const char *eol = nl > at && s->src[nl - 1] == '\r' ? "\r\n" : "\n";
-        einc__py_add_edit(s, f, at, at, einc__lint_printf(A, "%s%s", f->needs_import, eol));
-        *added = true;
-      }
+    /* The module the expression names, imported above the file's first import: by every fix
+     * that needs it, so that each is right on its own (applied together, the same edit is made
+     * once). */
+    if (f->needs_import) {
+      uint32_t at = ts_node_start_byte(s->first_import);
+      /* the line ends as the import's own line does: CRLF in a CRLF file */
+      uint32_t nl = at;
+      while (nl < file->len && s->src[nl] != '\n')
+        nl++;
+      const char *eol = nl > at && s->src[nl - 1] == '\r' ? "\r\n" : "\n";
+      einc__py_add_edit(s, f, at, at, einc__lint_printf(A, "%s%s", f->needs_import, eol));
     }
-    /* The pattern stays as a trailing comment, once per line. */
+    /* The pattern stays as a trailing comment, once per line; not where the line's end lies
+     * inside another call being fixed (`rearrange(a, ...) - rearrange(` and the rest of the
+     * second call on the next lines), which the comment would cut. */
     uint32_t eol;
     if (f->end_pos.line != last_line && einc__py_eol(s, f->end, &eol)) {
+      /* a line whose end is cut off: its patterns go with the next comment */
+      const bool cut = einc__py_inside_fix(file, eol);
       einc_sbuf note = {0};
       einc__sbuf_puts(&note, "  # ");
       int k = 0;
+      if (!cut && pending.len) {
+        einc__sbuf_append(&note, pending.data, pending.len);
+        k++;
+      }
       for (int32_t j = i; j >= 0; j = next[j]) {
         einc__finding *g = &file->findings[j];
         if (!einc__py_fix_applies(s, g) && einc__py_fix_applies(s, f)) continue;
@@ -1937,14 +1971,19 @@ static void einc__py_make_edits(einc__py_scan *s) {
       uint32_t blank_end = eol;
       while (blank_end < s->file->len && (s->src[blank_end] == ' ' || s->src[blank_end] == '\t'))
         blank_end++;
-      if (text) {
+      if (text && cut) {
+        einc__sbuf_puts(&pending, pending.len ? "; " : "");
+        einc__sbuf_puts(&pending, text + 4); /* without "  # " */
+      } else if (text) {
         einc__py_add_edit(s, f, eol, blank_end, einc__lint_strdup(A, text));
-        einc__free(text);
+        pending.len = 0;
       }
+      einc__free(text);
       last_line = f->end_pos.line;
     }
     if (!einc__py_fix_applies(s, f)) continue;
     last_fix = f;
+    n_applied++;
     if (s->n_fixed_ids == s->cap_fixed_ids) {
       int32_t cap = s->cap_fixed_ids ? 2 * s->cap_fixed_ids : 16;
       uint32_t *ids = einc__realloc(s->fixed_ids, sizeof *ids * (size_t)cap);
@@ -1958,8 +1997,9 @@ static void einc__py_make_edits(einc__py_scan *s) {
     if (s->n_fixed_ids > 1)
       qsort(s->fixed_ids, (size_t)s->n_fixed_ids, sizeof *s->fixed_ids, einc__py_u32_cmp);
     einc__py_count_uses(s);
-    einc__py_drop_imports(s, last_fix);
+    einc__py_drop_imports(s, n_applied == 1 ? last_fix : NULL);
   }
+  einc__sbuf_free(&pending);
   einc__free(next);
 }
 

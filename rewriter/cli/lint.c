@@ -577,6 +577,7 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
         n_edits += f->n_edits, n_applied++;
     }
     if (n_applied == 0) break;
+    n_edits += file->n_file_edits;
     einc__edit *edits = malloc(sizeof *edits * (size_t)n_edits);
     if (!edits) {
       file->error = "out of memory";
@@ -589,6 +590,8 @@ static void einc__lint_one(einc__pool *pool, int32_t idx, char **buf, size_t *ca
         for (int32_t e = 0; e < f->n_edits; e++)
           edits[k++] = f->edits[e];
     }
+    for (int32_t e = 0; e < file->n_file_edits; e++)
+      edits[k++] = file->file_edits[e];
     char *next;
     size_t next_len;
     int rc = einc__rewrite_apply(file->src, file->len, edits, n_edits, &next, &next_len);

@@ -41,6 +41,25 @@ heads = [f for f in d if f["pattern"] == "b n (h d) -> b h n d"]
 assert heads and heads[0]["axis_sizes"] == {"h": "heads"}, heads
 assert heads[0]["fix"]["safety"] == "safe"
 ' "$tmp/out.json"
+# Each fix in the JSON stands on its own: applied alone it must leave a file that runs, so the
+# einops import goes with no fix while another call still uses it, and `import torch` comes
+# with every fix that needs it.
+mkdir -p "$tmp/alone"
+printf 'from einops import einsum\n\n\ndef f(a, b):\n    x = einsum(a, b, "i j, j k -> i k")\n    return x, einsum(b, a, "i j, j k -> i k")\n' >"$tmp/alone/two.py"
+"$EINC" lint --no-config --format json "$tmp/alone/two.py" >"$tmp/alone.json"
+check "json: each fix applied alone leaves a working file" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d) == 2, d
+src = open(sys.argv[2]).read().splitlines(keepends=True)
+for f in d:
+    edits = f["fix"]["edits"]
+    assert not any("einops" in e["content"] or (e["content"] == "" and e["line"] < 3) for e in edits), edits
+    assert any(e["content"] == "import torch\n" for e in edits), edits
+' "$tmp/alone.json" "$tmp/alone/two.py"
+"$EINC" lint --no-config --fix "$tmp/alone/two.py" >/dev/null 2>&1
+check "json case: --fix adds torch once and drops the import" bash -c "
+  [ \"\$(grep -c '^import torch' '$tmp/alone/two.py')\" = 1 ] && ! grep -q einops '$tmp/alone/two.py'"
 "$EINC" lint --no-config --format sarif "$tmp/samples" >"$tmp/out.sarif"
 check "sarif 2.1.0 parses with results and rules" $PY -c '
 import json, sys
