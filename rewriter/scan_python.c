@@ -808,11 +808,23 @@ static bool einc__py_read_args(einc__py_call *c) {
 }
 
 /* Expressions that can take a method call without parentheses. */
+/* (Not an integer: `1.transpose` reads as the number `1.` followed by a name.) */
 static bool einc__py_is_primary(TSNode n) {
   static const char *const primary[] = {
-      "identifier", "attribute", "subscript",  "call",    "parenthesized_expression",
-      "list",       "tuple",     "dictionary", "integer", "float",
-      "string",     "true",      "false",      "none",    "list_comprehension",
+      "identifier",
+      "attribute",
+      "subscript",
+      "call",
+      "parenthesized_expression",
+      "list",
+      "tuple",
+      "dictionary",
+      "float",
+      "string",
+      "true",
+      "false",
+      "none",
+      "list_comprehension",
   };
   for (size_t i = 0; i < sizeof primary / sizeof *primary; i++)
     if (einc__node_is(n, primary[i])) return true;
