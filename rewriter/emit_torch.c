@@ -336,8 +336,14 @@ static void einc__step_permute(einc__emitter *e, const einc__elist *want) {
   }
   bool np = e->target == EINC_EMIT_NUMPY;
   if (n == 2 && src[0] == dst[1] && src[1] == dst[0]) {
-    einc__sbuf_printf(&e->expr, ".%s(%d, %d)", np ? "swapaxes" : "transpose",
-                      src[0] < src[1] ? src[0] : src[1], src[0] < src[1] ? src[1] : src[0]);
+    /* torch's transpose(a, b) swaps two dims in either order. The odd one goes first (`x.
+     * transpose(1, 0)`, `(-1, -2)`): should the tensor turn out to be a numpy array, numpy reads
+     * the pair as a whole permutation, which (1, 0) is for a matrix and (0, 1) silently is not;
+     * other ranks raise. numpy's own fix is swapaxes. */
+    const int32_t lo = src[0] < src[1] ? src[0] : src[1], hi = src[0] < src[1] ? src[1] : src[0];
+    const bool odd_first = !np && (lo & 1) == 0 && (hi & 1) != 0;
+    einc__sbuf_printf(&e->expr, ".%s(%d, %d)", np ? "swapaxes" : "transpose", odd_first ? hi : lo,
+                      odd_first ? lo : hi);
   } else if (!ell && n > 2) {
     einc__sbuf_puts(&e->expr, np ? ".transpose(" : ".permute(");
     for (int32_t j = 0; j < want->n; j++)
