@@ -90,6 +90,8 @@ typedef struct einc__py_alias {
 } einc__py_alias;
 
 /* What a file's module-level imports say about the array libraries a fix may name. */
+#define EINC__PY_MAX_LIB_NAMES 16
+
 typedef struct einc__py_arrays {
   bool has_torch, has_np; /* `import torch`, `import numpy as np` */
   /* torch (any of its modules), and another array library (numpy, jax, ...): torch fixes in a
@@ -99,7 +101,9 @@ typedef struct einc__py_arrays {
   bool imports_torch, imports_other, imports_numpy, imports_non_numpy, imports_no_np_methods;
   /* the names module-level `import` statements bind to torch, and to the other array libraries:
    * `np.stack(...)` as the tensor is not a torch tensor, `torch.cat(...)` not a numpy array */
-  char torch_names[4][32], other_names[4][32];
+  /* names bound at module level to a library's module or to a function imported from it
+   * (`np`, `numpy`, `from numpy import zeros`), whose calls make that library's arrays */
+  char torch_names[EINC__PY_MAX_LIB_NAMES][32], other_names[EINC__PY_MAX_LIB_NAMES][32];
   int n_torch_names, n_other_names;
 } einc__py_arrays;
 
@@ -242,6 +246,25 @@ static bool einc__py_is_einops_module(const char *dotted) {
 // import_from_statement = "from" module "import" (names | "*")
 static bool einc__py_is_scope(TSNode n);
 
+/* Notes `nm` (`nl` bytes) as a name whose calls make the arrays of the library `item` names
+ * (its first `head` bytes: "torch", "numpy", ...). OpenCV's and imageio's functions return numpy
+ * arrays: their names count for where an array comes from, not as importing an array library. */
+static void einc__py_note_lib_name(einc__py_arrays *arr, const char *item, size_t head,
+                                   const char *nm, size_t nl) {
+  static const char *const libs[] = {"numpy",  "jax",   "tensorflow", "mlx",    "cupy",
+                                     "paddle", "keras", "cv2",        "imageio"};
+  bool is_torch = head == 5 && !memcmp(item, "torch", 5);
+  char(*names)[32] = is_torch ? arr->torch_names : arr->other_names;
+  int *n = is_torch ? &arr->n_torch_names : &arr->n_other_names;
+  bool array_lib = is_torch;
+  for (size_t i = 0; i < sizeof libs / sizeof *libs; i++)
+    array_lib |= strlen(libs[i]) == head && !memcmp(item, libs[i], head);
+  if (array_lib && nl && nl < sizeof *names && *n < EINC__PY_MAX_LIB_NAMES) {
+    memcpy(names[*n], nm, nl);
+    names[(*n)++][nl] = 0;
+  }
+}
+
 /* Notes what an import names, `len` bytes: an `import` item ("torch", "numpy as np", "jax.numpy
  * as jnp"; `binds`), or the module of a `from` statement, which binds no module name. Only the
  * exact items bind what a fix's `torch.` and `np.` need. */
@@ -271,16 +294,7 @@ static void einc__py_note_import(einc__py_arrays *arr, const char *item, size_t 
     size_t nl = as ? len - (size_t)(as - item) : head;
     while (nl && *nm == ' ')
       nm++, nl--;
-    bool is_torch = head == 5 && !memcmp(item, "torch", 5);
-    char(*names)[32] = is_torch ? arr->torch_names : arr->other_names;
-    int *n = is_torch ? &arr->n_torch_names : &arr->n_other_names;
-    bool array_lib = is_torch;
-    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
-      array_lib |= strlen(others[i]) == head && !memcmp(item, others[i], head);
-    if (array_lib && nl && nl < sizeof *names && *n < 4) {
-      memcpy(names[*n], nm, nl);
-      names[(*n)++][nl] = 0;
-    }
+    einc__py_note_lib_name(arr, item, head, nm, nl);
   }
   if (binds && len == 5 && !memcmp(item, "torch", 5)) arr->has_torch = true;
   if (binds && len == 11 && !memcmp(item, "numpy as np", 11)) arr->has_np = true;
@@ -326,8 +340,25 @@ static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
          !einc__py_is_einops_module(module)) &&
         ts_node_start_byte(stmt) + 1 > s->last_star)
       s->last_star = ts_node_start_byte(stmt) + 1;
-  if (!ts_node_is_null(mod) && top)
-    einc__py_note_import(&s->arrays, s->src + ts_node_start_byte(mod), einc__node_len(mod), false);
+  if (!ts_node_is_null(mod) && top) {
+    const char *m = s->src + ts_node_start_byte(mod);
+    const size_t mlen = einc__node_len(mod);
+    einc__py_note_import(&s->arrays, m, mlen, false);
+    /* `from numpy import zeros as z`: calls of `z` make numpy arrays */
+    size_t head = 0;
+    while (head < mlen && m[head] != '.')
+      head++;
+    for (uint32_t i = 0; i < ts_node_named_child_count(stmt); i++) {
+      TSNode item = ts_node_named_child(stmt, i), nm = item;
+      if (ts_node_eq(item, mod)) continue;
+      if (einc__node_is(item, "aliased_import")) nm = ts_node_child_by_field_name(item, "alias", 5);
+      if (ts_node_is_null(nm) ||
+          !einc__node_is(nm, einc__node_is(item, "aliased_import") ? "identifier" : "dotted_name"))
+        continue;
+      einc__py_note_lib_name(&s->arrays, m, head, s->src + ts_node_start_byte(nm),
+                             einc__node_len(nm));
+    }
+  }
   if (ts_node_is_null(mod) || !einc__node_is(mod, "dotted_name") ||
       !einc__node_text(s, mod, module, sizeof module) || !einc__py_is_einops_module(module))
     return;
@@ -903,6 +934,13 @@ static int einc__py_array_origin(const einc__py_scan *s, TSNode call, TSNode t) 
       t = ts_node_child_by_field_name(t, "object", 6);
     } else if (einc__node_is(t, "subscript")) {
       t = ts_node_child_by_field_name(t, "value", 5);
+    } else if (einc__node_is(t, "binary_operator")) { /* `np.zeros(n) * 2`: either operand's */
+      const int left =
+          einc__py_array_origin(s, (TSNode){0}, ts_node_child_by_field_name(t, "left", 4));
+      if (left) return left;
+      t = ts_node_child_by_field_name(t, "right", 5);
+    } else if (einc__node_is(t, "unary_operator")) {
+      t = ts_node_child_by_field_name(t, "argument", 8);
     } else {
       break;
     }
@@ -961,6 +999,47 @@ static bool einc__py_scope_assignment(const einc__py_origin_walk *w, TSNode n, b
   return !ts_node_is_null(*left) && !ts_node_is_null(*right) && einc__node_is(*left, "identifier");
 }
 
+/* The name an expression takes its array from through indexing, attributes and method calls
+ * (`img`, `img[None]`, `img.astype(f).T`), or a null node (`f(img)`, a literal, ...). */
+static TSNode einc__py_chain_root(TSNode t) {
+  for (int depth = 0; depth < 64 && !ts_node_is_null(t); depth++) {
+    if (einc__node_is(t, "identifier")) return t;
+    if (einc__node_is(t, "parenthesized_expression") && ts_node_named_child_count(t) == 1) {
+      t = ts_node_named_child(t, 0);
+    } else if (einc__node_is(t, "subscript")) {
+      t = ts_node_child_by_field_name(t, "value", 5);
+    } else if (einc__node_is(t, "attribute")) {
+      t = ts_node_child_by_field_name(t, "object", 6);
+    } else if (einc__node_is(t, "call")) {
+      TSNode fn = ts_node_child_by_field_name(t, "function", 8);
+      if (ts_node_is_null(fn) || !einc__node_is(fn, "attribute")) break; /* not a method */
+      t = ts_node_child_by_field_name(fn, "object", 6);
+    } else {
+      break;
+    }
+  }
+  return (TSNode){0};
+}
+
+/* The libraries an assignment's right side comes from: the one that visibly made it, else those of
+ * the names it is taken from as far as the walk has seen them (`b = a`, `y = x + 1`, `c = a[0]`),
+ * as bits (1 torch, 2 the others). */
+static int einc__py_rhs_origin(const einc__py_origin_walk *w, TSNode right) {
+  const int made = einc__py_array_origin(w->s, (TSNode){0}, right);
+  if (made) return made;
+  TSNode parts[2];
+  parts[0] = right, parts[1] = (TSNode){0};
+  if (einc__node_is(right, "binary_operator"))
+    parts[0] = ts_node_child_by_field_name(right, "left", 4),
+    parts[1] = ts_node_child_by_field_name(right, "right", 5);
+  for (int k = 0; k < 2; k++) {
+    const TSNode root = ts_node_is_null(parts[k]) ? parts[k] : einc__py_chain_root(parts[k]);
+    const int32_t i = ts_node_is_null(root) ? -1 : einc__py_origin_index(w->s, w->out, root);
+    if (i >= 0 && (w->out->names[i].mask & 3)) return w->out->names[i].mask & 3;
+  }
+  return 0;
+}
+
 /* Records the names the scope assigns an array visibly made by one library. */
 static bool einc__py_visit_origin(void *ctx, TSTreeCursor *cur, TSNode n) {
   (void)cur;
@@ -968,7 +1047,7 @@ static bool einc__py_visit_origin(void *ctx, TSTreeCursor *cur, TSNode n) {
   bool descend;
   TSNode left, right;
   if (!einc__py_scope_assignment(w, n, &descend, &left, &right)) return descend;
-  const int origin = einc__py_array_origin(w->s, (TSNode){0}, right);
+  const int origin = einc__py_rhs_origin(w, right);
   if (!origin) return true;
   einc__py_origins *o = w->out;
   const int32_t known = einc__py_origin_index(w->s, o, left);
@@ -1017,7 +1096,7 @@ static bool einc__py_visit_origin_set(void *ctx, TSTreeCursor *cur, TSNode n) {
   set->name = name;
   set->stmt_start = ts_node_start_byte(stmt);
   set->block = block;
-  set->origin = einc__py_array_origin(w->s, (TSNode){0}, right);
+  set->origin = einc__py_rhs_origin(w, right);
   return true;
 }
 
@@ -1040,8 +1119,10 @@ static bool einc__py_text_may_make(const einc__py_scan *s, TSNode scope) {
   if (torch && einc__py_text_has(p, end, ".numpy(")) return true;
   const int n = torch ? s->arrays.n_other_names : s->arrays.n_torch_names;
   for (int i = 0; i < n; i++) {
-    snprintf(dotted, sizeof dotted, "%s.",
-             torch ? s->arrays.other_names[i] : s->arrays.torch_names[i]);
+    const char *name = torch ? s->arrays.other_names[i] : s->arrays.torch_names[i];
+    snprintf(dotted, sizeof dotted, "%s.", name); /* a module's function */
+    if (einc__py_text_has(p, end, dotted)) return true;
+    snprintf(dotted, sizeof dotted, "%s(", name); /* an imported function */
     if (einc__py_text_has(p, end, dotted)) return true;
   }
   if (!torch)
@@ -1050,28 +1131,6 @@ static bool einc__py_text_may_make(const einc__py_scan *s, TSNode scope) {
       if (einc__py_text_has(p, end, dotted)) return true;
     }
   return false;
-}
-
-/* The name an expression takes its array from through indexing, attributes and method calls
- * (`img`, `img[None]`, `img.astype(f).T`), or a null node (`f(img)`, a literal, ...). */
-static TSNode einc__py_chain_root(TSNode t) {
-  for (int depth = 0; depth < 64 && !ts_node_is_null(t); depth++) {
-    if (einc__node_is(t, "identifier")) return t;
-    if (einc__node_is(t, "parenthesized_expression") && ts_node_named_child_count(t) == 1) {
-      t = ts_node_named_child(t, 0);
-    } else if (einc__node_is(t, "subscript")) {
-      t = ts_node_child_by_field_name(t, "value", 5);
-    } else if (einc__node_is(t, "attribute")) {
-      t = ts_node_child_by_field_name(t, "object", 6);
-    } else if (einc__node_is(t, "call")) {
-      TSNode fn = ts_node_child_by_field_name(t, "function", 8);
-      if (ts_node_is_null(fn) || !einc__node_is(fn, "attribute")) break; /* not a method */
-      t = ts_node_child_by_field_name(fn, "object", 6);
-    } else {
-      break;
-    }
-  }
-  return (TSNode){0};
 }
 
 /* Which libraries made the arrays a name is assigned, by the assignments in the innermost
