@@ -1840,6 +1840,66 @@ static bool einc__py_alias_dropped(const einc__py_alias *a) {
   return a->uses_fixed > 0 && a->uses_left == 0 && !ts_node_is_null(a->item);
 }
 
+/* Whether `at` lies inside the span of a call with a fix (not at its ends). */
+static bool einc__py_inside_fix(const einc__lint_file *file, uint32_t at) {
+  for (int32_t i = 0; i < file->n_findings; i++)
+    if (file->findings[i].has_fix && file->findings[i].start < at && at < file->findings[i].end)
+      return true;
+  return false;
+}
+
+/* The comments inside [start, end) (a call that spans lines, an import statement), which an edit
+ * of it would otherwise drop, as lines of their own above its first line, indented as it is: the
+ * edit text, "" when there are none, or NULL when they cannot go there (that line starts inside a
+ * string or another call being fixed, or continues the line before with a backslash). */
+static const char *einc__py_kept_comments(einc__py_scan *s, uint32_t start, uint32_t end) {
+  int32_t first = -1, n = 0;
+  for (int32_t i = 0; i < s->n_comments; i++) {
+    const uint32_t at = ts_node_start_byte(s->comments[i]);
+    if (at >= start && at < end) {
+      if (first < 0) first = i;
+      n++;
+    }
+  }
+  if (!n) return "";
+  uint32_t ls = start;
+  while (ls > 0 && s->src[ls - 1] != '\n')
+    ls--;
+  uint32_t prev = ls > 0 ? ls - 1 : 0; /* the previous line's last character */
+  while (prev > 0 && (s->src[prev - 1] == '\r' || s->src[prev] == '\n' || s->src[prev] == '\r'))
+    prev--;
+  if (ls > 0 && s->src[prev] == '\\') return NULL;
+  if (einc__py_inside_fix(s->file, ls)) return NULL;
+  for (TSNode at = ts_node_descendant_for_byte_range(s->root, ls, ls); !ts_node_is_null(at);
+       at = ts_node_parent(at)) {
+    const char *type = ts_node_type(at);
+    if ((!strcmp(type, "string") || !strcmp(type, "string_content")) &&
+        ts_node_start_byte(at) < ls && ts_node_end_byte(at) > ls)
+      return NULL;
+    if (strstr(type, "statement") || !strcmp(type, "block") || !strcmp(type, "module")) break;
+  }
+  uint32_t ind = ls;
+  while (ind < s->file->len && (s->src[ind] == ' ' || s->src[ind] == '\t'))
+    ind++;
+  uint32_t nl = start;
+  while (nl < s->file->len && s->src[nl] != '\n')
+    nl++;
+  const char *eol = nl > 0 && s->src[nl - 1] == '\r' ? "\r\n" : "\n";
+  einc_sbuf text = {0};
+  for (int32_t i = first; i < s->n_comments && n > 0; i++) {
+    const TSNode c = s->comments[i];
+    if (ts_node_start_byte(c) < start || ts_node_start_byte(c) >= end) continue;
+    einc__sbuf_append(&text, s->src + ls, ind - ls);
+    einc__sbuf_append(&text, s->src + ts_node_start_byte(c), einc__node_len(c));
+    einc__sbuf_puts(&text, eol);
+    n--;
+  }
+  char *out = einc__sbuf_finish(&text);
+  const char *kept = out ? einc__lint_strdup(s->file, out) : NULL;
+  einc__free(out);
+  return kept;
+}
+
 /* An import edit: part of `only_fix` when the file applies that one fix (it is then right on its
  * own), else of the file's edits, made only with all of its fixes: with several, applying one
  * alone (an editor's quick fix from the JSON or SARIF) must not drop a name the others still
@@ -1888,6 +1948,18 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *only_fix) {
       einc__sbuf_append(&keep, s->src + ts_node_start_byte(item), einc__node_len(item));
     }
     uint32_t b = ts_node_start_byte(stmt), e = ts_node_end_byte(stmt);
+    /* comments inside a statement over several lines go above it; where they cannot, it stays */
+    const char *inner = einc__py_kept_comments(s, b, e);
+    if (!inner) {
+      einc__sbuf_free(&keep);
+      continue;
+    }
+    if (*inner) {
+      uint32_t ls = b;
+      while (ls > 0 && s->src[ls - 1] != '\n')
+        ls--;
+      einc__py_import_edit(s, only_fix, ls, ls, inner);
+    }
     if (kept) {
       const char *text = from
                              ? einc__lint_printf(A, "from %.*s import %s", (int)einc__node_len(mod),
@@ -1933,14 +2005,6 @@ static int einc__py_span_cmp(const void *a, const void *b) {
   if (x->start != y->start) return x->start < y->start ? -1 : 1;
   if (x->end != y->end) return x->end > y->end ? -1 : 1;
   return x->i < y->i ? -1 : x->i > y->i;
-}
-
-/* Whether `at` lies inside the span of a call with a fix (not at its ends). */
-static bool einc__py_inside_fix(const einc__lint_file *file, uint32_t at) {
-  for (int32_t i = 0; i < file->n_findings; i++)
-    if (file->findings[i].has_fix && file->findings[i].start < at && at < file->findings[i].end)
-      return true;
-  return false;
 }
 
 static void einc__py_make_edits(einc__py_scan *s) {
@@ -1996,7 +2060,22 @@ static void einc__py_make_edits(einc__py_scan *s) {
   for (int32_t i = 0; i < file->n_findings; i++) {
     einc__finding *f = &file->findings[i];
     if (!f->has_fix) continue;
+    const char *comments = einc__py_kept_comments(s, f->start, f->end);
+    if (!comments) { /* "... at run time; use `fix`" becomes "... at run time (no fix: why)" */
+      const char *use = strstr(f->message, "; use `");
+      f->has_fix = false;
+      f->message = einc__lint_printf(
+          A, "%.*s (no fix: the comments inside the call have no place to go)",
+          (int)(use ? (size_t)(use - f->message) : strlen(f->message)), f->message);
+      continue;
+    }
     if (!einc__py_add_edit(s, f, f->start, f->end, f->replacement)) continue;
+    if (*comments) {
+      uint32_t ls = f->start;
+      while (ls > 0 && s->src[ls - 1] != '\n')
+        ls--;
+      einc__py_add_edit(s, f, ls, ls, comments);
+    }
     /* The module the expression names, imported above the file's first import: by every fix
      * that needs it, so that each is right on its own (applied together, the same edit is made
      * once). */
