@@ -987,16 +987,33 @@ static int32_t einc__py_origin_index(const einc__py_scan *s, const einc__py_orig
   return -1;
 }
 
-/* For the walks over a scope: whether `n` is an assignment `NAME = EXPR` of the scope itself
- * (giving NAME and EXPR). `*descend` says whether to look under `n`: nested functions, lambdas
- * and classes are not entered (their assignments are their own). */
-static bool einc__py_scope_assignment(const einc__py_origin_walk *w, TSNode n, bool *descend,
-                                      TSNode *left, TSNode *right) {
+/* For the walks over a scope: the pairs (NAME, EXPR) that `n` assigns if it is an assignment of
+ * the scope itself, `NAME = EXPR` or `a, b = EXPR_A, EXPR_B` (up to 8 names): their count, else
+ * 0. `*descend` says whether to look under `n`: nested functions, lambdas and classes are not
+ * entered (their assignments are their own). */
+enum { EINC__PY_MAX_PAIRS = 8 };
+static int einc__py_scope_assignment(const einc__py_origin_walk *w, TSNode n, bool *descend,
+                                     TSNode *left, TSNode *right) {
   *descend = ts_node_eq(n, w->scope) || !einc__py_is_body_scope(n);
-  if (!*descend || !einc__node_is(n, "assignment")) return false;
-  *left = ts_node_child_by_field_name(n, "left", 4);
-  *right = ts_node_child_by_field_name(n, "right", 5);
-  return !ts_node_is_null(*left) && !ts_node_is_null(*right) && einc__node_is(*left, "identifier");
+  if (!*descend || !einc__node_is(n, "assignment")) return 0;
+  const TSNode l = ts_node_child_by_field_name(n, "left", 4);
+  const TSNode r = ts_node_child_by_field_name(n, "right", 5);
+  if (ts_node_is_null(l) || ts_node_is_null(r)) return 0;
+  if (einc__node_is(l, "identifier")) {
+    left[0] = l, right[0] = r;
+    return 1;
+  }
+  if (!(einc__node_is(l, "pattern_list") || einc__node_is(l, "tuple_pattern")) ||
+      !(einc__node_is(r, "expression_list") || einc__node_is(r, "tuple")))
+    return 0;
+  const uint32_t nl = ts_node_named_child_count(l), nr = ts_node_named_child_count(r);
+  if (nl != nr || nl > EINC__PY_MAX_PAIRS) return 0;
+  int k = 0;
+  for (uint32_t i = 0; i < nl; i++) {
+    const TSNode a = ts_node_named_child(l, i);
+    if (einc__node_is(a, "identifier")) left[k] = a, right[k++] = ts_node_named_child(r, i);
+  }
+  return k;
 }
 
 /* The name an expression takes its array from through indexing, attributes and method calls
@@ -1040,48 +1057,49 @@ static int einc__py_rhs_origin(const einc__py_origin_walk *w, TSNode right) {
   return 0;
 }
 
-/* Records the names the scope assigns an array visibly made by one library. */
-static bool einc__py_visit_origin(void *ctx, TSTreeCursor *cur, TSNode n) {
-  (void)cur;
-  einc__py_origin_walk *w = ctx;
-  bool descend;
-  TSNode left, right;
-  if (!einc__py_scope_assignment(w, n, &descend, &left, &right)) return descend;
+/* Records a name the scope assigns an array visibly made by one library. */
+static void einc__py_origin_record(einc__py_origin_walk *w, TSNode left, TSNode right) {
   const int origin = einc__py_rhs_origin(w, right);
-  if (!origin) return true;
+  if (!origin) return;
   einc__py_origins *o = w->out;
   const int32_t known = einc__py_origin_index(w->s, o, left);
   if (known >= 0) {
     o->names[known].mask |= origin;
-    return true;
+    return;
   }
   if (o->n == o->cap) {
     const int32_t cap = o->cap ? 2 * o->cap : 16;
     einc__py_origin_name *grown = einc__realloc(o->names, sizeof *grown * (size_t)cap);
-    if (!grown) return true; /* out of memory: this name is just not known */
+    if (!grown) return; /* out of memory: this name is just not known */
     o->names = grown, o->cap = cap;
   }
   o->names[o->n++] =
       (einc__py_origin_name){ts_node_start_byte(left), (uint32_t)einc__node_len(left), origin};
-  return true;
 }
 
-/* Records every assignment statement to a name the first walk found. */
-static bool einc__py_visit_origin_set(void *ctx, TSTreeCursor *cur, TSNode n) {
+static bool einc__py_visit_origin(void *ctx, TSTreeCursor *cur, TSNode n) {
   (void)cur;
   einc__py_origin_walk *w = ctx;
   bool descend;
-  TSNode left, right;
-  if (!einc__py_scope_assignment(w, n, &descend, &left, &right)) return descend;
+  TSNode left[EINC__PY_MAX_PAIRS], right[EINC__PY_MAX_PAIRS];
+  const int pairs = einc__py_scope_assignment(w, n, &descend, left, right);
+  for (int k = 0; k < pairs; k++)
+    einc__py_origin_record(w, left[k], right[k]);
+  return pairs ? true : descend;
+}
+
+/* Records an assignment statement `n` to a name the first walk found. */
+static void einc__py_origin_set_record(einc__py_origin_walk *w, TSNode n, TSNode left,
+                                       TSNode right) {
   einc__py_origins *o = w->out;
   const int32_t name = einc__py_origin_index(w->s, o, left);
-  if (name < 0) return true;
+  if (name < 0) return;
   if (o->n_sets == o->cap_sets) {
     const int32_t cap = o->cap_sets ? 2 * o->cap_sets : 16;
     einc__py_origin_set *grown = einc__realloc(o->sets, sizeof *grown * (size_t)cap);
     if (!grown) { /* out of memory: the name falls back to every assignment counting */
       o->names[name].mask |= 4;
-      return true;
+      return;
     }
     o->sets = grown, o->cap_sets = cap;
   }
@@ -1097,7 +1115,17 @@ static bool einc__py_visit_origin_set(void *ctx, TSTreeCursor *cur, TSNode n) {
   set->stmt_start = ts_node_start_byte(stmt);
   set->block = block;
   set->origin = einc__py_rhs_origin(w, right);
-  return true;
+}
+
+static bool einc__py_visit_origin_set(void *ctx, TSTreeCursor *cur, TSNode n) {
+  (void)cur;
+  einc__py_origin_walk *w = ctx;
+  bool descend;
+  TSNode left[EINC__PY_MAX_PAIRS], right[EINC__PY_MAX_PAIRS];
+  const int pairs = einc__py_scope_assignment(w, n, &descend, left, right);
+  for (int k = 0; k < pairs; k++)
+    einc__py_origin_set_record(w, n, left[k], right[k]);
+  return pairs ? true : descend;
 }
 
 static bool einc__py_ident_char(char c) {
