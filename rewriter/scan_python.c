@@ -964,11 +964,14 @@ static int einc__py_array_origin(const einc__py_scan *s, TSNode call, TSNode t) 
   return 0;
 }
 
-typedef struct einc__py_origin_walk {
+typedef struct einc__py_origin_walk einc__py_origin_walk;
+struct einc__py_origin_walk {
   einc__py_scan *s;
   TSNode scope;
   einc__py_origins *out;
-} einc__py_origin_walk;
+  /* what the walk does with each pair its assignment statement `n` makes: NAME = EXPR */
+  void (*record)(einc__py_origin_walk *w, TSNode n, TSNode left, TSNode right);
+};
 
 /* Functions, lambdas and classes: the scopes whose assignments are their own. (A name a
  * comprehension reads but does not bind is the enclosing function's.) */
@@ -1057,8 +1060,9 @@ static int einc__py_rhs_origin(const einc__py_origin_walk *w, TSNode right) {
   return 0;
 }
 
-/* Records a name the scope assigns an array visibly made by one library. */
-static void einc__py_origin_record(einc__py_origin_walk *w, TSNode left, TSNode right) {
+/* Records a name the scope assigns an array visibly made by one library (the first walk). */
+static void einc__py_origin_record(einc__py_origin_walk *w, TSNode n, TSNode left, TSNode right) {
+  (void)n;
   const int origin = einc__py_rhs_origin(w, right);
   if (!origin) return;
   einc__py_origins *o = w->out;
@@ -1077,18 +1081,7 @@ static void einc__py_origin_record(einc__py_origin_walk *w, TSNode left, TSNode 
       (einc__py_origin_name){ts_node_start_byte(left), (uint32_t)einc__node_len(left), origin};
 }
 
-static bool einc__py_visit_origin(void *ctx, TSTreeCursor *cur, TSNode n) {
-  (void)cur;
-  einc__py_origin_walk *w = ctx;
-  bool descend;
-  TSNode left[EINC__PY_MAX_PAIRS], right[EINC__PY_MAX_PAIRS];
-  const int pairs = einc__py_scope_assignment(w, n, &descend, left, right);
-  for (int k = 0; k < pairs; k++)
-    einc__py_origin_record(w, left[k], right[k]);
-  return pairs ? true : descend;
-}
-
-/* Records an assignment statement `n` to a name the first walk found. */
+/* Records an assignment statement `n` to a name the first walk found (the second walk). */
 static void einc__py_origin_set_record(einc__py_origin_walk *w, TSNode n, TSNode left,
                                        TSNode right) {
   einc__py_origins *o = w->out;
@@ -1117,14 +1110,15 @@ static void einc__py_origin_set_record(einc__py_origin_walk *w, TSNode n, TSNode
   set->origin = einc__py_rhs_origin(w, right);
 }
 
-static bool einc__py_visit_origin_set(void *ctx, TSTreeCursor *cur, TSNode n) {
+/* The walks over a scope's assignments: each pair goes to w->record. */
+static bool einc__py_visit_assignments(void *ctx, TSTreeCursor *cur, TSNode n) {
   (void)cur;
   einc__py_origin_walk *w = ctx;
   bool descend;
   TSNode left[EINC__PY_MAX_PAIRS], right[EINC__PY_MAX_PAIRS];
   const int pairs = einc__py_scope_assignment(w, n, &descend, left, right);
   for (int k = 0; k < pairs; k++)
-    einc__py_origin_set_record(w, n, left[k], right[k]);
+    w->record(w, n, left[k], right[k]);
   return pairs ? true : descend;
 }
 
@@ -1174,9 +1168,10 @@ static int einc__py_name_origin(einc__py_scan *s, TSNode call, TSNode scope, TSN
   einc__py_origins *o = einc__node_is(scope, "module") ? &s->module_origins : &s->scope_origins;
   if (!o->ready || !ts_node_eq(o->scope, scope)) {
     o->n = 0, o->n_sets = 0, o->ready = true, o->scope = scope;
-    einc__py_origin_walk w = {s, scope, o};
-    if (einc__py_text_may_make(s, scope)) einc__py_walk(scope, einc__py_visit_origin, &w);
-    if (o->n) einc__py_walk(scope, einc__py_visit_origin_set, &w);
+    einc__py_origin_walk w = {s, scope, o, einc__py_origin_record};
+    if (einc__py_text_may_make(s, scope)) einc__py_walk(scope, einc__py_visit_assignments, &w);
+    w.record = einc__py_origin_set_record;
+    if (o->n) einc__py_walk(scope, einc__py_visit_assignments, &w);
   }
   const int32_t i = einc__py_origin_index(s, o, name);
   if (i < 0 || (o->names[i].mask & 4)) return i < 0 ? 0 : o->names[i].mask & 3;
