@@ -926,6 +926,11 @@ int einc_cli_lint(int argc, char **argv) {
     }
     if (opts.diff && !file->error) {
       /* the diff is the output; findings go to the summary */
+    } else if (opts.diff) { /* a file with no diff: its report goes to stderr, apart from it */
+      einc_sbuf err = {0};
+      einc__lint_format_text(&err, file, isatty(2) && !getenv("NO_COLOR"));
+      if (err.len) fwrite(err.data, 1, err.len, stderr);
+      einc__sbuf_free(&err);
     } else if (!strcmp(format, "text")) {
       if (file->error || file->n_findings)
         einc__lint_format_text(&out, file, isatty(1) && !getenv("NO_COLOR"));

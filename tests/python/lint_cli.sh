@@ -27,6 +27,13 @@ check "samples --diff shows the flatten rewrite 3 times" \
   test "$(grep -c '^+        core_attn_out = core_attn_out.flatten(-2)  # \.\.\. h d -> \.\.\. (h d)$' "$tmp/diff.out")" -eq 3
 check "samples --diff drops the unused einops import" grep -q '^-from einops import rearrange$' "$tmp/diff.out"
 check "samples --diff writes nothing" diff -r "$SAMPLES" "$tmp/samples"
+# a file that cannot be linted: its error goes to stderr, the diff (stdout) stays a diff
+mkdir -p "$tmp/mixed" && cp "$tmp/samples/attention.py" "$tmp/mixed/" &&
+  printf 'import einops\n\xff\n' >"$tmp/mixed/latin1.py"
+"$EINC" lint --no-config --diff "$tmp/mixed" >"$tmp/mixed.out" 2>"$tmp/mixed.err"
+check "--diff: a file's error on stderr, not in the diff" bash -c "
+  grep -q 'latin1.py: error: not valid UTF-8' '$tmp/mixed.err' && ! grep -q 'error' '$tmp/mixed.out' &&
+  grep -q '^+++ ' '$tmp/mixed.out'"
 
 # -- formats
 "$EINC" lint --no-config --format json "$tmp/samples" >"$tmp/out.json"
