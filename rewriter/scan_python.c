@@ -633,11 +633,13 @@ static bool einc__py_shadowed_from(einc__py_scan *s, TSNode scope, int32_t alias
 }
 
 /* Whether `scope` (a call's innermost scope) or a function, lambda or comprehension around it
- * binds `name` (a module name a fix would use, `torch` or `np`) other than by importing it. */
+ * binds `name` (a module name a fix would use, `torch` or `np`) other than by importing it; a
+ * class body counts for a call written directly in it (`torch = "cuda"` there hides the module
+ * from the class body's own code, not from its methods). */
 static bool einc__py_local_name(einc__py_scan *s, TSNode scope, const char *name) {
   for (TSNode p = scope; !ts_node_is_null(p); p = ts_node_parent(p)) {
     if (einc__node_is(p, "module")) return false;
-    if (einc__py_is_scope(p) && !einc__node_is(p, "class_definition") &&
+    if (einc__py_is_scope(p) && (!einc__node_is(p, "class_definition") || ts_node_eq(p, scope)) &&
         einc__py_scope_binds(s, p, name) == EINC__PY_BIND_OTHER)
       return true;
     if (einc__py_is_scope(p) && ts_node_start_point(p).column == 0) return false; /* top level */
@@ -1464,6 +1466,49 @@ static TSNode einc__py_const_pattern(einc__py_scan *s, TSNode call_scope, TSNode
   return none;
 }
 
+/* What the annotation of a parameter says the tensor is, for a name the function around the call
+ * binds nowhere but in its parameters: bit 2 another library's array (`np.ndarray`,
+ * `NDArray[...]`), bit 1 a torch tensor (`torch.Tensor`), bit 4 a list or tuple (`list`,
+ * `List[...]`, `Sequence[...]`; only when the name itself is the tensor, `bare`), else 0. */
+static int einc__py_param_annotation(einc__py_scan *s, TSNode scope, TSNode name, bool bare) {
+  if (ts_node_is_null(scope) || !einc__node_is(scope, "function_definition")) return 0;
+  const TSNode params = ts_node_child_by_field_name(scope, "parameters", 10);
+  if (ts_node_is_null(params)) return 0;
+  TSNode type = {0};
+  for (uint32_t i = 0; i < ts_node_named_child_count(params); i++) {
+    const TSNode p = ts_node_named_child(params, i);
+    TSNode nm = {0};
+    if (einc__node_is(p, "typed_parameter"))
+      nm = ts_node_named_child(p, 0);
+    else if (einc__node_is(p, "typed_default_parameter"))
+      nm = ts_node_child_by_field_name(p, "name", 4);
+    if (!ts_node_is_null(nm) && einc__node_is(nm, "identifier") &&
+        einc__node_len(nm) == einc__node_len(name) &&
+        !memcmp(s->src + ts_node_start_byte(nm), s->src + ts_node_start_byte(name),
+                einc__node_len(name)))
+      type = ts_node_child_by_field_name(p, "type", 4);
+  }
+  if (ts_node_is_null(type)) return 0;
+  const char *name_text = einc__py_dup_node(s, name);
+  if (!name_text) return 0;
+  einc__py_binds b = {.s = s, .scope = scope, .name = name_text, .count_only = true};
+  einc__py_walk(scope, einc__py_visit_binding, &b);
+  if (b.count != 1 || b.declared_outer) return 0; /* assigned in the body too: not only this */
+  const char *t = s->src + ts_node_start_byte(type), *end = s->src + ts_node_end_byte(type);
+  int what = 0;
+  if (einc__py_text_has(t, end, "ndarray") || einc__py_text_has(t, end, "NDArray")) what |= 2;
+  if (einc__py_text_has(t, end, "Tensor")) what |= 1;
+  static const char *const lists[] = {"list", "List", "tuple", "Tuple", "Sequence"};
+  for (size_t k = 0; bare && k < sizeof lists / sizeof *lists; k++) {
+    const size_t n = strlen(lists[k]);
+    what |=
+        (size_t)(end - t) >= n && !memcmp(t, lists[k], n) && ((size_t)(end - t) == n || t[n] == '[')
+            ? 4
+            : 0;
+  }
+  return what;
+}
+
 static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
   einc__lint_file *A = s->file;
   bool layer = c->op[0] >= 'A' && c->op[0] <= 'Z';
@@ -1762,6 +1807,18 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
                       "library, not torch");
     if ((assigned & 1) && s->opts->target == EINC_EMIT_NUMPY)
       einc__py_unsafe(f, &info, "the tensor's name is assigned a tensor made by torch, not numpy");
+    /* ... or is a parameter whose annotation says so: `def f(x: np.ndarray)` */
+    const int annotated =
+        !layer && !other_arrays && !origin && !assigned && !ts_node_is_null(root)
+            ? einc__py_param_annotation(s, c->scope, root, ts_node_eq(root, c->pos[tensor_from]))
+            : 0;
+    if ((annotated & 2) && s->opts->target == EINC_EMIT_TORCH)
+      einc__py_unsafe(f, &info, "the tensor is a parameter annotated as another library's array");
+    if ((annotated & 1) && s->opts->target == EINC_EMIT_NUMPY)
+      einc__py_unsafe(f, &info, "the tensor is a parameter annotated as a torch tensor");
+    if (annotated & 4)
+      einc__py_unsafe(f, &info,
+                      "the tensor is a parameter annotated as a list or tuple (einops stacks it)");
     f->replacement = einc__lint_strdup(A, expr);
     f->has_fix = f->replacement != NULL; /* out of memory: no fix rather than half of one */
     f->fix_note = info.dropped[0]
