@@ -2314,7 +2314,10 @@ static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out
       continue;
     }
     if (c == '(' || c == '[' || c == '{') depth++;
-    if ((c == ')' || c == ']' || c == '}') && depth > 0) depth--;
+    if (c == ')' || c == ']' || c == '}') {
+      if (depth == 0) goto fail; /* a closer without an opener: a syntax error, as below */
+      depth--;
+    }
     /* a line continuation, LF or CRLF */
     size_t cr = i + 2 < len && src[i + 1] == '\r' && src[i + 2] == '\n';
     if (c == '\\' && i + 1 + cr < len && src[i + 1 + cr] == '\n') {
@@ -2328,6 +2331,9 @@ static int32_t einc__py_chunks(const char *src, size_t len, einc__py_chunk **out
     }
     i++;
   }
+  /* a bracket never closed: a syntax error in whichever statement, so the parser sees the whole
+   * file (a statement not naming einops would not be parsed, and the error not reported) */
+  if (depth > 0) goto fail;
   if (n == cap) {
     einc__py_chunk *w = einc__realloc(v, sizeof *v * (size_t)(cap + 1));
     if (!w) goto fail;
