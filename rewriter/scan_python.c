@@ -300,12 +300,24 @@ static void einc__py_note_import(einc__py_arrays *arr, const char *item, size_t 
   if (binds && len == 11 && !memcmp(item, "numpy as np", 11)) arr->has_np = true;
 }
 
+static bool einc__py_text_has(const char *p, const char *end, const char *what) {
+  return p < end && memmem(p, (size_t)(end - p), what, strlen(what)) != NULL;
+}
+
 static void einc__py_read_import(einc__py_scan *s, TSNode stmt) {
   char module[96], name[96], alias[64], target[200];
-  /* torch and numpy count only when imported for the whole module, not inside a function */
+  /* torch and numpy count only when imported for the whole module, not inside a function, and
+   * when the import runs: not under `if TYPE_CHECKING:` (for type checkers only) */
   bool top = true;
-  for (TSNode p = ts_node_parent(stmt); top && !ts_node_is_null(p); p = ts_node_parent(p))
+  for (TSNode p = ts_node_parent(stmt); top && !ts_node_is_null(p); p = ts_node_parent(p)) {
     top = !einc__py_is_scope(p);
+    if (einc__node_is(p, "if_statement")) {
+      const TSNode cond = ts_node_child_by_field_name(p, "condition", 9);
+      top &= ts_node_is_null(cond) ||
+             !einc__py_text_has(s->src + ts_node_start_byte(cond), s->src + ts_node_end_byte(cond),
+                                "TYPE_CHECKING");
+    }
+  }
   if (ts_node_is_null(s->first_import) && einc__node_is(ts_node_parent(stmt), "module") &&
       ts_node_start_point(stmt).column == 0 && !einc__node_is(stmt, "future_import_statement"))
     s->first_import = stmt;
@@ -1127,10 +1139,6 @@ static bool einc__py_visit_assignments(void *ctx, TSTreeCursor *cur, TSNode n) {
 static bool einc__py_ident_char(char c) {
   return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
          (unsigned char)c >= 0x80;
-}
-
-static bool einc__py_text_has(const char *p, const char *end, const char *what) {
-  return p < end && memmem(p, (size_t)(end - p), what, strlen(what)) != NULL;
 }
 
 /* Whether the text of `scope` could make the arrays that would change a fix for the target: for
