@@ -89,9 +89,9 @@ typedef struct einc__py_alias {
   TSNode cached_scope;
 } einc__py_alias;
 
-/* What a file's module-level imports say about the array libraries a fix may name. */
 #define EINC__PY_MAX_LIB_NAMES 16
 
+/* What a file's module-level imports say about the array libraries a fix may name. */
 typedef struct einc__py_arrays {
   bool has_torch, has_np; /* `import torch`, `import numpy as np` */
   /* torch (any of its modules), and another array library (numpy, jax, ...): torch fixes in a
@@ -99,10 +99,10 @@ typedef struct einc__py_arrays {
    * library other than numpy, and one whose arrays lack numpy's methods (torch, tensorflow,
    * paddle), for numpy fixes the same way */
   bool imports_torch, imports_other, imports_numpy, imports_non_numpy, imports_no_np_methods;
-  /* the names module-level `import` statements bind to torch, and to the other array libraries:
-   * `np.stack(...)` as the tensor is not a torch tensor, `torch.cat(...)` not a numpy array */
-  /* names bound at module level to a library's module or to a function imported from it
-   * (`np`, `numpy`, `from numpy import zeros`), whose calls make that library's arrays */
+  /* the names module-level imports bind to torch, and to the other array libraries: their modules
+   * or functions imported from them (`np`, `numpy`, `from numpy import zeros`), whose calls make
+   * that library's arrays: `np.stack(...)` as the tensor is not a torch tensor, `torch.cat(...)`
+   * not a numpy array */
   char torch_names[EINC__PY_MAX_LIB_NAMES][32], other_names[EINC__PY_MAX_LIB_NAMES][32];
   int n_torch_names, n_other_names;
 } einc__py_arrays;
@@ -246,18 +246,24 @@ static bool einc__py_is_einops_module(const char *dotted) {
 // import_from_statement = "from" module "import" (names | "*")
 static bool einc__py_is_scope(TSNode n);
 
+/* The array libraries other than torch (keras counts as tensorflow: its tensors are the
+ * backend's, tensorflow's by default), then OpenCV and imageio, whose functions return numpy
+ * arrays: those count for where an array comes from, not as the file importing an array
+ * library. */
+static const char *const einc__py_libs[] = {"numpy",  "jax",   "tensorflow", "mlx",    "cupy",
+                                            "paddle", "keras", "cv2",        "imageio"};
+enum { EINC__PY_ARRAY_LIBS = 7 }; /* the first 7 */
+
 /* Notes `nm` (`nl` bytes) as a name whose calls make the arrays of the library `item` names
- * (its first `head` bytes: "torch", "numpy", ...). OpenCV's and imageio's functions return numpy
- * arrays: their names count for where an array comes from, not as importing an array library. */
+ * (its first `head` bytes: "torch", "numpy", ...). */
 static void einc__py_note_lib_name(einc__py_arrays *arr, const char *item, size_t head,
                                    const char *nm, size_t nl) {
-  static const char *const libs[] = {"numpy",  "jax",   "tensorflow", "mlx",    "cupy",
-                                     "paddle", "keras", "cv2",        "imageio"};
+  const char *const *libs = einc__py_libs;
   bool is_torch = head == 5 && !memcmp(item, "torch", 5);
   char(*names)[32] = is_torch ? arr->torch_names : arr->other_names;
   int *n = is_torch ? &arr->n_torch_names : &arr->n_other_names;
   bool array_lib = is_torch;
-  for (size_t i = 0; i < sizeof libs / sizeof *libs; i++)
+  for (size_t i = 0; i < sizeof einc__py_libs / sizeof *einc__py_libs; i++)
     array_lib |= strlen(libs[i]) == head && !memcmp(item, libs[i], head);
   if (array_lib && nl && nl < sizeof *names && *n < EINC__PY_MAX_LIB_NAMES) {
     memcpy(names[*n], nm, nl);
@@ -269,16 +275,14 @@ static void einc__py_note_lib_name(einc__py_arrays *arr, const char *item, size_
  * as jnp"; `binds`), or the module of a `from` statement, which binds no module name. Only the
  * exact items bind what a fix's `torch.` and `np.` need. */
 static void einc__py_note_import(einc__py_arrays *arr, const char *item, size_t len, bool binds) {
-  /* keras counts as tensorflow: its tensors are the backend's (tensorflow's by default) */
-  static const char *const others[] = {"numpy", "jax",    "tensorflow", "mlx",
-                                       "cupy",  "paddle", "keras"};
+  const char *const *others = einc__py_libs;
   size_t head = 0;
   while (head < len && item[head] != '.' && item[head] != ' ')
     head++;
   if (head == 5 && !memcmp(item, "torch", 5))
     arr->imports_torch = arr->imports_non_numpy = arr->imports_no_np_methods = true;
   if (head == 5 && !memcmp(item, "numpy", 5)) arr->imports_numpy = true;
-  for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+  for (size_t i = 0; i < EINC__PY_ARRAY_LIBS; i++)
     if (strlen(others[i]) == head && !memcmp(item, others[i], head)) {
       arr->imports_other = true;
       arr->imports_non_numpy |= i > 0;
@@ -852,8 +856,8 @@ static bool einc__py_read_args(einc__py_call *c) {
   return true;
 }
 
-/* Expressions that can take a method call without parentheses. */
-/* (Not an integer: `1.transpose` reads as the number `1.` followed by a name.) */
+/* Expressions that can take a method call without parentheses (not an integer: `1.transpose`
+ * reads as the number `1.` followed by a name). */
 static bool einc__py_is_primary(TSNode n) {
   static const char *const primary[] = {
       "identifier",
@@ -1142,8 +1146,9 @@ static bool einc__py_ident_char(char c) {
 }
 
 /* Whether the text of `scope` could make the arrays that would change a fix for the target: for
- * torch, `.numpy(` or a call on another array library's module name; for numpy, one on torch's
- * or a torch conversion method. Most functions have neither, and are not walked. */
+ * torch, `.numpy(` or a call on a name bound to another array library (its module, or a function
+ * imported from it); for numpy, one on torch's or a torch conversion method. Most functions have
+ * neither, and are not walked. */
 static bool einc__py_text_may_make(const einc__py_scan *s, TSNode scope) {
   const char *p = s->src + ts_node_start_byte(scope), *end = s->src + ts_node_end_byte(scope);
   const bool torch = s->opts->target == EINC_EMIT_TORCH;
@@ -1481,7 +1486,8 @@ static TSNode einc__py_const_pattern(einc__py_scan *s, TSNode call_scope, TSNode
 static int einc__py_param_annotation(einc__py_scan *s, TSNode scope, TSNode name, bool bare) {
   if (ts_node_is_null(scope) || !einc__node_is(scope, "function_definition")) return 0;
   const TSNode params = ts_node_child_by_field_name(scope, "parameters", 10);
-  if (ts_node_is_null(params)) return 0;
+  const char *name_text = einc__py_dup_node(s, name);
+  if (ts_node_is_null(params) || !name_text) return 0;
   TSNode type = {0};
   for (uint32_t i = 0; i < ts_node_named_child_count(params); i++) {
     const TSNode p = ts_node_named_child(params, i);
@@ -1491,14 +1497,10 @@ static int einc__py_param_annotation(einc__py_scan *s, TSNode scope, TSNode name
     else if (einc__node_is(p, "typed_default_parameter"))
       nm = ts_node_child_by_field_name(p, "name", 4);
     if (!ts_node_is_null(nm) && einc__node_is(nm, "identifier") &&
-        einc__node_len(nm) == einc__node_len(name) &&
-        !memcmp(s->src + ts_node_start_byte(nm), s->src + ts_node_start_byte(name),
-                einc__node_len(name)))
+        einc__node_text_eq(s, nm, name_text))
       type = ts_node_child_by_field_name(p, "type", 4);
   }
   if (ts_node_is_null(type)) return 0;
-  const char *name_text = einc__py_dup_node(s, name);
-  if (!name_text) return 0;
   einc__py_binds b = {.s = s, .scope = scope, .name = name_text, .count_only = true};
   einc__py_walk(scope, einc__py_visit_binding, &b);
   if (b.count != 1 || b.declared_outer) return 0; /* assigned in the body too: not only this */
@@ -1928,6 +1930,13 @@ static bool einc__py_alias_dropped(const einc__py_alias *a) {
   return a->uses_fixed > 0 && a->uses_left == 0 && !ts_node_is_null(a->item);
 }
 
+/* The start of the line holding byte `off`. */
+static uint32_t einc__py_line_start(const einc__py_scan *s, uint32_t off) {
+  while (off > 0 && s->src[off - 1] != '\n')
+    off--;
+  return off;
+}
+
 /* Whether `at` lies inside the span of a call with a fix (not at its ends). */
 static bool einc__py_inside_fix(const einc__lint_file *file, uint32_t at) {
   for (int32_t i = 0; i < file->n_findings; i++)
@@ -1950,13 +1959,12 @@ static const char *einc__py_kept_comments(einc__py_scan *s, uint32_t start, uint
     }
   }
   if (!n) return "";
-  uint32_t ls = start;
-  while (ls > 0 && s->src[ls - 1] != '\n')
-    ls--;
-  uint32_t prev = ls > 0 ? ls - 1 : 0; /* the previous line's last character */
-  while (prev > 0 && (s->src[prev - 1] == '\r' || s->src[prev] == '\n' || s->src[prev] == '\r'))
-    prev--;
-  if (ls > 0 && s->src[prev] == '\\') return NULL;
+  const uint32_t ls = einc__py_line_start(s, start);
+  /* the line before ending in a backslash (before its LF or CRLF) continues into this one */
+  uint32_t prev = ls; /* just after the line before */
+  if (prev > 0) prev--;
+  if (prev > 0 && s->src[prev - 1] == '\r') prev--;
+  if (prev > 0 && s->src[prev - 1] == '\\') return NULL;
   if (einc__py_inside_fix(s->file, ls)) return NULL;
   for (TSNode at = ts_node_descendant_for_byte_range(s->root, ls, ls); !ts_node_is_null(at);
        at = ts_node_parent(at)) {
@@ -2043,9 +2051,7 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *only_fix) {
       continue;
     }
     if (*inner) {
-      uint32_t ls = b;
-      while (ls > 0 && s->src[ls - 1] != '\n')
-        ls--;
+      const uint32_t ls = einc__py_line_start(s, b);
       einc__py_import_edit(s, only_fix, ls, ls, inner);
     }
     if (kept) {
@@ -2159,9 +2165,7 @@ static void einc__py_make_edits(einc__py_scan *s) {
     }
     if (!einc__py_add_edit(s, f, f->start, f->end, f->replacement)) continue;
     if (*comments) {
-      uint32_t ls = f->start;
-      while (ls > 0 && s->src[ls - 1] != '\n')
-        ls--;
+      const uint32_t ls = einc__py_line_start(s, f->start);
       einc__py_add_edit(s, f, ls, ls, comments);
     }
     /* The module the expression names, imported above the file's first import: by every fix
