@@ -4,6 +4,12 @@
  * dimension; W [n, k] row-major is handed to oneDNN as the [k, n] matrix with strides (1, ldw),
  * so no transpose is ever materialised. Shared by the CPU backend and, on Intel GPUs, the
  * OpenCL backend.
+ *
+ * A float32 product of one row on the CPU is an inner-product primitive instead: oneDNN 2.6
+ * gives it the GEMV of its `gemm:jit` kernels, while its matmul runs the one row through the
+ * batch-reduce GEMM (`brg:avx512_core`) at 1.5-1.8x the time (measured on AVX-512 without
+ * BF16: 1.11 against 1.65 ms for W of 2048 x 4096, 0.156 against 0.279 for 1024 x 2048). From
+ * four rows on the matmul is faster again.
  */
 #include <dnnl_debug.h>
 #ifdef EINC_RT_HAVE_OPENCL
@@ -42,6 +48,12 @@ void einc_rt__mm_cache_clear(einc_rt__mm_cache *self) {
   pthread_mutex_destroy(&self->mu);
 }
 
+/* Whether `k` is run as an inner product (see the top of the file). */
+static bool einc_rt__mm_is_gemv(const einc_rt__mm_cache *self, const einc_rt__mm_key *k) {
+  return !self->ocl_buffers && k->m == 1 && k->x_dt == dnnl_f32 && k->w_dt == dnnl_f32 &&
+         k->out_dt == dnnl_f32;
+}
+
 /* A memory object without data; its handle is set per call. */
 static dnnl_status_t einc_rt__mm_memory(einc_rt__mm_cache *self, dnnl_memory_t *m,
                                         const dnnl_memory_desc_t *md) {
@@ -60,17 +72,32 @@ static int einc_rt__mm_create(einc_rt__mm_cache *self, const einc_rt__mm_key *k,
   dnnl_dims_t x_dims = {k->m, k->k}, x_strides = {k->ldx, 1};
   dnnl_dims_t w_dims = {k->k, k->n}, w_strides = {1, k->ldw};
   dnnl_dims_t o_dims = {k->m, k->n}, o_strides = {k->ldo, 1};
-  dnnl_matmul_desc_t md;
   dnnl_primitive_desc_t pd = NULL;
   const char *impl = "";
+  bool gemv = einc_rt__mm_is_gemv(self, k);
+  if (gemv) { /* the inner product's weights are [n, k] as they are */
+    w_dims[0] = k->n;
+    w_dims[1] = k->k;
+    w_strides[0] = k->ldw;
+    w_strides[1] = 1;
+  }
   EINC_RT__DNNL_CHECK(dnnl_memory_desc_init_by_strides(&xd, 2, x_dims, k->x_dt, x_strides), fail);
   EINC_RT__DNNL_CHECK(dnnl_memory_desc_init_by_strides(&wd, 2, w_dims, k->w_dt, w_strides), fail);
   EINC_RT__DNNL_CHECK(dnnl_memory_desc_init_by_strides(&od, 2, o_dims, k->out_dt, o_strides), fail);
   xd.offset0 = k->x_offset;
   wd.offset0 = k->w_offset;
   od.offset0 = k->out_offset;
-  EINC_RT__DNNL_CHECK(dnnl_matmul_desc_init(&md, &xd, &wd, NULL, &od), fail);
-  EINC_RT__DNNL_CHECK(dnnl_primitive_desc_create(&pd, &md, NULL, self->engine, NULL), fail);
+  if (gemv) {
+    dnnl_inner_product_desc_t ipd;
+    EINC_RT__DNNL_CHECK(
+        dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &xd, &wd, NULL, &od),
+        fail);
+    EINC_RT__DNNL_CHECK(dnnl_primitive_desc_create(&pd, &ipd, NULL, self->engine, NULL), fail);
+  } else {
+    dnnl_matmul_desc_t md;
+    EINC_RT__DNNL_CHECK(dnnl_matmul_desc_init(&md, &xd, &wd, NULL, &od), fail);
+    EINC_RT__DNNL_CHECK(dnnl_primitive_desc_create(&pd, &md, NULL, self->engine, NULL), fail);
+  }
   EINC_RT__DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl), fail_pd);
   snprintf(e->impl, sizeof e->impl, "%s", impl);
   EINC_RT__DNNL_CHECK(dnnl_primitive_create(&e->prim, pd), fail_pd);
