@@ -1,6 +1,6 @@
 /*
  * Internal to the CPU backend: the thread pool, the gated RMSNorm kernels (portable and x86
- * SIMD, picked once at run time) and the GEMM through oneDNN.
+ * SIMD, picked once at run time), the one-token float16 product and the GEMM through oneDNN.
  */
 #ifndef EINC_RT_CPU_H
 #define EINC_RT_CPU_H
@@ -64,6 +64,21 @@ void einc_rt__norm_avx512(const einc_rt__norm_job *job, int64_t t0, int64_t t1);
 void einc_rt__norm_avx512_bf16(const einc_rt__norm_job *job, int64_t t0, int64_t t1);
 void einc_rt__narrow_avx2(const float *src, uint16_t *dst, int64_t n, einc_rt_dtype dt);
 void einc_rt__narrow_avx512(const float *src, uint16_t *dst, int64_t n, einc_rt_dtype dt);
+#endif
+
+/* ---- the one-token float16 product (gemv_x86.c) ---- */
+
+/* out[r] = sum_c w[r * ldw + c] * x[c] rounded to float16, for rows [r0, r1); W float16. */
+typedef void (*einc_rt__gemv_f16_fn)(const uint16_t *w, int64_t ldw, const float *x, int64_t k,
+                                     uint16_t *out, int64_t r0, int64_t r1);
+
+/* The fastest kernel this CPU runs, or NULL (no F16C): float16 products then go through float. */
+einc_rt__gemv_f16_fn einc_rt__gemv_f16_pick(void);
+#if defined(__x86_64__) || defined(__i386__)
+void einc_rt__gemv_f16_avx2(const uint16_t *w, int64_t ldw, const float *x, int64_t k,
+                            uint16_t *out, int64_t r0, int64_t r1);
+void einc_rt__gemv_f16_avx512(const uint16_t *w, int64_t ldw, const float *x, int64_t k,
+                              uint16_t *out, int64_t r0, int64_t r1);
 #endif
 
 #endif /* EINC_RT_CPU_H */

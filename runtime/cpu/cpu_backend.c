@@ -4,7 +4,8 @@
  * on CPUs without native 16-bit dot products oneDNN's 16-bit matmul is slower than its float32 one
  * (or, for float16, missing), so a projection widens its weights to float once, the norm writes Y
  * already rounded to the activation dtype but stored as float, and the output is narrowed after
- * the GEMM; a single-token GEMM, bound by reading W, keeps the 16-bit weights.
+ * the GEMM; a single-token GEMM, bound by reading W, keeps the 16-bit weights (oneDNN's for
+ * bfloat16, gemv_x86.c's for float16: oneDNN has none that is not its reference kernel).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@ typedef struct einc_rt__cpu {
   einc_rt__norm_impl norm;
   dnnl_engine_t engine;
   dnnl_stream_t stream;
-  bool native_bf16; /* the CPU multiplies bfloat16 natively (AVX-512 BF16) */
+  bool native_bf16;              /* the CPU multiplies bfloat16 natively (AVX-512 BF16) */
+  einc_rt__gemv_f16_fn gemv_f16; /* NULL: one-token float16 products go through float too */
   einc_rt__mm_cache mm;
 } einc_rt__cpu;
 
@@ -155,6 +157,29 @@ static int einc_rt__cpu_gated_rmsnorm(einc_rt_backend *self, const einc_rt_tenso
   return EINC_RT_OK;
 }
 
+/* ---- the one-token float16 product ---- */
+
+typedef struct einc_rt__gemv_job {
+  einc_rt__gemv_f16_fn fn;
+  const uint16_t *w;
+  int64_t ldw, k;
+  const float *x;
+  uint16_t *out;
+} einc_rt__gemv_job;
+
+static void einc_rt__gemv_part(void *ctx, int64_t r0, int64_t r1) {
+  const einc_rt__gemv_job *j = ctx;
+  j->fn(j->w, j->ldw, j->x, j->k, j->out, r0, r1);
+}
+
+/* out[0, n) = W[n, k] · x, float16 W and out, on the pool. */
+static void einc_rt__gemv_f16(einc_rt__cpu *cpu, const void *w, int64_t ldw, const float *x,
+                              int64_t k, void *out, int64_t n) {
+  einc_rt__gemv_job j = {cpu->gemv_f16, w, ldw, k, x, out};
+  int64_t grain = (EINC_RT__MIN_PART_ELEMS + k - 1) / k;
+  einc_rt__pool_run(cpu->pool, n, grain < 4 ? 4 : grain, einc_rt__gemv_part, &j);
+}
+
 /* ---- the GEMM ---- */
 
 static einc_rt__mm_key einc_rt__key(dnnl_data_type_t x_dt, dnnl_data_type_t w_dt,
@@ -198,8 +223,16 @@ static int einc_rt__cpu_gemm_nt(einc_rt_backend *self, const einc_rt_tensor *x,
     return einc_rt__mm_run(&cpu->mm, &key, einc_rt__host_ptr(x), einc_rt__host_ptr(w),
                            einc_rt__host_ptr(out), NULL);
   }
-  /* Unprepared 16-bit weights: widen everything for this one call. */
   int rc = EINC_RT_OK;
+  if (dt == EINC_RT_F16 && m == 1 && cpu->gemv_f16) {
+    float *xf = einc_rt__aligned_alloc((size_t)k * sizeof(float));
+    if (!xf) return einc_rt__fail(EINC_RT_ENOMEM, "allocating a float copy of x");
+    einc_rt__convert(cpu, einc_rt__host_ptr(x), dt, ldx, xf, EINC_RT_F32, k, 1, k);
+    einc_rt__gemv_f16(cpu, einc_rt__host_ptr(w), ldw, xf, k, einc_rt__host_ptr(out), n);
+    free(xf);
+    return EINC_RT_OK;
+  }
+  /* Unprepared 16-bit weights: widen everything for this one call. */
   float *xf = einc_rt__aligned_alloc((size_t)(m * k) * sizeof(float));
   float *wf = einc_rt__aligned_alloc((size_t)(n * k) * sizeof(float));
   float *of = einc_rt__aligned_alloc((size_t)(m * n) * sizeof(float));
@@ -353,6 +386,10 @@ static int einc_rt__cpu_proj_block(einc_rt__cpu *cpu, einc_rt__cpu_proj *p, bool
         einc_rt__key(dt, dt, dt, tb, p->info.k, p->info.n, x.strides[0], p->ldw, out->strides[0]);
     return einc_rt__mm_run(&p->mm, &key, x.data, (void *)p->w, out_rows, NULL);
   }
+  if (p->info.dt == EINC_RT_F16 && tb == 1 && cpu->gemv_f16) {
+    einc_rt__gemv_f16(cpu, p->w, p->ldw, x.data, p->info.k, out_rows, p->info.n);
+    return EINC_RT_OK;
+  }
   float *dst = p->info.dt == EINC_RT_F32 ? (float *)out_rows : p->out_f32;
   int64_t ldo = p->info.dt == EINC_RT_F32 ? out->strides[0] : p->info.n;
   einc_rt__mm_key key = einc_rt__key(dnnl_f32, dnnl_f32, dnnl_f32, tb, p->info.k, p->info.n,
@@ -433,6 +470,7 @@ int einc_rt__cpu_backend_new(const einc_rt_backend_options *opts, einc_rt_backen
   einc_rt__mm_cache_init(&cpu->mm, cpu->engine, cpu->stream, false);
   cpu->norm = einc_rt__norm_pick();
   cpu->native_bf16 = einc_rt__cpu_has_avx512bf16();
+  cpu->gemv_f16 = einc_rt__gemv_f16_pick();
   const dnnl_version_t *v = dnnl_version();
   b->kind = EINC_RT_BACKEND_CPU;
   b->vt = &einc_rt__cpu_vtable;

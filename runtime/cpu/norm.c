@@ -1,7 +1,8 @@
 /*
  * The gated RMSNorm on the CPU, portable C: per token and head, r = (mean(o^2) + eps)^-1/2 in
  * float, then y = ((o * r) * w) * act(z) in vLLM's RMSNormGated order, rounded to the activation
- * dtype. Also picks, once, the fastest kernel the CPU runs (norm_x86.c holds the SIMD ones).
+ * dtype. Also picks, once, the fastest kernels the CPU runs (norm_x86.c holds the SIMD norms,
+ * gemv_x86.c the float16 product's).
  */
 #include <math.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -68,8 +69,8 @@ void einc_rt__norm_portable(const einc_rt__norm_job *job, int64_t t0, int64_t t1
   }
 }
 
-/* EINC_RT_CPU_NORM=portable|avx2|avx512 caps the kernel (tests run each one; a kernel the CPU
- * lacks is never picked). */
+/* EINC_RT_CPU_NORM=portable|avx2|avx512 caps the SIMD kernels, the norm's and the float16
+ * product's (tests run each one; a kernel the CPU lacks is never picked). */
 static bool einc_rt__norm_allowed(const char *name) {
   const char *cap = getenv("EINC_RT_CPU_NORM");
   if (!cap || !*cap) return true;
@@ -131,4 +132,17 @@ einc_rt__norm_impl einc_rt__norm_pick(void) {
     return (einc_rt__norm_impl){"avx2", einc_rt__norm_avx2, einc_rt__narrow_avx2};
 #endif
   return (einc_rt__norm_impl){"portable", einc_rt__norm_portable, einc_rt__narrow_portable};
+}
+
+einc_rt__gemv_f16_fn einc_rt__gemv_f16_pick(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (!einc_rt__cpu_has_f16c() || !__builtin_cpu_supports("fma")) return NULL;
+  if (einc_rt__norm_allowed("avx512") && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    return einc_rt__gemv_f16_avx512;
+  if (einc_rt__norm_allowed("avx2") && __builtin_cpu_supports("avx2"))
+    return einc_rt__gemv_f16_avx2;
+#endif
+  return NULL;
 }

@@ -283,6 +283,18 @@ static void test_proj_silu(void **state) {
   }
 }
 
+/* One token: a GEMV that only streams W (the CPU's float16 one is the backend's own kernel).
+ * Rows of W not a multiple of 4, K not a multiple of the vector width, and enough rows of a
+ * long K that they are split over the threads. */
+static void test_proj_one_token(void **state) {
+  (void)state;
+  for (int i = 0; i < 3; i++) {
+    run_proj(k_dtypes[i], EINC_RT_GATE_SILU, 1, 3, 40, 37);
+    run_proj(k_dtypes[i], EINC_RT_GATE_SIGMOID, 1, 1, 20, 6);
+    run_proj(k_dtypes[i], EINC_RT_GATE_SILU, 1, 32, 128, 301);
+  }
+}
+
 static void test_proj_sigmoid(void **state) {
   (void)state;
   for (int i = 0; i < 3; i++)
@@ -323,6 +335,7 @@ static void test_proj_thread_counts(void **state) {
     run_proj(EINC_RT_BF16, EINC_RT_GATE_SILU, 601, 4, 128, 130);
     run_proj(EINC_RT_F16, EINC_RT_GATE_SIGMOID, 257, 4, 128, 16);
     run_proj(EINC_RT_F32, EINC_RT_GATE_SILU, 129, 2, 128, 40);
+    run_proj(EINC_RT_F16, EINC_RT_GATE_SILU, 1, 4, 128, 131);
     einc_rt_backend_delete(g_be);
   }
   g_be = shared;
@@ -738,6 +751,7 @@ int main(int argc, char **argv) {
   printf("backend: %s\n", einc_rt_backend_name(g_be));
   const struct CMUnitTest backend_tests[] = {
       cmocka_unit_test(test_proj_silu),
+      cmocka_unit_test(test_proj_one_token),
       cmocka_unit_test(test_proj_sigmoid),
       cmocka_unit_test(test_proj_zero_tokens),
       cmocka_unit_test(test_proj_many_tokens),
