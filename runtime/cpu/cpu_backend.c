@@ -261,11 +261,13 @@ fail_alloc:
  * Y of 64 MiB went to memory and back (the norm at 1.5x its cached time, the projection 1.15x its
  * GEMM; in blocks 1.03-1.08x). oneDNN's GEMM is about as fast per token from 128 rows up; blocks
  * of at least 512 tokens keep W's reads from memory (128 MiB as float at H·d = 8192) per block
- * small next to the block's arithmetic. */
+ * small next to the block's arithmetic. Y's size counts its stored elements: a bfloat16 Y (a CPU
+ * that multiplies bfloat16 natively) makes blocks twice as long as a float one, which its AMX
+ * GEMM needs: at T = 1024, H·d = 4096, blocks of 512 took 1.34x the GEMM alone, one block 1.14x. */
 #define EINC_RT__BLOCK_Y_BYTES    (8 << 20)
 #define EINC_RT__BLOCK_MIN_TOKENS 512
-static int64_t einc_rt__block_tokens(int64_t k) {
-  int64_t b = EINC_RT__BLOCK_Y_BYTES / (k * (int64_t)sizeof(float));
+static int64_t einc_rt__block_tokens(int64_t k, size_t y_elem_bytes) {
+  int64_t b = EINC_RT__BLOCK_Y_BYTES / (k * (int64_t)y_elem_bytes);
   return b < EINC_RT__BLOCK_MIN_TOKENS ? EINC_RT__BLOCK_MIN_TOKENS : b;
 }
 
@@ -275,9 +277,10 @@ typedef struct einc_rt__cpu_proj {
   const void *w; /* the caller's W */
   int64_t ldw;
   float *w_f32;   /* W widened once, when GEMMs of more than one token go through float */
-  void *y;        /* workspace: Y for up to y_cap tokens (float when widened) */
-  float *out_f32; /* workspace: the float output before narrowing */
-  int64_t y_cap;
+  void *y;        /* workspace: Y of one block (float when widened) */
+  float *out_f32; /* workspace: a block's float output before narrowing */
+  size_t y_bytes;
+  int64_t out_tokens;
   einc_rt__mm_cache mm; /* this projection's primitives, one per token count */
 } einc_rt__cpu_proj;
 
@@ -293,25 +296,40 @@ static void einc_rt__cpu_proj_delete(einc_rt_backend *self, void *state) {
   free(p);
 }
 
-/* Room for `tokens` tokens of Y (and of the float output when widening). */
-static int einc_rt__cpu_proj_reserve(einc_rt__cpu_proj *p, int64_t tokens) {
-  if (tokens <= p->y_cap) return EINC_RT_OK;
-  size_t y_bytes = (size_t)(tokens * p->info.k) * sizeof(float);
-  size_t o_bytes = (size_t)(tokens * p->info.n) * sizeof(float);
-  void *y = einc_rt__aligned_alloc(y_bytes);
-  float *o = p->info.dt != EINC_RT_F32 ? einc_rt__aligned_alloc(o_bytes) : NULL;
-  if (!y || (p->info.dt != EINC_RT_F32 && !o)) {
-    free(y);
-    free(o);
-    return einc_rt__fail(EINC_RT_ENOMEM, "allocating the workspace for %lld tokens",
-                         (long long)tokens);
+/* Room for `tokens` tokens of Y stored in elements of `y_elem` bytes, and of the float output
+ * when the GEMM of a 16-bit projection goes through float. */
+static int einc_rt__cpu_proj_reserve(einc_rt__cpu_proj *p, int64_t tokens, size_t y_elem,
+                                     bool widen) {
+  size_t y_bytes = (size_t)(tokens * p->info.k) * y_elem;
+  int64_t out_tokens = widen && p->info.dt != EINC_RT_F32 ? tokens : 0;
+  if (y_bytes > p->y_bytes) {
+    void *y = einc_rt__aligned_alloc(y_bytes);
+    if (!y) goto fail;
+    free(p->y);
+    p->y = y;
+    p->y_bytes = y_bytes;
   }
-  free(p->y);
-  free(p->out_f32);
-  p->y = y;
-  p->out_f32 = o;
-  p->y_cap = tokens;
+  if (out_tokens > p->out_tokens) {
+    float *o = einc_rt__aligned_alloc((size_t)(out_tokens * p->info.n) * sizeof(float));
+    if (!o) goto fail;
+    free(p->out_f32);
+    p->out_f32 = o;
+    p->out_tokens = out_tokens;
+  }
   return EINC_RT_OK;
+fail:
+  return einc_rt__fail(EINC_RT_ENOMEM, "allocating the workspace for %lld tokens",
+                       (long long)tokens);
+}
+
+/* The block length of a call of `t` tokens, whether its GEMM goes through float, and the
+ * workspace for it. */
+static int einc_rt__cpu_proj_plan(einc_rt__cpu *cpu, einc_rt__cpu_proj *p, int64_t t,
+                                  int64_t *block, bool *widen) {
+  *widen = einc_rt__gemm_widens(cpu, p->info.dt, t, true);
+  size_t y_elem = *widen ? sizeof(float) : einc_rt_dtype_size(p->info.dt);
+  *block = einc_rt__block_tokens(p->info.k, y_elem);
+  return einc_rt__cpu_proj_reserve(p, t < *block ? t : *block, y_elem, *widen);
 }
 
 static int einc_rt__cpu_proj_new(einc_rt_backend *self, const einc_rt_tensor *norm_weight,
@@ -336,10 +354,9 @@ static int einc_rt__cpu_proj_new(einc_rt_backend *self, const einc_rt_tensor *no
     einc_rt__convert(cpu, p->w, p->info.dt, p->ldw, p->w_f32, EINC_RT_F32, p->info.k, p->info.n,
                      p->info.k);
   }
-  int64_t block = einc_rt__block_tokens(p->info.k);
-  if ((rc = einc_rt__cpu_proj_reserve(p, max_tokens <= 0      ? 1
-                                         : max_tokens < block ? max_tokens
-                                                              : block)))
+  int64_t block;
+  bool widen;
+  if ((rc = einc_rt__cpu_proj_plan(cpu, p, max_tokens <= 0 ? 1 : max_tokens, &block, &widen)))
     goto fail;
   *state = p;
   return EINC_RT_OK;
@@ -405,10 +422,10 @@ static int einc_rt__cpu_proj_run(einc_rt_backend *self, void *state, const einc_
                                  const einc_rt_tensor *z, einc_rt_tensor *out) {
   einc_rt__cpu *cpu = einc_rt__cpu_of(self);
   einc_rt__cpu_proj *p = state;
-  int64_t t = o->shape[0], block = einc_rt__block_tokens(p->info.k);
-  int rc = einc_rt__cpu_proj_reserve(p, t < block ? t : block);
+  int64_t t = o->shape[0], block;
+  bool widen;
+  int rc = einc_rt__cpu_proj_plan(cpu, p, t, &block, &widen);
   if (rc) return rc;
-  bool widen = einc_rt__gemm_widens(cpu, p->info.dt, t, true);
   for (int64_t t0 = 0; t0 < t; t0 += block)
     if ((rc = einc_rt__cpu_proj_block(cpu, p, widen, o, z, out, t0,
                                       t - t0 < block ? t - t0 : block)))

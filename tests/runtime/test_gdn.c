@@ -315,9 +315,11 @@ static void test_proj_many_tokens(void **state) {
   /* Enough elements that the CPU splits the norm and the conversions across threads. */
   run_proj(EINC_RT_BF16, EINC_RT_GATE_SILU, 600, 4, 128, 8);
   run_proj(EINC_RT_F16, EINC_RT_GATE_SIGMOID, 600, 4, 128, 300);
-  /* More tokens than the CPU runs in one block (512 at H·d = 4096): two blocks and a short one,
-   * each written to its own rows of the output. */
+  /* More tokens than the CPU runs in one block (512 at H·d = 4096 through float, 1024 in
+   * bfloat16 on a CPU that multiplies it natively): two blocks and a short one, each written to
+   * its own rows of the output. */
   run_proj(EINC_RT_BF16, EINC_RT_GATE_SILU, 1030, 32, 128, 6);
+  run_proj(EINC_RT_BF16, EINC_RT_GATE_SIGMOID, 2050, 32, 128, 3);
   run_proj(EINC_RT_F32, EINC_RT_GATE_SIGMOID, 1030, 32, 128, 5);
 }
 
