@@ -74,8 +74,12 @@ typedef struct einc_rt__convert_job {
 
 static void einc_rt__convert_rows(void *ctx, int64_t r0, int64_t r1) {
   const einc_rt__convert_job *j = ctx;
+  size_t es = einc_rt_dtype_size(j->src_dt);
   for (int64_t r = r0; r < r1; r++) {
-    if (j->src_dt == EINC_RT_F32) {
+    if (j->src_dt == j->dst_dt) {
+      memcpy((char *)j->dst + r * j->dst_ld * (int64_t)es,
+             (const char *)j->src + r * j->src_ld * (int64_t)es, (size_t)j->cols * es);
+    } else if (j->src_dt == EINC_RT_F32) {
       j->narrow((const float *)j->src + r * j->src_ld, (uint16_t *)j->dst + r * j->dst_ld, j->cols,
                 j->dst_dt);
     } else {
@@ -91,7 +95,7 @@ static void einc_rt__convert_rows(void *ctx, int64_t r0, int64_t r1) {
   }
 }
 
-/* rows x cols between float and a 16-bit dtype, on the pool. */
+/* rows x cols between float and a 16-bit dtype, or copied in one dtype, on the pool. */
 static void einc_rt__convert(einc_rt__cpu *cpu, const void *src, einc_rt_dtype src_dt,
                              int64_t src_ld, void *dst, einc_rt_dtype dst_dt, int64_t dst_ld,
                              int64_t rows, int64_t cols) {
@@ -211,19 +215,52 @@ static bool einc_rt__gemm_widens(const einc_rt__cpu *cpu, einc_rt_dtype dt, int6
   return false;
 }
 
+/* The rows a GEMM of m rows in dt runs with. oneDNN 2.6's AMX bfloat16 matmul
+ * (`brg:avx512_core_amx_bf16`) takes 4-9x its time for some row counts with a large prime factor
+ * (16-core Xeon, K x N = 4096 x 2048 and 6144 x 5120: 488 rows 19 and 78 ms against 2.7 and 9.1
+ * for 512; 928 and 992 rows 20-21 and 71-82 ms against 4.1 and 19.5 for 1024), and never did for
+ * a multiple of 64 rows, nor up to 64 rows for a multiple of 8. Native bfloat16 GEMMs are padded
+ * to those: the extra rows multiply zeros into a scratch output. */
+static int64_t einc_rt__gemm_rows(const einc_rt__cpu *cpu, einc_rt_dtype dt, bool widen,
+                                  int64_t m) {
+  if (!cpu->native_bf16 || dt != EINC_RT_BF16 || widen || m <= 1) return m;
+  int64_t q = m <= 64 ? 8 : 64;
+  return (m + q - 1) / q * q;
+}
+
 static int einc_rt__cpu_gemm_nt(einc_rt_backend *self, const einc_rt_tensor *x,
                                 const einc_rt_tensor *w, einc_rt_tensor *out) {
   einc_rt__cpu *cpu = einc_rt__cpu_of(self);
   einc_rt_dtype dt = x->dtype;
   int64_t m = x->shape[0], k = x->shape[1], n = w->shape[0];
   int64_t ldx = x->strides[0], ldw = w->strides[0], ldo = out->strides[0];
+  int rc = EINC_RT_OK;
   if (!einc_rt__gemm_widens(cpu, dt, m, false)) {
     dnnl_data_type_t t = einc_rt__dnnl_dt(dt);
-    einc_rt__mm_key key = einc_rt__key(t, t, t, m, k, n, ldx, ldw, ldo);
-    return einc_rt__mm_run(&cpu->mm, &key, einc_rt__host_ptr(x), einc_rt__host_ptr(w),
-                           einc_rt__host_ptr(out), NULL);
+    int64_t rows = einc_rt__gemm_rows(cpu, dt, false, m);
+    if (rows == m) {
+      einc_rt__mm_key key = einc_rt__key(t, t, t, m, k, n, ldx, ldw, ldo);
+      return einc_rt__mm_run(&cpu->mm, &key, einc_rt__host_ptr(x), einc_rt__host_ptr(w),
+                             einc_rt__host_ptr(out), NULL);
+    }
+    /* Padded: x's rows and zeros in, a scratch output out. */
+    size_t es = einc_rt_dtype_size(dt);
+    char *xp = einc_rt__aligned_alloc((size_t)(rows * k) * es);
+    void *op = einc_rt__aligned_alloc((size_t)(rows * n) * es);
+    if (!xp || !op) {
+      rc = einc_rt__fail(EINC_RT_ENOMEM, "allocating padded operands");
+      goto fail_pad;
+    }
+    einc_rt__convert(cpu, einc_rt__host_ptr(x), dt, ldx, xp, dt, k, m, k);
+    memset(xp + (size_t)(m * k) * es, 0, (size_t)((rows - m) * k) * es);
+    einc_rt__mm_key key = einc_rt__key(t, t, t, rows, k, n, k, ldw, n);
+    if ((rc = einc_rt__mm_run(&cpu->mm, &key, xp, einc_rt__host_ptr(w), op, NULL))) goto fail_pad;
+    einc_rt__convert(cpu, op, dt, n, einc_rt__host_ptr(out), dt, ldo, m, n);
+  fail_pad:
+    free(op);
+    free(xp);
+    return rc;
   }
-  int rc = EINC_RT_OK;
   if (dt == EINC_RT_F16 && m == 1 && cpu->gemv_f16) {
     float *xf = einc_rt__aligned_alloc((size_t)k * sizeof(float));
     if (!xf) return einc_rt__fail(EINC_RT_ENOMEM, "allocating a float copy of x");
@@ -267,7 +304,7 @@ fail_alloc:
 #define EINC_RT__BLOCK_Y_BYTES    (8 << 20)
 #define EINC_RT__BLOCK_MIN_TOKENS 512
 static int64_t einc_rt__block_tokens(int64_t k, size_t y_elem_bytes) {
-  int64_t b = EINC_RT__BLOCK_Y_BYTES / (k * (int64_t)y_elem_bytes);
+  int64_t b = EINC_RT__BLOCK_Y_BYTES / (k * (int64_t)y_elem_bytes) / 64 * 64;
   return b < EINC_RT__BLOCK_MIN_TOKENS ? EINC_RT__BLOCK_MIN_TOKENS : b;
 }
 
@@ -276,11 +313,10 @@ typedef struct einc_rt__cpu_proj {
   float *norm_w; /* widened norm weight */
   const void *w; /* the caller's W */
   int64_t ldw;
-  float *w_f32;   /* W widened once, when GEMMs of more than one token go through float */
-  void *y;        /* workspace: Y of one block (float when widened) */
-  float *out_f32; /* workspace: a block's float output before narrowing */
-  size_t y_bytes;
-  int64_t out_tokens;
+  float *w_f32;  /* W widened once, when GEMMs of more than one token go through float */
+  void *y;       /* workspace: Y of one block (float when widened) */
+  void *out_tmp; /* workspace: a block's float output before narrowing, or its padded output */
+  size_t y_bytes, out_bytes;
   einc_rt__mm_cache mm; /* this projection's primitives, one per token count */
 } einc_rt__cpu_proj;
 
@@ -289,47 +325,46 @@ static void einc_rt__cpu_proj_delete(einc_rt_backend *self, void *state) {
   einc_rt__cpu_proj *p = state;
   if (!p) return;
   einc_rt__mm_cache_clear(&p->mm);
-  free(p->out_f32);
+  free(p->out_tmp);
   free(p->y);
   free(p->w_f32);
   free(p->norm_w);
   free(p);
 }
 
-/* Room for `tokens` tokens of Y stored in elements of `y_elem` bytes, and of the float output
- * when the GEMM of a 16-bit projection goes through float. */
-static int einc_rt__cpu_proj_reserve(einc_rt__cpu_proj *p, int64_t tokens, size_t y_elem,
-                                     bool widen) {
-  size_t y_bytes = (size_t)(tokens * p->info.k) * y_elem;
-  int64_t out_tokens = widen && p->info.dt != EINC_RT_F32 ? tokens : 0;
-  if (y_bytes > p->y_bytes) {
-    void *y = einc_rt__aligned_alloc(y_bytes);
-    if (!y) goto fail;
-    free(p->y);
-    p->y = y;
-    p->y_bytes = y_bytes;
-  }
-  if (out_tokens > p->out_tokens) {
-    float *o = einc_rt__aligned_alloc((size_t)(out_tokens * p->info.n) * sizeof(float));
-    if (!o) goto fail;
-    free(p->out_f32);
-    p->out_f32 = o;
-    p->out_tokens = out_tokens;
-  }
+/* Grows *buf to at least `bytes`. */
+static int einc_rt__grow(void **buf, size_t *cap, size_t bytes) {
+  if (bytes <= *cap) return EINC_RT_OK;
+  void *b = einc_rt__aligned_alloc(bytes);
+  if (!b) return einc_rt__fail(EINC_RT_ENOMEM, "allocating %zu bytes of workspace", bytes);
+  free(*buf);
+  *buf = b;
+  *cap = bytes;
   return EINC_RT_OK;
-fail:
-  return einc_rt__fail(EINC_RT_ENOMEM, "allocating the workspace for %lld tokens",
-                       (long long)tokens);
 }
 
-/* The block length of a call of `t` tokens, whether its GEMM goes through float, and the
- * workspace for it. */
-static int einc_rt__cpu_proj_plan(einc_rt__cpu *cpu, einc_rt__cpu_proj *p, int64_t t,
-                                  int64_t *block, bool *widen) {
+/* Workspace for a block of tb tokens: Y for the rows its GEMM runs with, and the GEMM's output
+ * where it does not go to the caller's rows directly (float to narrow, or padded rows). */
+static int einc_rt__cpu_proj_reserve(einc_rt__cpu *cpu, einc_rt__cpu_proj *p, bool widen,
+                                     int64_t tb) {
+  einc_rt_dtype dt = p->info.dt;
+  size_t es = widen ? sizeof(float) : einc_rt_dtype_size(dt);
+  int64_t rows = einc_rt__gemm_rows(cpu, dt, widen, tb);
+  size_t out_bytes = widen && dt != EINC_RT_F32 ? (size_t)(tb * p->info.n) * sizeof(float)
+                     : rows != tb               ? (size_t)(rows * p->info.n) * es
+                                                : 0;
+  int rc = einc_rt__grow(&p->y, &p->y_bytes, (size_t)(rows * p->info.k) * es);
+  if (!rc) rc = einc_rt__grow(&p->out_tmp, &p->out_bytes, out_bytes);
+  return rc;
+}
+
+/* A call of `t` tokens: whether its GEMM goes through float, and its block length (a multiple
+ * of 64 tokens, so only a last, shorter block is ever padded). */
+static void einc_rt__cpu_proj_plan(einc_rt__cpu *cpu, einc_rt__cpu_proj *p, int64_t t,
+                                   int64_t *block, bool *widen) {
   *widen = einc_rt__gemm_widens(cpu, p->info.dt, t, true);
-  size_t y_elem = *widen ? sizeof(float) : einc_rt_dtype_size(p->info.dt);
-  *block = einc_rt__block_tokens(p->info.k, y_elem);
-  return einc_rt__cpu_proj_reserve(p, t < *block ? t : *block, y_elem, *widen);
+  *block =
+      einc_rt__block_tokens(p->info.k, *widen ? sizeof(float) : einc_rt_dtype_size(p->info.dt));
 }
 
 static int einc_rt__cpu_proj_new(einc_rt_backend *self, const einc_rt_tensor *norm_weight,
@@ -354,10 +389,10 @@ static int einc_rt__cpu_proj_new(einc_rt_backend *self, const einc_rt_tensor *no
     einc_rt__convert(cpu, p->w, p->info.dt, p->ldw, p->w_f32, EINC_RT_F32, p->info.k, p->info.n,
                      p->info.k);
   }
-  int64_t block;
+  int64_t block, t = max_tokens <= 0 ? 1 : max_tokens;
   bool widen;
-  if ((rc = einc_rt__cpu_proj_plan(cpu, p, max_tokens <= 0 ? 1 : max_tokens, &block, &widen)))
-    goto fail;
+  einc_rt__cpu_proj_plan(cpu, p, t, &block, &widen);
+  if ((rc = einc_rt__cpu_proj_reserve(cpu, p, widen, t < block ? t : block))) goto fail;
   *state = p;
   return EINC_RT_OK;
 fail:
@@ -371,7 +406,10 @@ static int einc_rt__cpu_proj_block(einc_rt__cpu *cpu, einc_rt__cpu_proj *p, bool
                                    einc_rt_tensor *out, int64_t t0, int64_t tb) {
   int64_t es = (int64_t)einc_rt_dtype_size(p->info.dt);
   char *out_rows = (char *)einc_rt__host_ptr(out) + t0 * out->strides[0] * es;
-  /* Y [tb, H, d], contiguous in the workspace. */
+  int64_t rows = einc_rt__gemm_rows(cpu, p->info.dt, widen, tb);
+  int rc = einc_rt__cpu_proj_reserve(cpu, p, widen, tb);
+  if (rc) return rc;
+  /* Y [tb, H, d], contiguous in the workspace (then zeros up to the GEMM's rows). */
   einc_rt__norm_job job = {
       .o = (const char *)einc_rt__host_ptr(o) + t0 * o->strides[0] * es,
       .z = (const char *)einc_rt__host_ptr(z) + t0 * z->strides[0] * es,
@@ -388,32 +426,39 @@ static int einc_rt__cpu_proj_block(einc_rt__cpu *cpu, einc_rt__cpu_proj *p, bool
       .y_f32 = widen && p->info.dt != EINC_RT_F32,
   };
   einc_rt__norm_run(cpu, &job, tb);
+  if (rows != tb)
+    memset((char *)p->y + tb * p->info.k * es, 0, (size_t)((rows - tb) * p->info.k * es));
 
   /* X = rearrange(Y, "... h d -> ... (h d)"): a view, from the compiled plan. */
-  int64_t y_shape[3] = {tb, p->info.heads, p->info.d};
+  int64_t y_shape[3] = {rows, p->info.heads, p->info.d};
   einc_rt_tensor y = einc_rt_tensor_contiguous(widen ? EINC_RT_F32 : p->info.dt, EINC_RT_DEVICE_CPU,
                                                p->y, 3, y_shape);
   einc_rt_tensor x;
-  int rc;
   if ((rc = einc_rt__head_merge_apply(&p->info.merge, &y, &x))) return rc;
 
   if (!widen) {
     dnnl_data_type_t dt = einc_rt__dnnl_dt(p->info.dt);
-    einc_rt__mm_key key =
-        einc_rt__key(dt, dt, dt, tb, p->info.k, p->info.n, x.strides[0], p->ldw, out->strides[0]);
-    return einc_rt__mm_run(&p->mm, &key, x.data, (void *)p->w, out_rows, NULL);
+    bool padded = rows != tb;
+    void *dst = padded ? p->out_tmp : out_rows;
+    einc_rt__mm_key key = einc_rt__key(dt, dt, dt, rows, p->info.k, p->info.n, x.strides[0], p->ldw,
+                                       padded ? p->info.n : out->strides[0]);
+    if ((rc = einc_rt__mm_run(&p->mm, &key, x.data, (void *)p->w, dst, NULL))) return rc;
+    if (padded)
+      einc_rt__convert(cpu, p->out_tmp, p->info.dt, p->info.n, out_rows, p->info.dt,
+                       out->strides[0], tb, p->info.n);
+    return EINC_RT_OK;
   }
   if (p->info.dt == EINC_RT_F16 && tb == 1 && cpu->gemv_f16) {
     einc_rt__gemv_f16(cpu, p->w, p->ldw, x.data, p->info.k, out_rows, p->info.n);
     return EINC_RT_OK;
   }
-  float *dst = p->info.dt == EINC_RT_F32 ? (float *)out_rows : p->out_f32;
+  float *dst = p->info.dt == EINC_RT_F32 ? (float *)out_rows : p->out_tmp;
   int64_t ldo = p->info.dt == EINC_RT_F32 ? out->strides[0] : p->info.n;
   einc_rt__mm_key key = einc_rt__key(dnnl_f32, dnnl_f32, dnnl_f32, tb, p->info.k, p->info.n,
                                      x.strides[0], p->info.k, ldo);
   if ((rc = einc_rt__mm_run(&p->mm, &key, x.data, p->w_f32, dst, NULL))) return rc;
   if (p->info.dt != EINC_RT_F32)
-    einc_rt__convert(cpu, p->out_f32, EINC_RT_F32, p->info.n, out_rows, p->info.dt, out->strides[0],
+    einc_rt__convert(cpu, p->out_tmp, EINC_RT_F32, p->info.n, out_rows, p->info.dt, out->strides[0],
                      tb, p->info.n);
   return EINC_RT_OK;
 }
@@ -424,8 +469,8 @@ static int einc_rt__cpu_proj_run(einc_rt_backend *self, void *state, const einc_
   einc_rt__cpu_proj *p = state;
   int64_t t = o->shape[0], block;
   bool widen;
-  int rc = einc_rt__cpu_proj_plan(cpu, p, t, &block, &widen);
-  if (rc) return rc;
+  int rc = EINC_RT_OK;
+  einc_rt__cpu_proj_plan(cpu, p, t, &block, &widen);
   for (int64_t t0 = 0; t0 < t; t0 += block)
     if ((rc = einc_rt__cpu_proj_block(cpu, p, widen, o, z, out, t0,
                                       t - t0 < block ? t - t0 : block)))
@@ -486,7 +531,10 @@ int einc_rt__cpu_backend_new(const einc_rt_backend_options *opts, einc_rt_backen
                       fail_engine);
   einc_rt__mm_cache_init(&cpu->mm, cpu->engine, cpu->stream, false);
   cpu->norm = einc_rt__norm_pick();
-  cpu->native_bf16 = einc_rt__cpu_has_avx512bf16();
+  /* EINC_RT_CPU_BF16=native takes the native-bfloat16 paths (no widening, padded row counts) on
+   * any AVX-512 CPU, where oneDNN emulates bfloat16: tests run them on CPUs without AMX. */
+  const char *bf16 = getenv("EINC_RT_CPU_BF16");
+  cpu->native_bf16 = einc_rt__cpu_has_avx512bf16() || (bf16 && strcmp(bf16, "native") == 0);
   cpu->gemv_f16 = einc_rt__gemv_f16_pick();
   const dnnl_version_t *v = dnnl_version();
   b->kind = EINC_RT_BACKEND_CPU;
