@@ -493,7 +493,8 @@ static int bench_gdn(int argc, char **argv) {
                flops / sp / 1e9, floor_s * 1e3, sn * 1e3, sg * 1e3, sf * 1e3, sp / best_gemm);
         bool found = false;
         for (int r = 0; r < n_torch && !found; r++)
-          if (torch_rows[r].h == h && torch_rows[r].n == n && torch_rows[r].t == t) {
+          if (torch_rows[r].h == h && torch_rows[r].n == n && torch_rows[r].t == t &&
+              !isnan(torch_rows[r].proj_ms)) { /* NaN: PyTorch could not run it (stderr says) */
             printf(" %9.3f %6.2f", torch_rows[r].proj_ms, sp * 1e3 / torch_rows[r].proj_ms);
             found = true;
           }
