@@ -298,14 +298,17 @@ fail_alloc:
  * Y of 64 MiB went to memory and back (the norm at 1.5x its cached time, the projection 1.15x its
  * GEMM; in blocks 1.03-1.08x). oneDNN's GEMM is about as fast per token from 128 rows up; blocks
  * of at least 512 tokens keep W's reads from memory (128 MiB as float at H·d = 8192) per block
- * small next to the block's arithmetic. Y's size counts its stored elements: a bfloat16 Y (a CPU
- * that multiplies bfloat16 natively) makes blocks twice as long as a float one, which its AMX
- * GEMM needs: at T = 1024, H·d = 4096, blocks of 512 took 1.34x the GEMM alone, one block 1.14x. */
+ * small next to the block's arithmetic. Both bounds count Y as stored: a bfloat16 Y (a CPU that
+ * multiplies bfloat16 natively) makes blocks twice as long as a float one, at least 1024 tokens,
+ * which its AMX GEMM needs (16-core Xeon, H·d = 6144 and 8192, T = 1024 and 2048, three
+ * alternating runs: at least 512 tokens 1.10-1.40x the GEMM alone, 1024 1.04-1.18x, 2048
+ * 1.03-1.23x; at H·d = 4096 blocks of 512 took 1.34x, one block 1.14x). */
 #define EINC_RT__BLOCK_Y_BYTES    (8 << 20)
-#define EINC_RT__BLOCK_MIN_TOKENS 512
+#define EINC_RT__BLOCK_MIN_TOKENS 512 /* of float Y */
 static int64_t einc_rt__block_tokens(int64_t k, size_t y_elem_bytes) {
   int64_t b = EINC_RT__BLOCK_Y_BYTES / (k * (int64_t)y_elem_bytes) / 64 * 64;
-  return b < EINC_RT__BLOCK_MIN_TOKENS ? EINC_RT__BLOCK_MIN_TOKENS : b;
+  int64_t min = EINC_RT__BLOCK_MIN_TOKENS * (int64_t)sizeof(float) / (int64_t)y_elem_bytes;
+  return b < min ? min : b;
 }
 
 typedef struct einc_rt__cpu_proj {
