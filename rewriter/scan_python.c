@@ -2015,6 +2015,15 @@ static void einc__py_import_edit(einc__py_scan *s, einc__finding *only_fix, uint
   file->file_edits = edits;
 }
 
+/* Whether the line before the one starting at `at` holds nothing but spaces. */
+static bool einc__py_blank_line_ends_at(const einc__py_scan *s, uint32_t at) {
+  if (at == 0 || s->src[at - 1] != '\n') return false;
+  uint32_t p = at - 1;
+  while (p > 0 && (s->src[p - 1] == ' ' || s->src[p - 1] == '\t' || s->src[p - 1] == '\r'))
+    p--;
+  return p == 0 || s->src[p - 1] == '\n';
+}
+
 /* Drops the import items whose aliases lost their last use (einc__py_import_edit). */
 static void einc__py_drop_imports(einc__py_scan *s, einc__finding *only_fix) {
   einc__lint_file *A = s->file;
@@ -2084,6 +2093,32 @@ static void einc__py_drop_imports(einc__py_scan *s, einc__finding *only_fix) {
       continue;
     }
     if (le < s->file->len) le++;
+    /* Blank lines on both sides: as many go as the shorter run has (all of them first in the
+     * file or its block), so the longer run is what stays and no third blank line lands before a
+     * `def`. Not where an added `import torch` takes the line's place (the file's first import). */
+    bool replaced = false;
+    if (b == ts_node_start_byte(s->first_import))
+      for (int32_t i = 0; i < A->n_findings; i++)
+        replaced |= A->findings[i].has_fix && A->findings[i].needs_import;
+    if (!*inner && !replaced) {
+      uint32_t before = 0, at = lb;
+      while (at > 0 && einc__py_blank_line_ends_at(s, at)) {
+        before++;
+        at = einc__py_line_start(s, at - 1);
+      }
+      /* first in the file, or first in its block (right after the `def ...:` line) */
+      if (lb == 0 || at == 0 ||
+          (einc__node_is(parent, "block") && ts_node_eq(ts_node_named_child(parent, 0), stmt)))
+        before = UINT32_MAX;
+      for (uint32_t eaten = 0; eaten < before; eaten++) {
+        uint32_t next = le;
+        while (next < s->file->len &&
+               (s->src[next] == ' ' || s->src[next] == '\t' || s->src[next] == '\r'))
+          next++;
+        if (next >= s->file->len || s->src[next] != '\n') break;
+        le = next + 1;
+      }
+    }
     einc__py_import_edit(s, only_fix, lb, le, "");
   }
 }
