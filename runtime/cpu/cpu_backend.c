@@ -54,10 +54,12 @@ static void *einc_rt__aligned_alloc(size_t bytes) {
 
 /* Elements a pool thread gets at least. Waking a sleeping pthread (and, on a busy machine,
  * waiting for a core) costs more than about 100 µs of norm work saves; OpenMP's workers are
- * still spinning from the GEMM before or after, so about 6 µs is enough there (on 16 cores the
- * GEMM of 16 tokens takes under 0.2 ms, and one thread's norm of them 0.04). */
+ * still spinning from the GEMM before or after, so about 1.5 µs of work is enough there. On a
+ * 16-core Xeon the norm of 4-16 tokens took 0.006-0.010 ms in parts of 2048 against 0.007-0.018
+ * in parts of 8192 (three alternating runs, H·d = 2048 and 4096); from T·H·d = 131072 up both
+ * give every thread a part. */
 #ifdef EINC_RT_POOL_OPENMP
-#define EINC_RT__MIN_PART_ELEMS 8192
+#define EINC_RT__MIN_PART_ELEMS 2048
 #else
 #define EINC_RT__MIN_PART_ELEMS 131072
 #endif
