@@ -685,6 +685,54 @@ static int einc__emit_rearrange(einc__emitter *e, int32_t n_sizes, const char *c
   return EINC_OK;
 }
 
+/* parse_shape(x, "b _ ... d") as a dict of x.shape's entries: {"b": x.shape[0], "d": x.shape[-1]}
+ * (the same for torch and numpy). Dims after the ellipsis count from the end. Where the input
+ * may not be evaluated once per entry, `dict(zip(("b", "n"), x.shape))` when the names are the
+ * whole shape in order; else declined. */
+static int einc__emit_parse_shape(einc__emitter *e, const char *x, bool simple) {
+  const einc_side *L = &e->plan->left;
+  bool after_ellipsis = false, consecutive = !L->has_ellipsis;
+  int32_t n_named = 0;
+  einc_sbuf keys = {0};
+  einc__sbuf_puts(&e->expr, "{");
+  for (int32_t i = 0; i < L->n_items; i++) {
+    const einc_item *it = &L->items[i];
+    if (it->kind == EINC_ITEM_ELLIPSIS) {
+      after_ellipsis = true;
+      continue;
+    }
+    const einc_atom *a = it->n_atoms ? &it->atoms[0] : NULL;
+    if (!a || a->kind != EINC_ATOM_NAMED || !strcmp(a->name, "_")) {
+      einc__emit_drop(e, !a ? "length-1" : a->kind == EINC_ATOM_ANONYMOUS ? "axis length" : "rank");
+      consecutive = false;
+      continue;
+    }
+    int32_t at = after_ellipsis ? i - L->n_items : i;
+    einc__sbuf_puts(&e->expr, n_named ? ", " : "");
+    einc__lint_json_str(&e->expr, a->name, strlen(a->name));
+    einc__sbuf_printf(&e->expr, ": %s.shape[%d]", x, (int)at);
+    einc__sbuf_puts(&keys, n_named ? ", " : "");
+    einc__lint_json_str(&keys, a->name, strlen(a->name));
+    n_named++;
+  }
+  einc__sbuf_puts(&e->expr, "}");
+  einc__emit_drop(e, "rank");
+  int rc = EINC_OK;
+  if (!simple) {
+    einc__sbuf_free(&e->expr);
+    einc__sbuf_init(&e->expr);
+    if (consecutive && n_named > 0)
+      einc__sbuf_printf(&e->expr, "dict(zip((%s%s), %s.shape))", keys.data, n_named == 1 ? "," : "",
+                        x);
+    else
+      rc = einc__emit_decline(e, "the input would be evaluated once per axis; bind it to a name "
+                                 "first");
+  }
+  if (keys.failed) e->failed = true;
+  einc__sbuf_free(&keys);
+  return rc;
+}
+
 int einc__emit_torch(const einc_plan *plan, einc_emit_target target, const char *const *input_names,
                      const bool *input_simple, int32_t n_sizes, const char *const *size_names,
                      const char *const *size_source, char **out, einc__emit_info *info) {
@@ -723,6 +771,9 @@ int einc__emit_torch(const einc_plan *plan, einc_emit_target target, const char 
         strstr(e->expr.data + strlen(input_names[0]), ".shape"))
       rc = einc__emit_decline(e, "the numpy reshape reads the input's shape; bind the input "
                                  "to a name first");
+    break;
+  case EINC_OP_PARSE_SHAPE:
+    rc = einc__emit_parse_shape(e, input_names[0], !input_simple || input_simple[0]);
     break;
   default:
     rc = einc__emit_decline(e, "pack and unpack have no single native expression");

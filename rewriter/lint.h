@@ -40,6 +40,7 @@ void einc__lint_json_str(einc_sbuf *self, const char *s, size_t n);
   X(EIN004, "runtime-einsum", "einops.einsum parses its pattern at run time")                      \
   X(EIN005, "runtime-pack", "einops.pack parses its pattern at run time")                          \
   X(EIN006, "runtime-unpack", "einops.unpack parses its pattern at run time")                      \
+  X(EIN007, "runtime-parse-shape", "einops.parse_shape parses its pattern at run time")            \
   X(EIN010, "layer-rearrange", "an einops Rearrange layer parses its pattern")                     \
   X(EIN011, "layer-reduce", "an einops Reduce layer parses its pattern")                           \
   X(EIN012, "layer-einmix", "an einops EinMix layer parses its pattern")                           \

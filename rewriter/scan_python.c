@@ -1293,9 +1293,11 @@ static einc_lint_code einc__py_op_code(const char *op) {
     const char *op;
     einc_lint_code code;
   } map[] = {
-      {"rearrange", EINC_LINT_EIN001}, {"reduce", EINC_LINT_EIN002}, {"repeat", EINC_LINT_EIN003},
-      {"einsum", EINC_LINT_EIN004},    {"pack", EINC_LINT_EIN005},   {"unpack", EINC_LINT_EIN006},
-      {"Rearrange", EINC_LINT_EIN010}, {"Reduce", EINC_LINT_EIN011}, {"EinMix", EINC_LINT_EIN012},
+      {"rearrange", EINC_LINT_EIN001},   {"reduce", EINC_LINT_EIN002},
+      {"repeat", EINC_LINT_EIN003},      {"einsum", EINC_LINT_EIN004},
+      {"pack", EINC_LINT_EIN005},        {"unpack", EINC_LINT_EIN006},
+      {"parse_shape", EINC_LINT_EIN007}, {"Rearrange", EINC_LINT_EIN010},
+      {"Reduce", EINC_LINT_EIN011},      {"EinMix", EINC_LINT_EIN012},
   };
   for (size_t i = 0; i < sizeof map / sizeof *map; i++)
     if (!strcmp(map[i].op, op)) return map[i].code;
@@ -1304,7 +1306,8 @@ static einc_lint_code einc__py_op_code(const char *op) {
 
 /* Which calls count: einops.<function> and einops.layers.<framework>.<Layer>. */
 static const char *einc__py_einops_op(const char *target) {
-  static const char *const fns[] = {"rearrange", "reduce", "repeat", "einsum", "pack", "unpack"};
+  static const char *const fns[] = {"rearrange", "reduce", "repeat",     "einsum",
+                                    "pack",      "unpack", "parse_shape"};
   static const char *const layers[] = {"Rearrange", "Reduce", "EinMix"};
   if (!strncmp(target, "einops.", 7)) {
     const char *rest = target + 7;
@@ -1755,6 +1758,12 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     expr = NULL;
     no_fix = "the call is inside an f-string that uses the fix's quotes";
   }
+  if (quote && expr && expr[0] == '{') { /* `{{` would be a literal brace in the f-string */
+    char *wrapped = einc__malloc(strlen(expr) + 3);
+    if (wrapped) sprintf(wrapped, "(%s)", expr);
+    einc__free(expr);
+    expr = wrapped;
+  }
   if (expr) {
     f->has_fix = true;
     f->safety = info.safety;
@@ -1779,7 +1788,11 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
       einc__py_unsafe(f, &info, "`%s` names something else where the call is", module);
     }
     bool other_arrays = false; /* the file's imports already say the arrays may be another's */
-    if (s->opts->target == EINC_EMIT_TORCH && s->arrays.imports_other && !s->arrays.imports_torch) {
+    /* parse_shape's fix reads `.shape` only: the same for torch, numpy and the arrays like them */
+    const bool shape_only = !layer && !strcmp(c->op, "parse_shape");
+    if (shape_only) other_arrays = true; /* no library is assumed: the origin rules stay off */
+    if (s->opts->target == EINC_EMIT_TORCH && s->arrays.imports_other && !s->arrays.imports_torch &&
+        !shape_only) {
       other_arrays = true;
       einc__py_unsafe(f, &info,
                       "the file imports another array library and not torch, so the tensors may "
@@ -1788,7 +1801,7 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
     /* The same the other way: torch's methods differ from numpy's (`transpose` with every axis),
      * tensorflow's tensors have none, and `np.` functions turn a jax or torch array into a numpy
      * one (or fail under `jax.jit`); jax and cupy arrays have numpy's methods. */
-    if (s->opts->target == EINC_EMIT_NUMPY && !s->arrays.imports_numpy &&
+    if (s->opts->target == EINC_EMIT_NUMPY && !s->arrays.imports_numpy && !shape_only &&
         (s->arrays.imports_no_np_methods ||
          (s->arrays.imports_non_numpy && einc__py_uses_module(expr, "np.")))) {
       other_arrays = true;
