@@ -54,6 +54,11 @@ def check(case, expr, target):
     for k, v in enumerate(values):
         env["x%d" % k] = v
     out = eval(expr, env)
+    if "parsed" in case["expect"]:  # parse_shape: a dict of lengths
+        parsed = case["expect"]["parsed"]
+        if out != parsed or any(type(v) is not int for v in out.values()):
+            return "%r, einops %r" % (out, parsed)
+        return None
     if target == "torch":
         out = out.numpy()
     out = np.asarray(out)

@@ -1,7 +1,7 @@
 /*
  * emit_cases — writes the PyTorch and numpy expressions einc emits for every valid rearrange,
- * reduce, repeat and einsum case of the conformance corpus, one JSON object a line, so that one
- * Python process (check_emit.py) can evaluate them all against einops' recorded outputs.
+ * reduce, repeat, einsum and parse_shape case of the conformance corpus, one JSON object a line, so
+ * that one Python process (check_emit.py) can evaluate them all against einops' recorded outputs.
  *
  * usage: emit_cases CASES.jsonl OUT.jsonl
  */
@@ -19,7 +19,7 @@ static void emit_one(FILE *out, json_object *c) {
   einc_op op;
   if (!opname || !einc_op_from_name(opname, &op)) return;
   if (op != EINC_OP_REARRANGE && op != EINC_OP_REDUCE && op != EINC_OP_REPEAT &&
-      op != EINC_OP_EINSUM)
+      op != EINC_OP_EINSUM && op != EINC_OP_PARSE_SHAPE)
     return;
   if (!json_object_object_get_ex(c, "expect", &expect) ||
       !json_object_object_get_ex(expect, "ok", &ok) || !json_object_get_boolean(ok))
