@@ -822,16 +822,61 @@ typedef struct einc__py_call {
   TSNode pos[EINC__PY_MAX_ARGS];
   int32_t n_kw;
   TSNode kw_name[EINC__PY_MAX_ARGS], kw_value[EINC__PY_MAX_ARGS];
+  /* a keyword from a literal `**{"h": v}`: its name (kw_name is then the quoted key) */
+  const char *kw_key[EINC__PY_MAX_ARGS];
   bool has_splat, has_dict_splat;
 } einc__py_call;
 
+static bool einc__py_kw_is(const einc__py_scan *s, const einc__py_call *c, int32_t i,
+                           const char *name) {
+  return c->kw_key[i] ? !strcmp(c->kw_key[i], name) : einc__node_text_eq(s, c->kw_name[i], name);
+}
+
 static TSNode einc__py_kw(const einc__py_scan *s, const einc__py_call *c, const char *name) {
   for (int32_t i = 0; i < c->n_kw; i++)
-    if (einc__node_text_eq(s, c->kw_name[i], name)) return c->kw_value[i];
+    if (einc__py_kw_is(s, c, i, name)) return c->kw_value[i];
   return (TSNode){0};
 }
 
-static bool einc__py_read_args(einc__py_call *c) {
+static einc__lit_kind einc__py_literal(einc__py_scan *s, TSNode node, einc__py_str *out);
+
+/* `**{"h": 8, "w": w}`, a dict literal whose keys are all string literals naming identifiers:
+ * its pairs as keywords (`parse_shape`'s fix leaves these in a call's arguments). False when the
+ * splat is anything else. */
+static bool einc__py_literal_dict_kwargs(einc__py_scan *s, einc__py_call *c, TSNode splat) {
+  TSNode d = ts_node_named_child(splat, 0);
+  if (ts_node_is_null(d) || !einc__node_is(d, "dictionary")) return false;
+  const int32_t before = c->n_kw;
+  uint32_t n = ts_node_named_child_count(d);
+  for (uint32_t i = 0; i < n; i++) {
+    TSNode pair = ts_node_named_child(d, i);
+    if (einc__node_is(pair, "comment")) continue;
+    TSNode key = ts_node_child_by_field_name(pair, "key", 3);
+    TSNode value = ts_node_child_by_field_name(pair, "value", 5);
+    einc__py_str k = {0};
+    if (!einc__node_is(pair, "pair") || c->n_kw == EINC__PY_MAX_ARGS || ts_node_is_null(key) ||
+        ts_node_is_null(value) || !einc__node_is(key, "string") ||
+        einc__py_literal(s, key, &k) != EINC__LIT_OK || !k.len)
+      goto not_literal;
+    bool ident = !(k.text[0] >= '0' && k.text[0] <= '9');
+    for (size_t j = 0; j < k.len; j++) {
+      char ch = k.text[j];
+      ident &= ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+               (ch >= '0' && ch <= '9');
+    }
+    /* a key given twice (Python raises for one also given as a keyword) */
+    if (!ident || !ts_node_is_null(einc__py_kw(s, c, k.text))) goto not_literal;
+    c->kw_name[c->n_kw] = key;
+    c->kw_value[c->n_kw] = value;
+    c->kw_key[c->n_kw++] = k.text;
+  }
+  return true;
+not_literal:
+  c->n_kw = before;
+  return false;
+}
+
+static bool einc__py_read_args(einc__py_scan *s, einc__py_call *c) {
   uint32_t n = ts_node_named_child_count(c->args);
   for (uint32_t i = 0; i < n; i++) {
     TSNode a = ts_node_named_child(c->args, i);
@@ -839,6 +884,7 @@ static bool einc__py_read_args(einc__py_call *c) {
     if (!strcmp(type, "comment")) continue;
     if (!strcmp(type, "keyword_argument")) {
       if (c->n_kw == EINC__PY_MAX_ARGS) return false;
+      c->kw_key[c->n_kw] = NULL;
       c->kw_name[c->n_kw] = ts_node_child_by_field_name(a, "name", 4);
       c->kw_value[c->n_kw] = ts_node_child_by_field_name(a, "value", 5);
       if (ts_node_is_null(c->kw_name[c->n_kw]) || ts_node_is_null(c->kw_value[c->n_kw]))
@@ -847,7 +893,7 @@ static bool einc__py_read_args(einc__py_call *c) {
     } else if (!strcmp(type, "list_splat")) {
       c->has_splat = true;
     } else if (!strcmp(type, "dictionary_splat")) {
-      c->has_dict_splat = true;
+      if (!einc__py_literal_dict_kwargs(s, c, a)) c->has_dict_splat = true;
     } else {
       if (c->n_pos == EINC__PY_MAX_ARGS) return false;
       c->pos[c->n_pos++] = a;
@@ -1578,9 +1624,9 @@ static void einc__py_call_site(einc__py_scan *s, einc__py_call *c) {
                                            "bias_shape"};
     bool skip = false;
     for (size_t k = 0; k < sizeof reserved / sizeof *reserved; k++)
-      skip |= einc__node_text_eq(s, c->kw_name[i], reserved[k]);
+      skip |= einc__py_kw_is(s, c, i, reserved[k]);
     if (skip) continue;
-    size_names[n_sizes] = einc__py_dup_node(s, c->kw_name[i]);
+    size_names[n_sizes] = c->kw_key[i] ? c->kw_key[i] : einc__py_dup_node(s, c->kw_name[i]);
     size_src[n_sizes] = einc__py_dup_node(s, c->kw_value[i]);
     if (!size_names[n_sizes] || !size_src[n_sizes]) return;
     kwargs[n_sizes].name = size_names[n_sizes];
@@ -2634,7 +2680,7 @@ int einc__lint_python_file(einc__lint_file *file, const einc__lint_options *opts
     c.scope = einc__py_scope_of(c.call);
     if (einc__py_shadowed(s, c.scope, c.alias)) continue;
     c.op = einc__py_einops_op(target);
-    if (!c.op || !einc__py_read_args(&c)) continue;
+    if (!c.op || !einc__py_read_args(s, &c)) continue;
     c.target = target;
     einc__py_call_site(s, &c);
   }
