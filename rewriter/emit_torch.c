@@ -702,8 +702,9 @@ static int einc__emit_parse_shape(einc__emitter *e, const char *x, bool simple) 
       continue;
     }
     const einc_atom *a = it->n_atoms ? &it->atoms[0] : NULL;
-    if (!a || a->kind != EINC_ATOM_NAMED || !strcmp(a->name, "_")) {
-      einc__emit_drop(e, !a ? "length-1" : a->kind == EINC_ATOM_ANONYMOUS ? "axis length" : "rank");
+    if (!a || a->kind != EINC_ATOM_NAMED || !strcmp(a->name, "_")) { /* no entry */
+      if (!a) einc__emit_drop(e, "length-1");
+      if (a && a->kind == EINC_ATOM_ANONYMOUS) einc__emit_drop(e, "axis length");
       consecutive = false;
       continue;
     }

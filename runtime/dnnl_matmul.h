@@ -1,6 +1,7 @@
 /*
- * Internal to the CPU and OpenCL backends: oneDNN matmul primitives for out = x · wᵀ, created
- * once per shape, strides and dtypes and kept in a small per-owner cache.
+ * Internal to the CPU and OpenCL backends: oneDNN primitives for out = x · wᵀ (matmul; inner
+ * product for one row on the CPU), created once per shape, strides and dtypes and kept in a small
+ * per-owner cache.
  */
 #ifndef EINC_RT_DNNL_MATMUL_H
 #define EINC_RT_DNNL_MATMUL_H

@@ -275,24 +275,21 @@ static double bench_copy_bandwidth(void) {
   memset(b, 2, bytes);
   bench_copy_part parts[BENCH_COPY_MAX_THREADS];
   pthread_t threads[BENCH_COPY_MAX_THREADS];
+  bool started[BENCH_COPY_MAX_THREADS];
   size_t chunk = (bytes / (size_t)n) & ~(size_t)63;
   double best = 1e30;
   for (int i = 0; i < 5; i++) {
     double t0 = bench_now();
-    int started = 0;
     for (int t = 0; t < n; t++) {
       size_t off = (size_t)t * chunk, len = t == n - 1 ? bytes - off : chunk;
       parts[t] = (bench_copy_part){(i & 1 ? a : b) + off, (i & 1 ? b : a) + off, len};
-      if (t == 0) continue; /* this thread copies part 0 itself */
-      if (pthread_create(&threads[t], NULL, bench_copy_run, &parts[t]) != 0) {
-        bench_copy_run(&parts[t]);
-        threads[t] = pthread_self();
-      }
-      started = t;
+      /* this thread copies part 0, and any part no thread could be started for */
+      started[t] = t > 0 && pthread_create(&threads[t], NULL, bench_copy_run, &parts[t]) == 0;
+      if (t > 0 && !started[t]) bench_copy_run(&parts[t]);
     }
     bench_copy_run(&parts[0]);
-    for (int t = 1; t <= started; t++)
-      if (!pthread_equal(threads[t], pthread_self())) pthread_join(threads[t], NULL);
+    for (int t = 1; t < n; t++)
+      if (started[t]) pthread_join(threads[t], NULL);
     double dt = bench_now() - t0;
     if (dt < best) best = dt;
   }

@@ -4,9 +4,9 @@
  * Why the backend computes this one product itself: a single token's product only streams W,
  * and neither library available here reads float16 weights at speed — oneDNN 2.6 offers float16
  * matmul on x86 only as its reference kernel (5.4 ms against 0.26 for the float32 GEMV, 16 cores,
- * H=32 D=2048) and no float16 inner product at all, OpenBLAS 0.3.21 has no half-precision
- * routine. Through float32 the product reads W widened, twice the bytes: 1.1-1.8x PyTorch's time
- * for one token. Every product of two tokens or more stays oneDNN's.
+ * 2026-11-24, H=32 D=2048) and no float16 inner product at all, OpenBLAS 0.3.21 has no
+ * half-precision routine. Through float32 the product reads W widened, twice the bytes: 1.1-1.8x
+ * PyTorch's time for one token. Every product of two tokens or more stays oneDNN's.
  *
  * Rows go four at a time against one register of x, so each x load feeds four FMAs; the sums are
  * float and each output is rounded to float16 once (nearest even), as a GEMM that accumulates in
